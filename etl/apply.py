@@ -1,0 +1,247 @@
+"""Applies a run's staged delta to one warehouse copy, in one transaction.
+
+The same delta is applied to both copies (docs/architecture.md), so everything here is a pure
+function of the copy's state and the delta: same input, same result, same counts.
+
+Per table: rows are deduplicated by natural key inside the run (the last file wins), then
+classified against the copy as new, changed (same key, other values: a corrected re-export
+replaces the stored row) or duplicate (same key, same values), then updated and inserted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from etl.canonical import KEYS, LOAD_ORDER
+
+# Stored columns per table, key first; bookkeeping (file_id, source_row, run_id) is added.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "matters": (
+        "matter_code",
+        "name_zh",
+        "name_en",
+        "department",
+        "statutory_limit_days",
+        "promised_limit_days",
+        "matter_type",
+        "max_trips",
+        "required_materials",
+        "online_capable",
+        "fully_online_capable",
+    ),
+    "applications": (
+        "application_id",
+        "matter_code",
+        "channel",
+        "applicant_type",
+        "applicant_key",
+        "submitted_at",
+        "accepted_at",
+        "completed_at",
+        "result",
+        "trips",
+        "materials_submitted",
+        "deadline_at",
+        "window_id",
+        "staff",
+    ),
+    "events": (
+        "event_key",
+        "application_id",
+        "step",
+        "ts",
+        "lifecycle",
+        "started_at",
+        "stage",
+        "in_person",
+        "department",
+        "window_id",
+        "staff",
+    ),
+    "evaluations": ("application_id", "rating", "rated_at", "channel", "reason", "rectified_at"),
+    "tickets": (
+        "ticket_id",
+        "issued_at",
+        "called_at",
+        "service_start",
+        "service_end",
+        "window_id",
+        "category",
+        "outcome",
+    ),
+}
+# Fields a flat event log fills in on its applications (first non-null value wins).
+DERIVED_FIELDS = (
+    "matter_code",
+    "channel",
+    "applicant_type",
+    "applicant_key",
+    "submitted_at",
+    "accepted_at",
+    "completed_at",
+    "result",
+    "trips",
+    "materials_submitted",
+    "deadline_at",
+)
+
+
+def apply_delta(con: duckdb.DuckDBPyConnection, delta: Path) -> None:
+    con.execute(f"ATTACH '{delta}' AS d (READ_ONLY)")
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _apply(con)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.execute("DETACH d")
+
+
+def _apply(con: duckdb.DuckDBPyConnection) -> None:
+    run_id = int(con.execute("SELECT run_id FROM d.run").fetchall()[0][0])
+    con.execute(
+        "INSERT INTO etl_files SELECT file_id, sha256, size_bytes, ? FROM d.files WHERE is_new",
+        [run_id],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE outcome (file_id BIGINT, cls VARCHAR, n BIGINT, tbl VARCHAR)"
+    )
+    for table in LOAD_ORDER:
+        _merge(con, table, run_id)
+        if table == "applications":
+            _fill_derived(con, run_id)
+    processed = "SELECT file_id FROM d.files WHERE status = 'loaded'"
+    con.execute(f"DELETE FROM quarantine WHERE file_id IN ({processed})")
+    con.execute(
+        f"""INSERT INTO quarantine
+        SELECT q.file_id, q.row_number, {run_id}, f.path, f.table_name, q.field, q.reason, q.raw
+        FROM d.st_quarantine q JOIN d.files f USING (file_id)"""
+    )
+    con.execute(
+        f"""INSERT INTO etl_conflicts
+        SELECT {run_id}, file_id, application_id, field, kept, other FROM d.st_conflicts"""
+    )
+    con.execute(
+        f"""INSERT INTO etl_run_files
+        SELECT {run_id}, f.file_id, f.path, f.table_name, f.profile, f.status, f.rows_read,
+            coalesce(o.loaded, 0),
+            CASE WHEN f.status = 'unchanged' THEN f.rows_read ELSE coalesce(o.dups, 0) END,
+            coalesce(q.n, 0) + coalesce(o.orphans, 0), f.error
+        FROM d.files f
+        LEFT JOIN (SELECT file_id,
+                sum(n) FILTER (WHERE cls IN ('new', 'changed')) AS loaded,
+                sum(n) FILTER (WHERE cls = 'dup') AS dups,
+                sum(n) FILTER (WHERE cls = 'orphan') AS orphans
+            FROM outcome WHERE tbl <> 'derived' GROUP BY file_id) o USING (file_id)
+        LEFT JOIN (SELECT file_id, count(*) AS n FROM d.st_quarantine GROUP BY file_id) q
+            USING (file_id)"""
+    )
+    con.execute(
+        f"""INSERT INTO etl_runs
+        SELECT {run_id}, r.job, r.profile, r.started_at, r.finished_at,
+            CASE WHEN r.status = 'failed' THEN 'failed'
+                 WHEN (SELECT count(*) FROM d.files WHERE status = 'failed') > 0 THEN 'partial'
+                 ELSE 'ok' END,
+            (SELECT count(*) FROM d.files),
+            (SELECT count(*) FROM d.files WHERE status = 'failed'),
+            coalesce(sum(rf.rows_read), 0),
+            (SELECT coalesce(sum(n), 0) FROM outcome WHERE cls = 'new' AND tbl <> 'derived'),
+            (SELECT coalesce(sum(n), 0) FROM outcome
+                WHERE cls = 'changed' AND tbl <> 'derived'),
+            coalesce(sum(rf.duplicates), 0), coalesce(sum(rf.quarantined), 0),
+            r.error, r.host, r.pid
+        FROM d.run r LEFT JOIN etl_run_files rf ON rf.run_id = {run_id}
+        GROUP BY ALL"""
+    )
+
+
+def _merge(con: duckdb.DuckDBPyConnection, table: str, run_id: int) -> None:
+    cols = COLUMNS[table]
+    key = KEYS[table]
+    values = [c for c in cols if c not in key]
+    on = " AND ".join(f"w.{k} = s.{k}" for k in key)
+    differs = " OR ".join(f"w.{c} IS DISTINCT FROM s.{c}" for c in values)
+    orphan = ""
+    if table in ("events", "evaluations"):
+        # Events and ratings of applications that are neither stored nor in this run.
+        orphan = """WHEN s.application_id NOT IN (SELECT application_id FROM applications)
+                    THEN 'orphan'"""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cls AS
+        WITH s AS (
+            SELECT *, row_number() OVER (PARTITION BY {", ".join(key)}
+                                         ORDER BY ord DESC, source_row DESC) AS rn
+            FROM d.st_{table})
+        SELECT s.*, CASE WHEN s.rn > 1 THEN 'dup' {orphan}
+                         WHEN w.{key[0]} IS NULL THEN 'new'
+                         WHEN {differs} THEN 'changed' ELSE 'dup' END AS cls
+        FROM s LEFT JOIN {table} w ON {on}"""
+    )
+    assign = ", ".join(f"{c} = c.{c}" for c in values)
+    match = " AND ".join(f"{table}.{k} = c.{k}" for k in key)
+    con.execute(
+        f"""UPDATE {table} SET {assign}, file_id = c.file_id, source_row = c.source_row,
+            run_id = {run_id}
+        FROM cls c WHERE c.cls = 'changed' AND {match}"""
+    )
+    extra = ", false" if table == "applications" else ""
+    target = (
+        f"{table} ({', '.join(cols)}{', complete_case' if extra else ''}, file_id, "
+        "source_row, run_id)"
+    )
+    con.execute(
+        f"""INSERT INTO {target}
+        SELECT {", ".join(cols)}{extra}, file_id, source_row, {run_id} FROM cls
+        WHERE cls = 'new' ORDER BY ord, source_row"""
+    )
+    con.execute(
+        f"""INSERT INTO quarantine
+        SELECT c.file_id, c.source_row, {run_id}, f.path, f.table_name, 'application_id',
+            'unknown application: not in the warehouse nor in this run', NULL
+        FROM cls c JOIN d.files f USING (file_id) WHERE c.cls = 'orphan'"""
+    )
+    con.execute(
+        f"""INSERT INTO outcome SELECT file_id, cls, count(*), '{table}' FROM cls GROUP BY ALL"""
+    )
+
+
+def _fill_derived(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Applications named by a flat event log: create new ones, fill empty fields of others."""
+    order = "ord::BIGINT * 1000000000000 + source_row"
+    firsts = ", ".join(
+        f"arg_min({c}, {order}) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in DERIVED_FIELDS
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE derived AS
+        SELECT application_id, {firsts}, bool_or(complete_case) AS complete_case,
+            arg_min(file_id, {order}) AS file_id, arg_min(source_row, {order}) AS source_row
+        FROM d.st_derived GROUP BY application_id"""
+    )
+    clash = " UNION ALL ".join(
+        f"""SELECT d.file_id, d.application_id, '{c}', a.{c}::VARCHAR, d.{c}::VARCHAR
+            FROM derived d JOIN applications a USING (application_id)
+            WHERE a.{c} IS NOT NULL AND d.{c} IS NOT NULL AND a.{c} <> d.{c}"""
+        for c in DERIVED_FIELDS
+        if c != "applicant_key"
+    )
+    con.execute(f"INSERT INTO etl_conflicts SELECT {run_id}, * FROM ({clash})")
+    fill = ", ".join(f"{c} = coalesce(applications.{c}, d.{c})" for c in DERIVED_FIELDS)
+    gaps = " OR ".join(f"(applications.{c} IS NULL AND d.{c} IS NOT NULL)" for c in DERIVED_FIELDS)
+    con.execute(
+        f"""UPDATE applications SET {fill},
+            complete_case = applications.complete_case OR d.complete_case
+        FROM derived d WHERE applications.application_id = d.application_id
+            AND ({gaps} OR (d.complete_case AND NOT applications.complete_case))"""
+    )
+    cols = ", ".join(DERIVED_FIELDS)
+    con.execute(
+        f"""INSERT INTO applications (application_id, {cols}, complete_case, file_id,
+            source_row, run_id)
+        SELECT application_id, {cols}, complete_case, file_id, source_row, {run_id}
+        FROM derived WHERE application_id NOT IN (SELECT application_id FROM applications)"""
+    )

@@ -1,0 +1,62 @@
+"""Progress of a run: a live line on a terminal, one log line per file otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from etl.run import RunResult
+
+log = logging.getLogger("onewindow.etl")
+
+
+class Progress:
+    def __init__(self, total_files: int, stream: TextIO | None = None) -> None:
+        self.total_files = total_files
+        self.stream = stream
+        self.files = 0
+        self.rows = 0
+        self.started = time.monotonic()
+
+    @property
+    def live(self) -> bool:
+        return self.stream is not None and self.stream.isatty()
+
+    def file_done(self, path: Path, rows: int) -> None:
+        self.files += 1
+        self.rows += rows
+        if self.live:
+            assert self.stream is not None
+            rate = self.rows / max(time.monotonic() - self.started, 1e-6)
+            self.stream.write(
+                f"\r{self.files}/{self.total_files} files, {self.rows:,} rows, "
+                f"{rate:,.0f} rows/s  {path.name[:40]:<40}"
+            )
+            self.stream.flush()
+
+    def finish(self, result: RunResult) -> None:
+        if self.live:
+            assert self.stream is not None
+            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.flush()
+        for f in result.files:
+            log.info(
+                "run %d %s [%s] %s: read %d, loaded %d, duplicate %d, quarantined %d%s",
+                result.run_id,
+                f.path,
+                f.table,
+                f.status,
+                f.rows_read,
+                f.loaded,
+                f.duplicates,
+                f.quarantined,
+                f" ({f.error})" if f.error else "",
+            )
+
+
+def default_stream() -> TextIO:
+    return sys.stderr

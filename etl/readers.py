@@ -1,0 +1,261 @@
+"""Readers: one source file into a frame of text columns, with the rows it could not split.
+
+Every reader returns the mapped source columns as strings plus `__row`, the row a person
+finds in the file (CSV and Excel: the header is row 1, so the first record is row 2; JSON
+lines and Parquet: the first record is row 1). A file that cannot be read at all raises
+UnreadableFile with a reason that never quotes the file's content.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from etl.profile import TableSource
+
+ROW = "__row"
+BOM = b"\xef\xbb\xbf"
+
+
+class UnreadableFile(Exception):
+    """The whole file is unusable; it goes to the failed folder with this reason."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    row: int
+    field: str
+    reason: str
+
+
+@dataclass
+class Source:
+    frame: pl.DataFrame  # mapped source columns (text) and ROW
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return self.frame.height + len(self.rejects)
+
+
+def read_source(path: Path, src: TableSource, scratch: Path) -> Source:
+    if path.stat().st_size == 0:
+        raise UnreadableFile("the file is empty")
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".txt", ".tsv"}:
+        source = _read_csv(path, src, scratch)
+    elif suffix in {".xlsx", ".xlsm", ".xls"}:
+        source = _read_excel(path, src)
+    elif suffix == ".parquet":
+        source = _read_parquet(path)
+    elif suffix in {".jsonl", ".ndjson"}:
+        source = _read_jsonl(path, src)
+    else:
+        raise UnreadableFile(f"unsupported file type {suffix!r} (csv, xlsx, parquet, jsonl)")
+    return _keep_mapped(source, src)
+
+
+def _keep_mapped(source: Source, src: TableSource) -> Source:
+    """Checks the mapped columns are there and drops every other column at once."""
+    wanted = src.source_columns()
+    missing = [c for c in wanted if c not in source.frame.columns]
+    if missing:
+        named = ", ".join(
+            f"{c!r} (mapped to {', '.join(k for k, v in src.columns.items() if v == c)})"
+            for c in missing
+        )
+        raise UnreadableFile(f"missing column(s) {named}")
+    return Source(source.frame.select([*wanted, ROW]), source.rejects)
+
+
+def _decode(raw: bytes, encoding: str) -> str:
+    if encoding == "auto":
+        if raw.startswith(BOM):
+            return _decode(raw, "utf-8-sig")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(
+                f"neither UTF-8 nor GB18030 (undecodable byte at offset {exc.start})"
+            ) from None
+    codec = "gb18030" if encoding in {"gbk", "gb2312"} else encoding
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"not valid {encoding} (undecodable byte at offset {exc.start}); "
+            f'set encoding = "auto" or the file\'s real encoding in the profile'
+        ) from None
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise UnreadableFile("the file is empty")
+    text = _decode(raw, src.encoding).removeprefix("\ufeff")
+    header_line = next(csv.reader(io.StringIO(text), delimiter=src.delimiter), [])
+    header = [h.strip() for h in header_line]
+    if not any(header):
+        raise UnreadableFile("the first line holds no column names")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise UnreadableFile(f"duplicate column name(s) {', '.join(map(repr, dupes))}")
+    if raw.startswith(BOM) or not _is_utf8(raw):
+        # DuckDB reads UTF-8 only: hand it a UTF-8 copy in the run's private scratch folder.
+        target = scratch / (path.name + ".utf8.csv")
+        target.write_text(text, encoding="utf-8")
+    else:
+        target = path
+    columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in header) + "}"
+    con = duckdb.connect()
+    try:
+        frame = con.sql(
+            f"SELECT * FROM read_csv({_sql_text(str(target))}, auto_detect = false, "
+            f"header = true, columns = {columns}, delim = {_sql_text(src.delimiter)}, "
+            "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
+            "store_rejects = true, max_line_size = 16777216)"
+        ).pl()
+        errors = con.execute(
+            "SELECT line, any_value(column_name), any_value(error_type), "
+            "any_value(error_message) FROM reject_errors GROUP BY line ORDER BY line"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise UnreadableFile(f"not a readable CSV file ({type(exc).__name__})") from None
+    finally:
+        con.close()
+    last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if errors and not raw.endswith((b"\n", b"\r")) and int(errors[-1][0]) >= last_line:
+        raise UnreadableFile(f"the file ends in the middle of row {last_line}: it looks truncated")
+    rejects = [
+        Reject(int(line), col or "(row)", _csv_reason(kind, msg)) for line, col, kind, msg in errors
+    ]
+    total = frame.height + len(rejects)
+    rows = pl.int_range(2, total + 2, eager=True, dtype=pl.Int64)
+    if rejects:
+        rows = rows.filter(~rows.is_in([r.row for r in rejects]))
+    if rows.len() != frame.height:  # records spanning lines: number records in order instead
+        rows = pl.int_range(2, frame.height + 2, eager=True, dtype=pl.Int64)
+    frame = frame.rename({c: c.strip() for c in frame.columns}).with_columns(rows.alias(ROW))
+    return Source(frame, rejects)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _csv_reason(kind: str, message: str) -> str:
+    reasons = {
+        "MISSING COLUMNS": "row has fewer fields than the header",
+        "TOO MANY COLUMNS": "row has more fields than the header",
+        "UNQUOTED VALUE": "a quoted field is not closed",
+        "INVALID UNICODE": "row holds bytes that are not valid text",
+        "LINE SIZE OVER MAXIMUM": "row is longer than 16 MiB",
+    }
+    detail = message.split(":", 1)[1].strip() if "Expected Number" in message else ""
+    return reasons.get(kind, kind.lower()) + (f" ({detail})" if detail else "")
+
+
+def _read_excel(path: Path, src: TableSource) -> Source:
+    import fastexcel
+
+    try:
+        book = fastexcel.read_excel(str(path))
+        sheet = src.sheet if src.sheet is not None else 0
+        frame = book.load_sheet(sheet, dtypes="string").to_polars()
+    except Exception as exc:  # fastexcel raises its own error types for every failure
+        raise UnreadableFile(f"not a readable Excel workbook ({type(exc).__name__})") from None
+    frame = frame.rename({c: str(c).strip() for c in frame.columns})
+    frame = frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias(ROW))
+    return Source(frame)
+
+
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    exprs = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype == pl.String:
+            exprs.append(col)
+        elif isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%d %H:%M:%S%.f" + ("%:z" if dtype.time_zone else "")
+            exprs.append(col.dt.to_string(fmt))
+        elif isinstance(dtype, pl.Struct | pl.List):
+            exprs.append(
+                col.struct.json_encode()
+                if isinstance(dtype, pl.Struct)
+                else col.cast(pl.String, strict=False)
+            )
+        else:
+            exprs.append(col.cast(pl.String))
+    return frame.select(exprs)
+
+
+def _read_parquet(path: Path) -> Source:
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # polars raises several error types for damaged files
+        raise UnreadableFile(f"not a readable Parquet file ({type(exc).__name__})") from None
+    frame = _as_text(frame)
+    return Source(frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW)))
+
+
+def _read_jsonl(path: Path, src: TableSource) -> Source:
+    raw = path.read_bytes()
+    text = _decode(raw, src.encoding).removeprefix("\ufeff")
+    lines = text.splitlines()
+    wanted = src.source_columns()
+    data: dict[str, list[str | None]] = {c: [] for c in wanted}
+    rows: list[int] = []
+    rejects: list[Reject] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError
+        except ValueError:
+            if number == len(lines) and not text.endswith("\n"):
+                raise UnreadableFile(
+                    f"the file ends in the middle of line {number}: it looks truncated"
+                ) from None
+            rejects.append(Reject(number, "(row)", "line is not a JSON object"))
+            continue
+        rows.append(number)
+        seen.update(record)
+        for c in wanted:
+            data[c].append(_json_text(record.get(c)))
+    if not rows and not rejects:
+        raise UnreadableFile("the file is empty")
+    frame = pl.DataFrame({c: pl.Series(c, data[c], dtype=pl.String) for c in wanted if c in seen})
+    return Source(frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64)), rejects)
+
+
+def _json_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,234 @@
+"""One ETL run over a set of files: the same code path for `onewindow load`, the inbox job and
+the demo. Stages every file into a delta, then publishes it to the warehouse atomically.
+
+Every input row ends up loaded, reported as a duplicate, or quarantined with its reason, and
+the counts per file are kept in the run history (etl_run_files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from etl.apply import apply_delta
+from etl.canonical import LOAD_ORDER
+from etl.profile import Profile, TableSource
+from etl.progress import Progress
+from etl.readers import UnreadableFile, read_source
+from etl.stage import Delta
+from etl.transform import map_rows
+from warehouse import Warehouse
+
+log = logging.getLogger("onewindow.etl")
+
+
+class LoadError(Exception):
+    """The run failed as a whole; it is recorded in the run history with this message."""
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: str
+    table: str
+    status: str  # loaded, unchanged, failed
+    rows_read: int
+    loaded: int
+    duplicates: int
+    quarantined: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int
+    status: str  # ok, partial, failed
+    files: list[FileOutcome]
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "failed"]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def pseudonym_secret(wh: Warehouse, configured: bytes | None) -> bytes:
+    """The configured secret, else one generated once and kept beside the warehouse."""
+    if configured:
+        return configured
+    keyfile = wh.home / "secret.key"
+    if not keyfile.exists():
+        wh.home.mkdir(parents=True, exist_ok=True)
+        keyfile.touch(mode=0o600)
+        keyfile.write_text(secrets.token_hex(32))
+        log.warning("no pseudonymization secret configured; generated %s", keyfile)
+    return keyfile.read_text().strip().encode()
+
+
+def _known_files(wh: Warehouse, hashes: list[str]) -> dict[str, tuple[int, str, int, int]]:
+    """sha256 -> (file_id, last status, last rows read, last quarantined)."""
+    if not wh.exists() or not hashes:
+        return {}
+    with wh.read() as con:
+        rows = con.execute(
+            """SELECT f.sha256, f.file_id, arg_max(r.status, r.run_id),
+                arg_max(r.rows_read, r.run_id), arg_max(r.quarantined, r.run_id)
+            FROM etl_files f JOIN etl_run_files r USING (file_id)
+            WHERE f.sha256 IN (SELECT unnest(?)) AND r.status <> 'failed'
+            GROUP BY ALL""",
+            [hashes],
+        ).fetchall()
+    return {r[0]: (int(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in rows}
+
+
+def load_files(
+    wh: Warehouse,
+    items: Sequence[tuple[Path, Profile]],
+    *,
+    job: str = "load",
+    secret: bytes | None = None,
+    lock_timeout_s: float = 3600.0,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Loads the files, each with its profile, as one atomic run."""
+    progress = progress or Progress(total_files=len(items))
+    with wh.writer(apply_delta, lock_timeout_s) as writer:
+        run_id, next_file_id = writer.next_ids()
+        profiles = ", ".join(sorted({p.name for _, p in items})) or None
+        delta = Delta(writer.delta_path(run_id), run_id, job, profiles)
+        try:
+            _stage(wh, delta, items, next_file_id, secret, progress)
+            path = delta.finish("ok", None)
+        except Exception as exc:
+            delta.discard()
+            failed = Delta(writer.delta_path(run_id), run_id, job, profiles)
+            writer.publish(failed.finish("failed", f"{type(exc).__name__}: {exc}"))
+            raise LoadError(f"run {run_id} failed: {exc}") from exc
+        writer.publish(path)
+    result = run_outcome(wh, run_id)
+    progress.finish(result)
+    return result
+
+
+def _order(item: tuple[Path, Profile]) -> tuple[int, str]:
+    table = item[1].table_for(item[0])
+    return (LOAD_ORDER.index(table) if table else -1, str(item[0]))
+
+
+def _stage(
+    wh: Warehouse,
+    delta: Delta,
+    items: Sequence[tuple[Path, Profile]],
+    next_file_id: int,
+    secret: bytes | None,
+    progress: Progress,
+) -> None:
+    ordered = sorted(items, key=_order)
+    hashes = {path: sha256_of(path) for path, _ in ordered}
+    known = _known_files(wh, list(hashes.values()))
+    assigned: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(dir=wh.home) as scratch:
+        for path, profile in ordered:
+            sha = hashes[path]
+            table = profile.table_for(path)
+            is_new = sha not in known and sha not in assigned
+            if sha in known:
+                file_id = known[sha][0]
+            else:
+                file_id = assigned.setdefault(sha, next_file_id + len(assigned))
+            size = path.stat().st_size
+            if table is None:
+                reason = f"no table of profile {profile.name!r} matches this file name"
+                delta.add_file(
+                    file_id, sha, size, is_new, path, "?", profile.name, "failed", 0, reason
+                )
+                progress.file_done(path, 0)
+                continue
+            previous = known.get(sha)
+            if previous and previous[1] in ("loaded", "unchanged") and previous[3] == 0:
+                # The same bytes were loaded before without a problem: nothing to read.
+                delta.add_file(
+                    file_id,
+                    sha,
+                    size,
+                    False,
+                    path,
+                    table,
+                    profile.name,
+                    "unchanged",
+                    previous[2],
+                    None,
+                )
+                progress.file_done(path, previous[2])
+                continue
+            src = profile.tables[table]  # type: ignore[index]
+            try:
+                source = read_source(path, src, Path(scratch))
+            except UnreadableFile as exc:
+                delta.add_file(
+                    file_id, sha, size, is_new, path, table, profile.name, "failed", 0, str(exc)
+                )
+                progress.file_done(path, 0)
+                continue
+            mapped = map_rows(source, table, src, profile, _needs_secret(src, secret, wh))
+            ord_ = delta.add_file(
+                file_id,
+                sha,
+                size,
+                is_new,
+                path,
+                table,
+                profile.name,
+                "loaded",
+                source.rows_read,
+                None,
+            )
+            delta.add_rows(table, file_id, ord_, mapped.frame)
+            delta.add_quarantine(file_id, mapped.quarantine)
+            if mapped.applications is not None:
+                delta.add_derived(file_id, ord_, mapped.applications)
+            if mapped.conflicts is not None and mapped.conflicts.height:
+                delta.add_conflicts(file_id, mapped.conflicts)
+            progress.file_done(path, source.rows_read)
+
+
+def _needs_secret(src: TableSource, secret: bytes | None, wh: Warehouse) -> bytes | None:
+    return pseudonym_secret(wh, secret) if "applicant_id" in src.columns else secret
+
+
+def run_outcome(wh: Warehouse, run_id: int) -> RunResult:
+    with wh.read() as con:
+        status = con.execute("SELECT status FROM etl_runs WHERE run_id = ?", [run_id]).fetchall()
+        status = status[0] if status else None
+        rows = con.execute(
+            """SELECT path, table_name, status, rows_read, loaded, duplicates, quarantined, error
+            FROM etl_run_files WHERE run_id = ? ORDER BY path""",
+            [run_id],
+        ).fetchall()
+    files = [FileOutcome(*r) for r in rows]
+    return RunResult(run_id, str(status[0]) if status else "failed", files)
+
+
+def move_files(result: RunResult, archive: Path, failed: Path) -> None:
+    """Inbox housekeeping after a published run: loaded files to archive, unreadable to failed."""
+    for f in result.files:
+        src = Path(f.path)
+        if not src.exists():
+            continue
+        target_dir = failed if f.status == "failed" else archive
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / f"run{result.run_id:06d}-{src.name}"
+        shutil.move(str(src), target)
+        if f.status == "failed":
+            target.with_name(target.name + ".reason.txt").write_text(f"{f.error}\n")

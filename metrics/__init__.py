@@ -1,0 +1,1 @@
+"""Metrics: warehouse tables into Polars frames. Knows nothing of Streamlit."""
