@@ -111,12 +111,13 @@ def _apply(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE outcome (file_id BIGINT, cls VARCHAR, n BIGINT, tbl VARCHAR)"
     )
+    # A file read again replaces its earlier quarantine entries: fixed rows leave quarantine.
+    processed = "SELECT file_id FROM d.files WHERE status = 'loaded'"
+    con.execute(f"DELETE FROM quarantine WHERE file_id IN ({processed})")
     for table in LOAD_ORDER:
         _merge(con, table, run_id)
         if table == "applications":
             _fill_derived(con, run_id)
-    processed = "SELECT file_id FROM d.files WHERE status = 'loaded'"
-    con.execute(f"DELETE FROM quarantine WHERE file_id IN ({processed})")
     con.execute(
         f"""INSERT INTO quarantine
         SELECT q.file_id, q.row_number, {run_id}, f.path, f.table_name, q.field, q.reason, q.raw

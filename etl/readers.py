@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,9 +141,7 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
     last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
     if errors and not raw.endswith((b"\n", b"\r")) and int(errors[-1][0]) >= last_line:
         raise UnreadableFile(f"the file ends in the middle of row {last_line}: it looks truncated")
-    rejects = [
-        Reject(int(line), col or "(row)", _csv_reason(kind, msg)) for line, col, kind, msg in errors
-    ]
+    rejects = [Reject(int(line), "(row)", _csv_reason(kind, msg)) for line, _, kind, msg in errors]
     total = frame.height + len(rejects)
     rows = pl.int_range(2, total + 2, eager=True, dtype=pl.Int64)
     if rejects:
@@ -169,8 +168,9 @@ def _csv_reason(kind: str, message: str) -> str:
         "INVALID UNICODE": "row holds bytes that are not valid text",
         "LINE SIZE OVER MAXIMUM": "row is longer than 16 MiB",
     }
-    detail = message.split(":", 1)[1].strip() if "Expected Number" in message else ""
-    return reasons.get(kind, kind.lower()) + (f" ({detail})" if detail else "")
+    found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    detail = f" ({found[2]} fields, header has {found[1]})" if found else ""
+    return reasons.get(kind, kind.lower()) + detail
 
 
 def _read_excel(path: Path, src: TableSource) -> Source:

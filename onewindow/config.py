@@ -1,4 +1,4 @@
-"""The project config (`onewindow.toml`), validated by Pydantic; `ONEWINDOW_*` variables override it.
+"""The project config (`onewindow.toml`), validated by Pydantic; `ONEWINDOW_*` overrides it.
 
 Every key is documented in docs/config.md; tests/test_docs.py fails when one is not.
 """

@@ -1,0 +1,121 @@
+"""`onewindow schedule`: the inbox and maintenance jobs under APScheduler 3.x.
+
+One run at a time across processes is the warehouse's file lock (a second scheduler or a
+manual `onewindow load` waits for it), not only APScheduler's max_instances. Misfires are
+coalesced. SIGTERM or SIGINT stops the scheduler after the run in progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from etl.profile import Profile, load_profile
+from etl.run import LoadError, RunResult, load_files, move_files
+from onewindow.config import Config, JobSchedule
+from warehouse import Warehouse, WarehouseError
+
+log = logging.getLogger("onewindow.schedule")
+
+_SKIPPED_PREFIXES = (".", "~$")
+_SKIPPED_SUFFIXES = (".tmp", ".part", ".crdownload", ".reason.txt")
+
+
+@dataclass(frozen=True)
+class Jobs:
+    config: Config
+    wh: Warehouse
+
+    def inbox(self) -> RunResult | None:
+        """Loads every new file in the inbox as one run, then archives or fails each file."""
+        inbox = self.config.folders.inbox
+        inbox.mkdir(parents=True, exist_ok=True)
+        profiles = [load_profile(p) for p in self.config.etl.profiles]
+        items: list[tuple[Path, Profile]] = []
+        for path in sorted(p for p in inbox.iterdir() if p.is_file()):
+            if path.name.startswith(_SKIPPED_PREFIXES) or path.name.endswith(_SKIPPED_SUFFIXES):
+                continue  # hidden, or still being copied in
+            profile = next((p for p in profiles if p.table_for(path)), None)
+            if profile is None:
+                log.warning("%s matches no profile in etl.profiles; left in the inbox", path)
+                continue
+            items.append((path, profile))
+        if not items:
+            return None
+        result = load_files(
+            self.wh,
+            items,
+            job="inbox",
+            secret=self.config.pseudonym_secret(),
+            lock_timeout_s=self.config.etl.lock_timeout_s,
+        )
+        move_files(result, self.config.folders.archive, self.config.folders.failed)
+        return result
+
+    def maintenance(self) -> RunResult:
+        """A run with no files: brings both copies up to date (pending deltas, migrations),
+        checkpoints them and drops applied deltas; it is logged like any other run."""
+        return load_files(
+            self.wh, [], job="maintenance", lock_timeout_s=self.config.etl.lock_timeout_s
+        )
+
+
+def trigger(job: JobSchedule) -> CronTrigger | IntervalTrigger:
+    if job.cron:
+        return CronTrigger.from_crontab(job.cron)
+    return IntervalTrigger(minutes=job.every_minutes or 5)
+
+
+def _logged(name: str, fn: object) -> object:
+    def run() -> None:
+        try:
+            fn()  # type: ignore[operator]
+        except (LoadError, WarehouseError, OSError, ValueError) as exc:
+            # The run is already in the history when it failed inside a run; keep scheduling.
+            log.error("%s job failed: %s", name, exc)
+
+    return run
+
+
+def run_schedule(config: Config, wh: Warehouse, stop: threading.Event | None = None) -> None:
+    """Runs the jobs until SIGTERM/SIGINT (or `stop` is set), then waits for the current run."""
+    stop = stop or threading.Event()
+    jobs = Jobs(config, wh)
+    scheduler = BackgroundScheduler(
+        timezone=config.center.timezone,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
+    scheduler.add_job(
+        _logged("inbox", jobs.inbox), trigger(config.schedule.inbox), id="inbox", name="inbox"
+    )
+    scheduler.add_job(
+        _logged("maintenance", jobs.maintenance),
+        trigger(config.schedule.maintenance),
+        id="maintenance",
+        name="maintenance",
+    )
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping after the current run", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    scheduler.start()
+    for job in scheduler.get_jobs():
+        log.info("job %s: next run at %s", job.id, job.next_run_time.astimezone(UTC))
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        log.info("scheduler stopped")

@@ -1,0 +1,28 @@
+"""The filter every metric takes: a period and the dimensions a user can narrow to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date | None = None  # first day included
+    end: date | None = None  # last day included
+    matters: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    windows: tuple[str, ...] = ()
+    staff: tuple[str, ...] = ()
+
+    def period_sql(self, column: str, zone: str) -> tuple[str, list[object]]:
+        """A WHERE fragment keeping rows whose `column` falls in the period, in `zone`'s days."""
+        parts, params = ["TRUE"], []
+        if self.start is not None:
+            parts.append(f"({column} AT TIME ZONE '{zone}')::DATE >= ?")
+            params.append(self.start)
+        if self.end is not None:
+            parts.append(f"({column} AT TIME ZONE '{zone}')::DATE <= ?")
+            params.append(self.end)
+        return " AND ".join(parts), params

@@ -1,0 +1,45 @@
+"""ETL health: run history and quarantined rows, for `report jobs`, `report quarantine` and
+the dashboard's Data page."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from metrics.filters import Filters
+
+
+def jobs(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.DataFrame:
+    """One row per ETL run, newest first, with its counts and error."""
+    where, params = filters.period_sql("started_at", zone)
+    return con.sql(
+        f"""SELECT run_id, job, profile,
+            strftime(started_at AT TIME ZONE '{zone}', '%Y-%m-%d %H:%M:%S') AS started_at,
+            round(epoch(finished_at - started_at), 3) AS duration_s,
+            status, files, failed_files, rows_read, inserted, updated, duplicates,
+            quarantined, error
+        FROM etl_runs WHERE {where} ORDER BY run_id DESC""",
+        params=params,
+    ).pl()
+
+
+def run_files(con: duckdb.DuckDBPyConnection, run_id: int) -> pl.DataFrame:
+    """Per file outcome of one run: rows read = loaded + duplicates + quarantined."""
+    return con.sql(
+        """SELECT path, table_name, profile, status, rows_read, loaded, duplicates,
+            quarantined, error
+        FROM etl_run_files WHERE run_id = ? ORDER BY path""",
+        params=[run_id],
+    ).pl()
+
+
+def quarantine(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.DataFrame:
+    """Rows held back, with the file, the row a person finds in it, the field and why."""
+    where, params = filters.period_sql("r.started_at", zone)
+    return con.sql(
+        f"""SELECT q.run_id, q.path AS file, q.row_number AS row, q.table_name, q.field,
+            q.reason, q.raw::VARCHAR AS raw_values
+        FROM quarantine q JOIN etl_runs r USING (run_id)
+        WHERE {where} ORDER BY q.run_id DESC, q.path, q.row_number""",
+        params=params,
+    ).pl()

@@ -1,0 +1,248 @@
+"""The `onewindow` command line. Each command is a thin shell over one library call; library
+errors become one clear line on stderr here, at the edge (a traceback only with --debug).
+
+Exit codes: 0 success, 1 a failed run, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+import unicodedata
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from etl.profile import Profile, ProfileError, load_profile
+from etl.progress import Progress
+from etl.run import LoadError, RunResult, load_files
+from metrics import health
+from metrics.filters import Filters
+from onewindow.config import Config, ConfigError, load_config
+from warehouse import Warehouse, WarehouseError
+
+REPORTS: dict[str, Callable[[Warehouse, Filters, Config], pl.DataFrame]] = {}
+
+
+def report(
+    name: str,
+) -> Callable[
+    [Callable[[Warehouse, Filters, Config], pl.DataFrame]],
+    Callable[[Warehouse, Filters, Config], pl.DataFrame],
+]:
+    def register(
+        fn: Callable[[Warehouse, Filters, Config], pl.DataFrame],
+    ) -> Callable[[Warehouse, Filters, Config], pl.DataFrame]:
+        REPORTS[name] = fn
+        return fn
+
+    return register
+
+
+@report("jobs")
+def _jobs(wh: Warehouse, filters: Filters, config: Config) -> pl.DataFrame:
+    with wh.read() as con:
+        return health.jobs(con, filters, config.center.timezone)
+
+
+@report("quarantine")
+def _quarantine(wh: Warehouse, filters: Filters, config: Config) -> pl.DataFrame:
+    with wh.read() as con:
+        return health.quarantine(con, filters, config.center.timezone)
+
+
+class UsageError(Exception):
+    """Bad usage found after parsing (exit 2)."""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        type=Path,
+        help="warehouse file (default: $ONEWINDOW_DB, the config's db, else data/warehouse.duckdb)",
+    )
+    parser.add_argument("--config", type=Path, help="config file (default: ./onewindow.toml)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onewindow", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    load = sub.add_parser("load", help="one ETL run over the given files")
+    load.add_argument("paths", nargs="+", type=Path, help="files, or folders to scan")
+    load.add_argument("--profile", type=Path, required=True, help="source profile (TOML)")
+    _common(load)
+
+    schedule = sub.add_parser("schedule", help="run the configured jobs until stopped")
+    _common(schedule)
+
+    rep = sub.add_parser("report", help="print one metric table")
+    rep.add_argument("name", help="report name: " + ", ".join(sorted(REPORTS)))
+    rep.add_argument("--from", dest="start", type=date.fromisoformat, help="YYYY-MM-DD")
+    rep.add_argument("--to", dest="end", type=date.fromisoformat, help="YYYY-MM-DD")
+    rep.add_argument("--matter", action="append", default=[], help="matter code")
+    rep.add_argument("--department", action="append", default=[])
+    rep.add_argument("--channel", action="append", default=[])
+    rep.add_argument("--by", default="none", help="dimension to group by")
+    rep.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _common(rep)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(args.config)
+        wh = Warehouse(config.warehouse_path(args.db or _env_db()))
+        command: Callable[[argparse.Namespace, Config, Warehouse], int] = {
+            "load": cmd_load,
+            "schedule": cmd_schedule,
+            "report": cmd_report,
+        }[args.command]
+        return command(args, config, wh)
+    except UsageError as exc:
+        print(f"onewindow: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, ProfileError, WarehouseError, LoadError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"onewindow: {exc}", file=sys.stderr)
+        return 1
+
+
+def _env_db() -> Path | None:
+    value = os.environ.get("ONEWINDOW_DB")
+    return Path(value) if value else None
+
+
+def _expand(paths: list[Path], profile: Profile) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and profile.table_for(p)))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or folder")
+    return files
+
+
+def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
+    profile = load_profile(args.profile)
+    files = _expand(args.paths, profile)
+    if not files:
+        raise UsageError("no file to load (folders are scanned for the profile's file names)")
+    result = load_files(
+        wh,
+        [(f, profile) for f in files],
+        secret=config.pseudonym_secret(),
+        lock_timeout_s=config.etl.lock_timeout_s,
+        progress=Progress(len(files), sys.stderr),
+    )
+    print(format_table(outcome_frame(result)))
+    print(f"run {result.run_id}: {result.status}")
+    return 0 if result.status == "ok" else 1
+
+
+def outcome_frame(result: RunResult) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {
+                "file": f.path,
+                "table": f.table,
+                "status": f.status,
+                "read": f.rows_read,
+                "loaded": f.loaded,
+                "duplicate": f.duplicates,
+                "quarantined": f.quarantined,
+                "error": f.error or "",
+            }
+            for f in result.files
+        ],
+        schema={
+            "file": pl.String,
+            "table": pl.String,
+            "status": pl.String,
+            "read": pl.Int64,
+            "loaded": pl.Int64,
+            "duplicate": pl.Int64,
+            "quarantined": pl.Int64,
+            "error": pl.String,
+        },
+    )
+
+
+def cmd_schedule(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
+    from etl.scheduler import run_schedule
+
+    run_schedule(config, wh)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
+    fn = REPORTS.get(args.name)
+    if fn is None:
+        raise UsageError(f"unknown report {args.name!r}; choose one of {', '.join(REPORTS)}")
+    filters = Filters(
+        start=args.start,
+        end=args.end,
+        matters=tuple(args.matter),
+        departments=tuple(args.department),
+        channels=tuple(args.channel),
+    )
+    frame = fn(wh, filters, config)
+    print(render(frame, args.format), end="")
+    return 0
+
+
+def render(frame: pl.DataFrame, fmt: str) -> str:
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(frame.columns)
+        writer.writerows(frame.rows())
+        return buf.getvalue()
+    if fmt == "json":
+        return json.dumps(frame.to_dicts(), ensure_ascii=False, default=str, indent=1) + "\n"
+    return format_table(frame) + "\n"
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def format_table(frame: pl.DataFrame) -> str:
+    """Aligned plain text; wide (Chinese) characters count as two columns."""
+    cells = [[("" if v is None else str(v)) for v in row] for row in frame.rows()]
+    header = frame.columns
+    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(header)]
+    numeric = [frame.schema[c].is_numeric() for c in header]
+
+    def line(values: Sequence[str]) -> str:
+        out = []
+        for value, width, num in zip(values, widths, numeric, strict=True):
+            pad = " " * (width - _width(value))
+            out.append(pad + value if num else value + pad)
+        return "  ".join(out).rstrip()
+
+    rows = [line(header), line(["-" * w for w in widths])] + [line(r) for r in cells]
+    if not cells:
+        rows.append("(no rows)")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from etl.profile import Profile, load_profile
+from onewindow import cli
+from tests.fixtures import RECEIPT, write_profile
+from warehouse import Warehouse
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str | Path) -> Ran:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = cli.main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli_run() -> Callable[..., Ran]:
+    return run_cli
+
+
+@pytest.fixture
+def wh(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "wh" / "warehouse.duckdb")
+
+
+@pytest.fixture
+def center_profile(tmp_path: Path) -> Profile:
+    return load_profile(write_profile(tmp_path))
+
+
+@pytest.fixture
+def receipt() -> Path:
+    if not RECEIPT.exists():
+        pytest.skip(f"the shared real log is absent: {RECEIPT} (CI always has ../shared)")
+    return RECEIPT
+
+
+def python_subprocess(code: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code], **kwargs)  # type: ignore[call-overload]

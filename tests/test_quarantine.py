@@ -1,0 +1,149 @@
+"""Bad rows are quarantined with file, row, field and reason; unreadable files fail alone;
+for every file, rows read = loaded + duplicates + quarantined."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from etl.profile import Profile, load_profile
+from etl.run import load_files
+from tests.fixtures import (
+    APPLICATION_HEADER,
+    CENTER_PROFILE,
+    STEP_HEADER,
+    center_rows,
+    write_csv,
+    write_profile,
+    write_xlsx,
+)
+from warehouse import Warehouse
+
+
+def _bad_applications(folder: Path) -> Path:
+    apps, _ = center_rows(6)
+    apps[1][0] = ""  # row 3: missing id
+    apps[2][3] = "yesterday"  # row 4: unparseable timestamp
+    apps[3][2] = "传真"  # row 5: a channel the profile does not map
+    apps[4][6] = "two"  # row 6: trips not a number
+    path = write_csv(folder / "applications.csv", APPLICATION_HEADER, apps)
+    with open(path, "ab") as fh:  # row 8: too few fields, row 9: too many
+        fh.write("4412X,M-001,网上\r\n".encode("gb18030"))
+        fh.write(",".join(["4412Y", *apps[0][1:], "extra"]).encode("gb18030") + b"\r\n")
+    return path
+
+
+def _steps(folder: Path) -> Path:
+    _, steps = center_rows(6)
+    steps[0][0] = "NO-SUCH-APP"  # row 2: event of an unknown application
+    return write_csv(folder / "steps.csv", STEP_HEADER, steps)
+
+
+def test_every_bad_row_is_quarantined_with_its_reason(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    files = [_bad_applications(tmp_path), _steps(tmp_path)]
+    result = load_files(wh, [(f, center_profile) for f in files])
+    assert result.status == "ok"
+    with wh.read() as con:
+        q = con.execute(
+            "SELECT table_name, row_number, field, reason, raw::VARCHAR FROM quarantine "
+            "ORDER BY table_name, row_number"
+        ).fetchall()
+        stored = con.execute("SELECT count(*) FROM applications").fetchall()[0][0]
+    rows = [(t, r, f, reason) for t, r, f, reason, _ in q]
+    assert rows == [
+        ("applications", 3, "application_id", "missing required field"),
+        ("applications", 4, "submitted_at", "unparseable timestamp 'yesterday'"),
+        (
+            "applications",
+            5,
+            "channel",
+            "unknown channel '传真' (expected one of window, online, "
+            "mobile, kiosk, mail, other; map it under [tables.applications.values.channel])",
+        ),
+        ("applications", 6, "trips", "not a whole number 'two'"),
+        (
+            "applications",
+            8,
+            "(row)",
+            "row has fewer fields than the header (3 fields, header has 10)",
+        ),
+        (
+            "applications",
+            9,
+            "(row)",
+            "row has more fields than the header (11 fields, header has 10)",
+        ),
+        *[
+            (
+                "events",
+                r,
+                "application_id",
+                "unknown application: not in the warehouse nor in this run",
+            )
+            # row 2 names no known application; rows 6-21 belong to the quarantined ones
+            for r in [2, *range(6, 22)]
+        ],
+    ]
+    assert stored == 2  # rows 2 and 7 of 8 records
+    raw = next(r for t, r_, f, _, r in q if r_ == 4)
+    assert '"申请时间":"yesterday"' in raw and "证件号码" not in raw and "申请人" not in raw
+    by_file = {Path(f.path).name: f for f in result.files}
+    for f in result.files:
+        assert f.rows_read == f.loaded + f.duplicates + f.quarantined
+    assert (by_file["applications.csv"].rows_read, by_file["applications.csv"].quarantined) == (
+        8,
+        6,
+    )
+    assert (by_file["steps.csv"].rows_read, by_file["steps.csv"].loaded) == (24, 7)
+
+
+def test_unreadable_files_fail_alone_and_the_run_goes_on(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    apps, steps = center_rows(4)
+    good = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps)
+    empty = tmp_path / "applications_empty.csv"
+    empty.write_bytes(b"")
+    undecodable = tmp_path / "applications_bytes.csv"
+    header = ",".join(APPLICATION_HEADER).encode("gb18030") + b"\r\n"
+    undecodable.write_bytes(header + b"\xff\xff,1\r\n")  # 0xFF starts no GB18030 character
+    missing = write_csv(
+        tmp_path / "applications_nocol.csv", APPLICATION_HEADER[1:], [a[1:] for a in apps]
+    )
+    cut = write_csv(tmp_path / "steps.csv", STEP_HEADER, steps)
+    cut.write_bytes(cut.read_bytes()[:-30])  # cut mid-row, as an interrupted export
+    book = write_xlsx(tmp_path / "applications_book.xlsx", APPLICATION_HEADER, apps)
+    book.write_bytes(book.read_bytes()[:2000])
+    files = [good, empty, undecodable, missing, cut, book]
+    result = load_files(wh, [(f, center_profile) for f in files])
+    assert result.status == "partial"
+    reasons = {Path(f.path).name: f.error for f in result.failed}
+    assert reasons == {
+        "applications_empty.csv": "the file is empty",
+        "applications_bytes.csv": "neither UTF-8 nor GB18030 (undecodable byte at offset "
+        f"{len(header)})",
+        "applications_nocol.csv": "missing column(s) '办件编号' (mapped to application_id)",
+        "steps.csv": "the file ends in the middle of row 17: it looks truncated",
+        "applications_book.xlsx": "not a readable Excel workbook (CalamineError)",
+    }
+    loaded = [f for f in result.files if f.status == "loaded"]
+    assert [(Path(f.path).name, f.loaded) for f in loaded] == [("applications.csv", 4)]
+    with wh.read() as con:
+        assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == 0
+        history = con.execute("SELECT status, files, failed_files FROM etl_runs").fetchall()
+    assert history == [("partial", 6, 5)]
+
+
+def test_an_explicit_wrong_encoding_names_the_fix(tmp_path: Path, wh: Warehouse) -> None:
+    text = CENTER_PROFILE.replace(
+        'files = "applications*"', 'files = "applications*"\nencoding = "utf-8"'
+    )
+    profile = load_profile(write_profile(tmp_path, text))
+    apps, _ = center_rows(2)
+    path = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps)
+    result = load_files(wh, [(path, profile)])
+    assert result.failed[0].error == (
+        "not valid utf-8 (undecodable byte at offset 0); "
+        'set encoding = "auto" or the file\'s real encoding in the profile'
+    )

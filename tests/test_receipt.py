@@ -1,0 +1,60 @@
+"""The real Dutch permit log loads completely, and a second load adds nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Ran
+from tests.fixtures import PROFILES
+
+
+def test_receipt_loads_then_reloads_as_duplicates(tmp_path: Path, receipt: Path, cli_run) -> None:
+    db = tmp_path / "w.duckdb"
+    first: Ran = cli_run("load", receipt, "--profile", PROFILES / "receipt.toml", "--db", db)
+    assert first.code == 0, first.err
+    row = first.out.splitlines()[2].split()
+    assert row[1:7] == ["events", "loaded", "8577", "8577", "0", "0"]
+
+    second: Ran = cli_run("load", receipt, "--profile", PROFILES / "receipt.toml", "--db", db)
+    assert second.code == 0
+    assert second.out.splitlines()[2].split()[1:7] == [
+        "events",
+        "unchanged",
+        "8577",
+        "0",
+        "8577",
+        "0",
+    ]
+
+    from warehouse import Warehouse
+
+    with Warehouse(db).read() as con:
+        counts = con.execute(
+            """SELECT (SELECT count(*) FROM applications), (SELECT count(*) FROM events),
+                (SELECT count(*) FROM quarantine),
+                (SELECT count(DISTINCT step) FROM events),
+                (SELECT count(*) FROM applications WHERE channel IS NULL),
+                (SELECT count(*) FROM events WHERE department IS NULL)"""
+        ).fetchall()[0]
+    assert counts == (1434, 8577, 0, 27, 0, 1936)  # 1,936 rows carry the EMPTY placeholder
+
+    jobs = cli_run("report", "jobs", "--db", db, "--format", "csv")
+    lines = jobs.out.splitlines()
+    assert lines[0].startswith("run_id,job,profile,started_at")
+    assert lines[1].split(",")[0] == "2" and ",8577,0,0,8577,0," in lines[1]
+    assert lines[2].split(",")[0] == "1" and ",8577,8577,0,0,0," in lines[2]
+
+
+def test_receipt_timestamps_keep_their_offsets(tmp_path: Path, receipt: Path, cli_run) -> None:
+    db = tmp_path / "w.duckdb"
+    assert cli_run("load", receipt, "--profile", PROFILES / "receipt.toml", "--db", db).code == 0
+    from warehouse import Warehouse
+
+    with Warehouse(db).read() as con:
+        first = con.execute(
+            """SELECT strftime(ts, '%Y-%m-%d %H:%M:%S.%g'), strftime(deadline_at, '%H:%M:%S')
+            FROM events JOIN applications USING (application_id)
+            WHERE application_id = 'case-10011' ORDER BY ts LIMIT 1"""
+        ).fetchall()[0]
+    # 2011-10-11 13:45:40.276+02:00 (summer time) and a deadline at 13:41:31.788+01:00.
+    assert first == ("2011-10-11 11:45:40.276", "12:41:31")
