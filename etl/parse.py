@@ -20,45 +20,61 @@ _TRUE = ["true", "t", "yes", "y", "1", "是", "有", "√", "1.0"]
 _FALSE = ["false", "f", "no", "n", "0", "否", "无", "×", "0.0"]
 
 
-def parse_timestamp(text: pl.Expr, zone: str) -> tuple[pl.Expr, pl.Expr]:
-    parts = text.str.extract_groups(_STAMP)
-    g = [parts.struct.field(str(i)) for i in range(1, 9)]
+def parse_timestamp(text: pl.Series, zone: str) -> tuple[pl.Series, pl.Series]:
+    """UTC instants and an ok mask; the regular expression is evaluated once per value."""
+    frame = pl.DataFrame({"t": text}).with_columns(
+        pl.col("t").str.extract_groups(_STAMP).alias("g")
+    )
+    frame = frame.unnest("g").rename({str(i): f"g{i}" for i in range(1, 9)})
     # Rebuild a zero-padded canonical text, so one strict format rejects 2025-02-30 or 24:00.
-    canonical = pl.concat_str(
-        g[0],
-        pl.lit("-"),
-        g[1].str.zfill(2),
-        pl.lit("-"),
-        g[2].str.zfill(2),
-        pl.lit(" "),
-        g[3].fill_null("0").str.zfill(2),
-        pl.lit(":"),
-        g[4].fill_null("0").str.zfill(2),
-        pl.lit(":"),
-        g[5].fill_null("0").str.zfill(2),
-        pl.lit("."),
-        (g[6].fill_null("") + "000000").str.slice(0, 6),
+    frame = frame.with_columns(
+        pl.concat_str(
+            pl.col("g1"),
+            pl.lit("-"),
+            pl.col("g2").str.zfill(2),
+            pl.lit("-"),
+            pl.col("g3").str.zfill(2),
+            pl.lit(" "),
+            pl.col("g4").fill_null("0").str.zfill(2),
+            pl.lit(":"),
+            pl.col("g5").fill_null("0").str.zfill(2),
+            pl.lit(":"),
+            pl.col("g6").fill_null("0").str.zfill(2),
+            pl.lit("."),
+            (pl.col("g7").fill_null("") + "000000").str.slice(0, 6),
+        )
+        .str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+        .alias("naive"),
+        pl.col("g8").str.replace_all(r"[^0-9]", "").alias("digits"),
+    ).with_columns(
+        (
+            pl.when(pl.col("g8").str.starts_with("-")).then(-1).otherwise(1)
+            * (
+                pl.col("digits").str.slice(0, 2).cast(pl.Int64, strict=False) * 60
+                + pl.col("digits").str.slice(2, 2).cast(pl.Int64, strict=False)
+            )
+        ).alias("offset_min"),
+        pl.when(pl.col("t").str.contains(_SERIAL))
+        .then(pl.col("t").cast(pl.Float64, strict=False))
+        .alias("serial"),
     )
-    naive = canonical.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
-    offset = g[7]
-    sign = pl.when(offset.str.starts_with("-")).then(-1).otherwise(1)
-    digits = offset.str.replace_all(r"[^0-9]", "")
-    offset_min = sign * (
-        digits.str.slice(0, 2).cast(pl.Int64, strict=False) * 60
-        + digits.str.slice(2, 2).cast(pl.Int64, strict=False)
-    )
-    with_offset = (naive - pl.duration(minutes=offset_min.fill_null(0))).dt.replace_time_zone("UTC")
-    local = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    stamped = (
-        pl.when(offset.is_not_null()).then(with_offset).otherwise(local.dt.convert_time_zone("UTC"))
-    )
-    serial_days = pl.when(text.str.contains(_SERIAL)).then(text.cast(pl.Float64, strict=False))
+    with_offset = (
+        pl.col("naive") - pl.duration(minutes=pl.col("offset_min").fill_null(0))
+    ).dt.replace_time_zone("UTC")
+    local = pl.col("naive").dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
     serial = (
         pl.datetime(1899, 12, 30)
-        + pl.duration(microseconds=(serial_days * 86_400_000_000).round(0).cast(pl.Int64))
+        + pl.duration(microseconds=(pl.col("serial") * 86_400_000_000).round(0).cast(pl.Int64))
     ).dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    value = pl.coalesce(stamped, serial.dt.convert_time_zone("UTC"))
-    return value, text.is_null() | value.is_not_null()
+    out = frame.select(
+        pl.coalesce(
+            pl.when(pl.col("g8").is_not_null())
+            .then(with_offset)
+            .otherwise(local.dt.convert_time_zone("UTC")),
+            serial.dt.convert_time_zone("UTC"),
+        ).alias("value")
+    )["value"]
+    return out, text.is_null() | out.is_not_null()
 
 
 def parse_int(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:

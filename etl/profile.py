@@ -107,11 +107,14 @@ class Profile(BaseModel):
                         )
         return self
 
-    def table_for(self, path: Path) -> str | None:
-        """The table whose `files` glob matches this file's name."""
+    def table_for(self, path: Path, *, strict: bool = True) -> str | None:
+        """The table whose `files` glob matches this file's name; with strict=False (a file
+        named on the command line), a profile of one table takes any file."""
         for table, src in self.tables.items():
             if src.matches(path):
                 return table
+        if not strict and len(self.tables) == 1:
+            return next(iter(self.tables))
         return None
 
 

@@ -122,7 +122,7 @@ def load_files(
 
 
 def _order(item: tuple[Path, Profile]) -> tuple[int, str]:
-    table = item[1].table_for(item[0])
+    table = item[1].table_for(item[0], strict=False)
     return (LOAD_ORDER.index(table) if table else -1, str(item[0]))
 
 
@@ -141,7 +141,7 @@ def _stage(
     with tempfile.TemporaryDirectory(dir=wh.home) as scratch:
         for path, profile in ordered:
             sha = hashes[path]
-            table = profile.table_for(path)
+            table = profile.table_for(path, strict=False)
             is_new = sha not in known and sha not in assigned
             if sha in known:
                 file_id = known[sha][0]

@@ -58,6 +58,10 @@ def map_rows(
         if fname in text:
             text[fname] = text[fname].replace(mapping)
     frame = frame.with_columns(**{f"__t_{k}": v for k, v in text.items()})
+    for fname in text:
+        if fields[fname].kind == "timestamp":
+            value, ok = parse.parse_timestamp(frame[f"__t_{fname}"], profile.timezone)
+            frame = frame.with_columns(value.alias(f"__v_{fname}"), ok.alias(f"__ok_{fname}"))
 
     typed: list[pl.Expr] = []
     bad_fields: list[pl.Expr] = []
@@ -65,7 +69,7 @@ def map_rows(
     for fname in text:
         fdef = fields[fname]
         raw_text = pl.col(f"__t_{fname}")
-        value, ok = _typed(fdef, raw_text, profile.timezone)
+        value, ok = _typed(fdef, raw_text)
         shown = src.columns.get(fname) not in src.hidden_columns()
         problem = _problem(fdef, raw_text, value, ok, shown, table)
         if fdef.required:
@@ -105,9 +109,9 @@ def map_rows(
     return Mapped(good.select([*keep, ROW]), quarantine)
 
 
-def _typed(fdef: Field, text: pl.Expr, zone: str) -> tuple[pl.Expr, pl.Expr]:
-    if fdef.kind == "timestamp":
-        return parse.parse_timestamp(text, zone)
+def _typed(fdef: Field, text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    if fdef.kind == "timestamp":  # parsed beforehand, once per column
+        return pl.col(f"__v_{fdef.name}"), pl.col(f"__ok_{fdef.name}")
     if fdef.kind == "int":
         return parse.parse_int(text)
     if fdef.kind == "rating":

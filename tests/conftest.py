@@ -48,7 +48,7 @@ def center_profile(tmp_path: Path) -> Profile:
     return load_profile(write_profile(tmp_path))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def receipt() -> Path:
     if not RECEIPT.exists():
         pytest.skip(f"the shared real log is absent: {RECEIPT} (CI always has ../shared)")

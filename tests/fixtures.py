@@ -190,3 +190,22 @@ if __name__ == "__main__":
     profile = load_profile(write_profile(out))
     result = load_files(Warehouse(out / "warehouse.duckdb"), [(f, profile) for f in files])
     print(f"loaded run {result.run_id} into {out / 'warehouse.duckdb'}")
+
+
+def replicated_receipt(path: Path, copies: int) -> Path:
+    """receipt.csv repeated `copies` times with distinct case ids, each copy shifted a week."""
+    import polars as pl
+
+    log = pl.read_csv(RECEIPT, infer_schema=False)
+    parts = []
+    for i in range(copies):
+        stamp = pl.col("time:timestamp").str.slice(0, 19).str.to_datetime("%Y-%m-%d %H:%M:%S")
+        parts.append(
+            log.with_columns(
+                (pl.col("case:concept:name") + f"-r{i}"),
+                (stamp + pl.duration(weeks=i)).dt.strftime("%Y-%m-%d %H:%M:%S")
+                + pl.col("time:timestamp").str.slice(19),
+            )
+        )
+    pl.concat(parts).write_csv(path)
+    return path
