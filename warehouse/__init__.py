@@ -1,14 +1,7 @@
 """The warehouse: schema, migrations and the one class that owns connections."""
 
-from warehouse.migrations import WarehouseTooNew
-from warehouse.warehouse import (
-    Applier,
-    Warehouse,
-    WarehouseBusy,
-    WarehouseError,
-    WarehouseMissing,
-    Writer,
-)
+from warehouse.errors import WarehouseBusy, WarehouseError, WarehouseMissing, WarehouseTooNew
+from warehouse.warehouse import Applier, Warehouse, Writer
 
 __all__ = [
     "Applier",

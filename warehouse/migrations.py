@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from warehouse.errors import WarehouseTooNew
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -21,10 +23,6 @@ class Migration:
 
 
 MIGRATIONS: list[Migration] = []
-
-
-class WarehouseTooNew(Exception):
-    """The warehouse was written by a newer OneWindow; this one must not touch it."""
 
 
 def migration(fn: Callable[[], str]) -> Callable[[], str]:

@@ -27,24 +27,13 @@ from pathlib import Path
 import duckdb
 
 from warehouse import migrations
+from warehouse.errors import WarehouseBusy, WarehouseMissing
 
 # Applies one staged delta file to an open read-write connection, in one transaction.
 Applier = Callable[[duckdb.DuckDBPyConnection, Path], None]
 
 READ_RETRY_S = 1.0  # a reader re-resolves the link and retries this long on a lock conflict
 COPY_NAMES = ("a.duckdb", "b.duckdb")
-
-
-class WarehouseError(Exception):
-    """A warehouse problem worth one plain line to the user."""
-
-
-class WarehouseMissing(WarehouseError):
-    pass
-
-
-class WarehouseBusy(WarehouseError):
-    pass
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

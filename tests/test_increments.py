@@ -1,0 +1,136 @@
+"""Idempotent, incremental loads: nothing twice, corrections replace, unchanged files skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from etl.profile import Profile
+from etl.run import load_files
+from tests.fixtures import APPLICATION_HEADER, STEP_HEADER, center_rows, write_csv
+from warehouse import Warehouse
+
+
+def _count(wh: Warehouse, table: str) -> int:
+    with wh.read() as con:
+        return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def test_overlapping_exports_add_nothing_twice(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    apps, steps = center_rows(30)
+    first = write_csv(tmp_path / "applications_1.csv", APPLICATION_HEADER, apps[:20])
+    second = write_csv(tmp_path / "applications_2.csv", APPLICATION_HEADER, apps[10:])
+    steps_1 = write_csv(tmp_path / "steps_1.csv", STEP_HEADER, steps[:80])
+    steps_2 = write_csv(tmp_path / "steps_2.csv", STEP_HEADER, steps[40:])
+    r1 = load_files(wh, [(first, center_profile), (steps_1, center_profile)])
+    r2 = load_files(wh, [(second, center_profile), (steps_2, center_profile)])
+    assert [(f.loaded, f.duplicates) for f in r1.files] == [(20, 0), (80, 0)]
+    assert [(f.loaded, f.duplicates) for f in r2.files] == [(10, 10), (40, 40)]
+    assert (_count(wh, "applications"), _count(wh, "events")) == (30, 120)
+
+
+def test_the_same_rows_twice_in_one_run_count_once(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    apps, _ = center_rows(5)
+    a = write_csv(tmp_path / "applications_a.csv", APPLICATION_HEADER, apps + apps[:2])
+    result = load_files(wh, [(a, center_profile)])
+    assert (result.files[0].rows_read, result.files[0].loaded, result.files[0].duplicates) == (
+        7,
+        5,
+        2,
+    )
+    assert _count(wh, "applications") == 5
+
+
+def test_a_corrected_reexport_replaces_the_earlier_version(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    apps, steps = center_rows(5)
+    load_files(
+        wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)]
+    )
+    fixed = [list(a) for a in apps]
+    fixed[2][6] = "0"  # trips corrected
+    fixed[3][2] = "窗口"  # channel corrected
+    result = load_files(
+        wh,
+        [
+            (
+                write_csv(tmp_path / "applications_fixed.csv", APPLICATION_HEADER, fixed),
+                center_profile,
+            )
+        ],
+    )
+    assert (result.files[0].loaded, result.files[0].duplicates) == (2, 3)
+    with wh.read() as con:
+        rows = {
+            r[0]: {"trips": r[1], "channel": r[2], "run_id": r[3]}
+            for r in con.execute(
+                "SELECT application_id, trips, channel, run_id FROM applications"
+            ).fetchall()
+        }
+        history = con.execute("SELECT inserted, updated FROM etl_runs ORDER BY run_id").fetchall()
+    assert rows[apps[2][0]]["trips"] == 0 and rows[apps[2][0]]["run_id"] == 2
+    assert rows[apps[3][0]]["channel"] == "window"
+    assert rows[apps[0][0]]["run_id"] == 1
+    assert history == [(5, 0), (0, 2)]
+    assert _count(wh, "applications") == 5
+
+
+def test_a_file_with_quarantined_rows_is_read_again_and_fixed_rows_leave_quarantine(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    apps, steps = center_rows(3)
+    steps_file = write_csv(tmp_path / "steps.csv", STEP_HEADER, steps)
+    first = load_files(wh, [(steps_file, center_profile)])  # no applications yet
+    assert first.files[0].quarantined == 12 and _count(wh, "quarantine") == 12
+    load_files(
+        wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)]
+    )
+    again = load_files(wh, [(steps_file, center_profile)])
+    assert (again.files[0].status, again.files[0].loaded, again.files[0].quarantined) == (
+        "loaded",
+        12,
+        0,
+    )
+    assert _count(wh, "quarantine") == 0 and _count(wh, "events") == 12
+
+
+def test_an_unchanged_file_is_not_read_again(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    apps, _ = center_rows(5)
+    path = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps)
+    load_files(wh, [(path, center_profile)])
+    renamed = tmp_path / "applications_copy.csv"
+    path.rename(renamed)  # same bytes under another name: still known by its content hash
+    result = load_files(wh, [(renamed, center_profile)])
+    assert (result.files[0].status, result.files[0].rows_read, result.files[0].duplicates) == (
+        "unchanged",
+        5,
+        5,
+    )
+    with wh.read() as con:
+        assert con.execute("SELECT count(*) FROM etl_files").fetchall()[0][0] == 1
+
+
+def test_flat_log_conflicts_are_reported_not_dropped(
+    tmp_path: Path, wh: Warehouse, receipt: Path
+) -> None:
+    from etl.profile import load_profile
+    from tests.fixtures import PROFILES
+
+    lines = receipt.read_text(encoding="utf-8").splitlines()
+    header, first, second = lines[0], lines[1], lines[2]
+    assert first.startswith("Internet,case-10011") and second.startswith("Internet,case-10011")
+    log = tmp_path / "receipt-conflict.csv"
+    log.write_text("\n".join([header, first, second.replace("Internet,", "Desk,", 1)]) + "\n")
+    result = load_files(wh, [(log, load_profile(PROFILES / "receipt.toml"))])
+    assert result.files[0].loaded == 2
+    with wh.read() as con:
+        assert con.execute("SELECT channel FROM applications").fetchall() == [("online",)]
+        assert con.execute(
+            "SELECT application_id, field, kept, other FROM etl_conflicts"
+        ).fetchall() == [("case-10011", "channel", "online", "window")]
