@@ -209,15 +209,14 @@ def _needs_secret(src: TableSource, secret: bytes | None, wh: Warehouse) -> byte
 
 def run_outcome(wh: Warehouse, run_id: int) -> RunResult:
     with wh.read() as con:
-        status = con.execute("SELECT status FROM etl_runs WHERE run_id = ?", [run_id]).fetchall()
-        status = status[0] if status else None
+        found = con.execute("SELECT status FROM etl_runs WHERE run_id = ?", [run_id]).fetchall()
         rows = con.execute(
             """SELECT path, table_name, status, rows_read, loaded, duplicates, quarantined, error
             FROM etl_run_files WHERE run_id = ? ORDER BY path""",
             [run_id],
         ).fetchall()
     files = [FileOutcome(*r) for r in rows]
-    return RunResult(run_id, str(status[0]) if status else "failed", files)
+    return RunResult(run_id, str(found[0][0]) if found else "failed", files)
 
 
 def move_files(result: RunResult, archive: Path, failed: Path) -> None:

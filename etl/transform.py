@@ -51,8 +51,8 @@ def map_rows(
         expr = pl.col(column).str.strip_chars()
         markers = ["", *src.nulls.get(fname, [])]
         text[fname] = pl.when(~expr.is_in(markers)).then(expr)
-    for fname, value in src.constants.items():
-        constant = str(value).lower() if isinstance(value, bool) else str(value)
+    for fname, given in src.constants.items():
+        constant = str(given).lower() if isinstance(given, bool) else str(given)
         text[fname] = pl.lit(constant, dtype=pl.String)
     for fname, mapping in src.values.items():
         if fname in text:
@@ -60,8 +60,8 @@ def map_rows(
     frame = frame.with_columns(**{f"__t_{k}": v for k, v in text.items()})
     for fname in text:
         if fields[fname].kind == "timestamp":
-            value, ok = parse.parse_timestamp(frame[f"__t_{fname}"], profile.timezone)
-            frame = frame.with_columns(value.alias(f"__v_{fname}"), ok.alias(f"__ok_{fname}"))
+            stamps, parsed = parse.parse_timestamp(frame[f"__t_{fname}"], profile.timezone)
+            frame = frame.with_columns(stamps.alias(f"__v_{fname}"), parsed.alias(f"__ok_{fname}"))
 
     typed: list[pl.Expr] = []
     bad_fields: list[pl.Expr] = []

@@ -18,7 +18,8 @@ class Filters:
 
     def period_sql(self, column: str, zone: str) -> tuple[str, list[object]]:
         """A WHERE fragment keeping rows whose `column` falls in the period, in `zone`'s days."""
-        parts, params = ["TRUE"], []
+        parts: list[str] = ["TRUE"]
+        params: list[object] = []
         if self.start is not None:
             parts.append(f"({column} AT TIME ZONE '{zone}')::DATE >= ?")
             params.append(self.start)

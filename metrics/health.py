@@ -12,7 +12,7 @@ from metrics.filters import Filters
 def jobs(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.DataFrame:
     """One row per ETL run, newest first, with its counts and error."""
     where, params = filters.period_sql("started_at", zone)
-    return con.sql(
+    frame: pl.DataFrame = con.sql(
         f"""SELECT run_id, job, profile,
             strftime(started_at AT TIME ZONE '{zone}', '%Y-%m-%d %H:%M:%S') AS started_at,
             round(epoch(finished_at - started_at), 3) AS duration_s,
@@ -21,25 +21,28 @@ def jobs(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.Data
         FROM etl_runs WHERE {where} ORDER BY run_id DESC""",
         params=params,
     ).pl()
+    return frame
 
 
 def run_files(con: duckdb.DuckDBPyConnection, run_id: int) -> pl.DataFrame:
     """Per file outcome of one run: rows read = loaded + duplicates + quarantined."""
-    return con.sql(
+    frame: pl.DataFrame = con.sql(
         """SELECT path, table_name, profile, status, rows_read, loaded, duplicates,
             quarantined, error
         FROM etl_run_files WHERE run_id = ? ORDER BY path""",
         params=[run_id],
     ).pl()
+    return frame
 
 
 def quarantine(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.DataFrame:
     """Rows held back, with the file, the row a person finds in it, the field and why."""
     where, params = filters.period_sql("r.started_at", zone)
-    return con.sql(
+    frame: pl.DataFrame = con.sql(
         f"""SELECT q.run_id, q.path AS file, q.row_number AS row, q.table_name, q.field,
             q.reason, q.raw::VARCHAR AS raw_values
         FROM quarantine q JOIN etl_runs r USING (run_id)
         WHERE {where} ORDER BY q.run_id DESC, q.path, q.row_number""",
         params=params,
     ).pl()
+    return frame

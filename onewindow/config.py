@@ -186,8 +186,8 @@ def describe_validation(exc: ValidationError) -> str:
     """One line per problem: the dotted key and what was expected."""
     parts = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in err["loc"])
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         msg = msg.removeprefix("Value error, ")
-        parts.append(f"{key}: {msg}")
+        parts.append(f"{key}: {msg}" if key else msg)
     return "; ".join(parts)

@@ -47,7 +47,7 @@ def test_the_same_rows_twice_in_one_run_count_once(
 def test_a_corrected_reexport_replaces_the_earlier_version(
     tmp_path: Path, wh: Warehouse, center_profile: Profile
 ) -> None:
-    apps, steps = center_rows(5)
+    apps, _ = center_rows(5)
     load_files(
         wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)]
     )

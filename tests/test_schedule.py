@@ -110,13 +110,13 @@ def test_schedule_runs_jobs_and_stops_after_the_current_run_on_sigterm(
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     big = replicated_receipt(tmp_path / "receipt-big.csv", 10)
-    log = open(tmp_path / "schedule.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "onewindow.cli", "schedule", "--config", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
+    with open(tmp_path / "schedule.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "onewindow.cli", "schedule", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
     try:
         shutil.move(big, inbox / big.name)
         staging = tmp_path / "wh" / "warehouse.duckdb.d" / "deltas"
@@ -128,7 +128,6 @@ def test_schedule_runs_jobs_and_stops_after_the_current_run_on_sigterm(
     finally:
         if proc.poll() is None:
             proc.kill()
-        log.close()
     text = (tmp_path / "schedule.log").read_text()
     assert "stopping after the current run" in text and "scheduler stopped" in text
     assert (tmp_path / "archive" / f"run000001-{big.name}").exists()
