@@ -219,6 +219,24 @@ def run_outcome(wh: Warehouse, run_id: int) -> RunResult:
     return RunResult(run_id, str(found[0][0]) if found else "failed", files)
 
 
+def export_quarantine(wh: Warehouse, result: RunResult, folder: Path) -> list[Path]:
+    """Writes each file's quarantined rows of this run to FOLDER/runN-NAME.quarantine.csv."""
+    written = []
+    with wh.read() as con:
+        for f in result.files:
+            if not f.quarantined:
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"run{result.run_id:06d}-{Path(f.path).name}.quarantine.csv"
+            con.sql(
+                """SELECT row_number AS row, field, reason, raw::VARCHAR AS raw_values
+                FROM quarantine WHERE run_id = ? AND path = ? ORDER BY row_number""",
+                params=[result.run_id, f.path],
+            ).pl().write_csv(target)
+            written.append(target)
+    return written
+
+
 def move_files(result: RunResult, archive: Path, failed: Path) -> None:
     """Inbox housekeeping after a published run: loaded files to archive, unreadable to failed."""
     for f in result.files:

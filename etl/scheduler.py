@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from etl.profile import Profile, load_profile
-from etl.run import LoadError, RunResult, load_files, move_files
+from etl.run import LoadError, RunResult, export_quarantine, load_files, move_files
 from onewindow.config import Config, JobSchedule
 from warehouse import Warehouse, WarehouseError
 
@@ -58,6 +58,7 @@ class Jobs:
             secret=self.config.pseudonym_secret(),
             lock_timeout_s=self.config.etl.lock_timeout_s,
         )
+        export_quarantine(self.wh, result, self.config.folders.quarantine)
         move_files(result, self.config.folders.archive, self.config.folders.failed)
         return result
 
@@ -115,7 +116,10 @@ def run_schedule(config: Config, wh: Warehouse, stop: threading.Event | None = N
     for job in scheduler.get_jobs():
         log.info("job %s: next run at %s", job.id, job.next_run_time.astimezone(UTC))
     try:
-        stop.wait()
+        # Wake up regularly: a SIGTERM delivered to a worker thread (DuckDB's, the scheduler's)
+        # only runs its Python handler once the main thread executes bytecode again.
+        while not stop.wait(timeout=0.2):
+            pass
     finally:
         scheduler.shutdown(wait=True)
         log.info("scheduler stopped")

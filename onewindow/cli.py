@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import subprocess
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -84,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     schedule = sub.add_parser("schedule", help="run the configured jobs until stopped")
     _common(schedule)
 
+    serve = sub.add_parser("serve", help="start the dashboard")
+    serve.add_argument("--port", type=int, default=8501)
+    _common(serve)
+
     rep = sub.add_parser("report", help="print one metric table")
     rep.add_argument("name", help="report name: " + ", ".join(sorted(REPORTS)))
     rep.add_argument("--from", dest="start", type=date.fromisoformat, help="YYYY-MM-DD")
@@ -111,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "load": cmd_load,
             "schedule": cmd_schedule,
             "report": cmd_report,
+            "serve": cmd_serve,
         }[args.command]
         return command(args, config, wh)
     except UsageError as exc:
@@ -190,6 +196,30 @@ def cmd_schedule(args: argparse.Namespace, config: Config, wh: Warehouse) -> int
 
     run_schedule(config, wh)
     return 0
+
+
+def cmd_serve(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
+    """Runs Streamlit in the foreground; the app reads the same config and warehouse."""
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    env = dict(os.environ, ONEWINDOW_DB=str(wh.path.resolve()))
+    if args.config:
+        env["ONEWINDOW_CONFIG_FILE"] = str(args.config.resolve())
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+    ]
+    return subprocess.call(command, env=env, cwd=app.parent)
 
 
 def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:

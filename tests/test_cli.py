@@ -28,8 +28,16 @@ def test_load_prints_counts_per_file_and_exits_1_when_a_file_failed(tmp_path: Pa
     ran = run_cli("load", tmp_path / "in", "--profile", profile, "--db", tmp_path / "w.duckdb")
     assert ran.code == 1
     lines = ran.out.splitlines()
-    assert lines[0].split() == ["file", "table", "status", "read", "loaded", "duplicate",
-                                "quarantined", "error"]
+    assert lines[0].split() == [
+        "file",
+        "table",
+        "status",
+        "read",
+        "loaded",
+        "duplicate",
+        "quarantined",
+        "error",
+    ]
     assert len(lines) == 2 + 4 + 1 and lines[-1] == "run 1: partial"
     assert any(line.endswith("the file is empty") for line in lines)
     assert len(files) == 3
@@ -43,7 +51,8 @@ def test_report_formats(tmp_path: Path) -> None:
     assert run_cli("load", path, "--profile", write_profile(tmp_path), "--db", db).code == 0
     as_json = json.loads(run_cli("report", "quarantine", "--db", db, "--format", "json").out)
     assert [(r["row"], r["field"], r["reason"]) for r in as_json] == [
-        (2, "submitted_at", "unparseable timestamp 'soon'")]
+        (2, "submitted_at", "unparseable timestamp 'soon'")
+    ]
     as_csv = run_cli("report", "quarantine", "--db", db, "--format", "csv").out.splitlines()
     assert as_csv[0] == "run_id,file,row,table_name,field,reason,raw_values"
     table = run_cli("report", "jobs", "--db", db, "--from", "2000-01-01").out.splitlines()
@@ -55,18 +64,31 @@ def test_report_formats(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args,code,error",
     [
-        (["report", "nope"], 2, "onewindow: unknown report 'nope'; choose one of jobs, "
-         "quarantine\n"),
-        (["report", "jobs"], 1, "onewindow: no warehouse at {db}: run `onewindow demo` or "
-         "`onewindow load` first\n"),
-        (["load", "missing.csv", "--profile", str(PROFILES / "receipt.toml")], 2,
-         "onewindow: missing.csv: no such file or folder\n"),
-        (["load", "x.csv", "--profile", "nope.toml"], 1,
-         "onewindow: profile nope.toml: file not found\n"),
+        (
+            ["report", "nope"],
+            2,
+            "onewindow: unknown report 'nope'; choose one of jobs, quarantine\n",
+        ),
+        (
+            ["report", "jobs"],
+            1,
+            "onewindow: no warehouse at {db}: run `onewindow demo` or `onewindow load` first\n",
+        ),
+        (
+            ["load", "missing.csv", "--profile", str(PROFILES / "receipt.toml")],
+            2,
+            "onewindow: missing.csv: no such file or folder\n",
+        ),
+        (
+            ["load", "x.csv", "--profile", "nope.toml"],
+            1,
+            "onewindow: profile nope.toml: file not found\n",
+        ),
     ],
 )
-def test_errors_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                   args: list[str], code: int, error: str) -> None:
+def test_errors_are_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], code: int, error: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x.csv").write_text("a\n")
     db = tmp_path / "w.duckdb"
@@ -94,8 +116,11 @@ def test_profile_errors_name_the_profile_and_the_key(tmp_path: Path) -> None:
         "'fast' is not one of instant, promised"
     )
     unmapped = CENTER_PROFILE.replace('step = "环节名称"\n', "")
-    with pytest.raises(ProfileError, match=r"tables\.events\.columns\.step: required field "
-                       "is not mapped"):
+    with pytest.raises(
+        ProfileError,
+        match=r"tables\.events\.columns\.step: required field "
+        "is not mapped",
+    ):
         load_profile(write_profile(tmp_path, unmapped, "p2.toml"))
 
 
@@ -104,8 +129,9 @@ def test_config_errors_name_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     path.write_text('[center]\ntimezone = "Mars/Olympus"\nwindows = 3\n', encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    assert str(err.value) == (f"{path}: center.timezone: unknown time zone 'Mars/Olympus'; "
-                              "center.windows: unknown key")
+    assert str(err.value) == (
+        f"{path}: center.timezone: unknown time zone 'Mars/Olympus'; center.windows: unknown key"
+    )
     path.write_text('[calendar]\nholidays = "none"\n[folders]\ninbox = "in"\n', encoding="utf-8")
     monkeypatch.setenv("ONEWINDOW_DB", "/elsewhere/w.duckdb")
     monkeypatch.setenv("ONEWINDOW_CALENDAR__HOLIDAYS", "china")

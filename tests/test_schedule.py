@@ -52,6 +52,9 @@ def test_the_inbox_job_loads_new_files_and_files_them_away(tmp_path: Path) -> No
     (inbox / "applications_bad.csv").write_bytes(b"")
     write_csv(inbox / "applications_late.csv.part", APPLICATION_HEADER, center_rows(2)[0])
     (inbox / "notes.txt").write_text("not an export")
+    apps, _ = center_rows(12)
+    apps[11][3] = "yesterday"
+    write_csv(inbox / "applications.csv", APPLICATION_HEADER, apps)  # replaces the clean one
     wh = Warehouse(config.warehouse_path())
     result = Jobs(config, wh).inbox()
     assert result is not None and result.status == "partial"
@@ -68,6 +71,18 @@ def test_the_inbox_job_loads_new_files_and_files_them_away(tmp_path: Path) -> No
     assert (tmp_path / "failed" / "run000001-applications_bad.csv.reason.txt").read_text() == (
         "the file is empty\n"
     )
+    exported = (
+        (tmp_path / "quarantine" / "run000001-applications.csv.quarantine.csv")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    )
+    assert exported[0] == "row,field,reason,raw_values" and len(exported) == 2
+    assert exported[1].startswith(
+        "13,submitted_at,unparseable timestamp 'yesterday',"
+        '"{""办件编号"":""441200000011"",""事项编码"":""M-004"",""申请方式"":""移动端"",'
+        '""申请时间"":""yesterday"",'
+    )
+    assert "证件号码" not in exported[1] and apps[11][8] not in exported[1]
     assert Jobs(config, wh).inbox() is None  # nothing new
     maintenance = Jobs(config, wh).maintenance()
     with wh.read() as con:

@@ -1,0 +1,1 @@
+"""Shared Streamlit pieces: cached data access and page scaffolding. Pages hold no SQL."""
