@@ -26,17 +26,25 @@ class Progress:
     def live(self) -> bool:
         return self.stream is not None and self.stream.isatty()
 
+    def doing(self, what: str) -> None:
+        """What the run is busy with now, e.g. 'reading steps.csv' or 'publishing'."""
+        self._show(what)
+
     def file_done(self, path: Path, rows: int) -> None:
         self.files += 1
         self.rows += rows
-        if self.live:
-            assert self.stream is not None
-            rate = self.rows / max(time.monotonic() - self.started, 1e-6)
-            self.stream.write(
-                f"\r{self.files}/{self.total_files} files, {self.rows:,} rows, "
-                f"{rate:,.0f} rows/s  {path.name[:40]:<40}"
-            )
-            self.stream.flush()
+        self._show(f"done {path.name}")
+
+    def _show(self, what: str) -> None:
+        if not self.live:
+            return
+        assert self.stream is not None
+        rate = self.rows / max(time.monotonic() - self.started, 1e-6)
+        self.stream.write(
+            f"\r{self.files}/{self.total_files} files, {self.rows:,} rows, "
+            f"{rate:,.0f} rows/s  {what[:50]:<50}"
+        )
+        self.stream.flush()
 
     def finish(self, result: RunResult) -> None:
         if self.live:

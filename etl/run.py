@@ -110,6 +110,7 @@ def load_files(
         try:
             _stage(wh, delta, items, next_file_id, secret, progress)
             path = delta.finish("ok", None)
+            progress.doing("publishing the run")
         except Exception as exc:
             delta.discard()
             failed = Delta(writer.delta_path(run_id), run_id, job, profiles)
@@ -173,6 +174,7 @@ def _stage(
                 progress.file_done(path, previous[2])
                 continue
             src = profile.tables[table]  # type: ignore[index]
+            progress.doing(f"reading {path.name}")
             try:
                 source = read_source(path, src, Path(scratch))
             except UnreadableFile as exc:

@@ -34,12 +34,10 @@ LATEST = 0  # set below, after every migration is registered
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
-    ).fetchall()[0][0]
-    if exists == 0:
-        return 0
-    rows = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()
+    try:
+        rows = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()
+    except duckdb.CatalogException:
+        return 0  # a new, empty file
     return int(rows[0][0])
 
 

@@ -131,6 +131,9 @@ class Writer:
     def __init__(self, wh: Warehouse, applier: Applier) -> None:
         self.wh = wh
         self.applier = applier
+        # What each copy holds, learnt once: while we hold the lock nobody else writes.
+        self._have: dict[Path, set[int]] = {}
+        self._migrated: set[Path] = set()
 
     def _copies(self) -> tuple[Path, Path]:
         a, b = (self.wh.home / n for n in COPY_NAMES)
@@ -189,8 +192,14 @@ class Writer:
 
     # ----- internals -----------------------------------------------------------------------
 
+    def _deltas(self) -> dict[int, Path]:
+        return {int(d.stem.split("-")[1]): d for d in self.wh.deltas.glob("run-*.duckdb")}
+
     def _catch_up(self, copy: Path, wait_s: float) -> None:
         """Migrates `copy` and applies every delta it lacks; a busy copy is left for later."""
+        known = self._have.get(copy)
+        if known is not None and copy in self._migrated and set(self._deltas()) <= known:
+            return
         try:
             con = self._open_rw(copy, wait_s)
         except WarehouseBusy:
@@ -200,11 +209,13 @@ class Writer:
         with contextlib.closing(con):
             migrations.migrate(con, str(copy))
             have = {int(r[0]) for r in con.execute("SELECT run_id FROM etl_runs").fetchall()}
-            for delta in sorted(self.wh.deltas.glob("run-*.duckdb")):
-                run_id = int(delta.stem.split("-")[1])
+            for run_id, delta in sorted(self._deltas().items()):
                 if run_id not in have:
                     self.applier(con, delta)
+                    have.add(run_id)
             con.execute("CHECKPOINT")
+        self._have[copy] = have
+        self._migrated.add(copy)
         self._prune_deltas()
 
     def _prune_deltas(self) -> None:
@@ -229,16 +240,20 @@ class Writer:
                 time.sleep(0.05)
 
     def _runs(self, copy: Path) -> set[int]:
+        if copy in self._have:
+            return self._have[copy]
         if not copy.exists():
             return set()
-        con = self._open_rw(copy, wait_s=60.0) if copy != self.wh.published() else None
-        if con is None:
+        if copy == self.wh.published():
             with self.wh.read() as ro:
-                return {int(r[0]) for r in ro.execute("SELECT run_id FROM etl_runs").fetchall()}
-        with contextlib.closing(con):
-            if migrations.schema_version(con) == 0:
-                return set()
-            return {int(r[0]) for r in con.execute("SELECT run_id FROM etl_runs").fetchall()}
+                have = {int(r[0]) for r in ro.execute("SELECT run_id FROM etl_runs").fetchall()}
+        else:
+            with contextlib.closing(self._open_rw(copy, wait_s=60.0)) as con:
+                if migrations.schema_version(con) == 0:
+                    return set()
+                have = {int(r[0]) for r in con.execute("SELECT run_id FROM etl_runs").fetchall()}
+        self._have[copy] = have
+        return have
 
     def _published_version(self) -> int:
         with self.wh.read() as con:

@@ -1,0 +1,40 @@
+"""On a terminal a load shows files and rows done and the rate; in logs one line per file."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import pytest
+
+from etl.profile import Profile
+from etl.progress import Progress
+from etl.run import load_files
+from tests.fixtures import center_exports
+from warehouse import Warehouse
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_live_progress_and_one_log_line_per_file(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = center_exports(tmp_path / "in", n=5)
+    screen = Terminal()
+    with caplog.at_level(logging.INFO, logger="onewindow.etl"):
+        result = load_files(
+            wh, [(f, center_profile) for f in files], progress=Progress(len(files), screen)
+        )
+    shown = screen.getvalue()
+    assert "reading steps.csv" in shown and "publishing the run" in shown
+    assert "3/3 files, 32 rows" in shown and " rows/s " in shown
+    lines = [r.getMessage() for r in caplog.records if "read " in r.getMessage()]
+    assert len(lines) == 3
+    assert lines[1].endswith(
+        "matters.csv [matters] loaded: read 7, loaded 7, duplicate 0, quarantined 0"
+    )
+    assert result.status == "ok"
