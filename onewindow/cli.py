@@ -16,8 +16,9 @@ import subprocess
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -82,6 +83,26 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--profile", type=Path, required=True, help="source profile (TOML)")
     _common(load)
 
+    demo = sub.add_parser("demo", help="write the demo center's exports and load them")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--applications", type=int, default=None, help="number of applications (default 40,000)"
+    )
+    demo.add_argument("--months", type=int, default=None, help="months of history (default 24)")
+    demo.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        default=None,
+        help="last day of the export, YYYY-MM-DD (default: today)",
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("data/demo"),
+        help="folder for the exports and truth.json (default data/demo)",
+    )
+    _common(demo)
+
     schedule = sub.add_parser("schedule", help="run the configured jobs until stopped")
     _common(schedule)
 
@@ -117,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "schedule": cmd_schedule,
             "report": cmd_report,
             "serve": cmd_serve,
+            "demo": cmd_demo,
         }[args.command]
         return command(args, config, wh)
     except UsageError as exc:
@@ -189,6 +211,26 @@ def outcome_frame(result: RunResult) -> pl.DataFrame:
             "error": pl.String,
         },
     )
+
+
+def cmd_demo(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
+    from etl import demo
+
+    end = args.end or datetime.now(ZoneInfo(config.center.timezone)).date()
+    files = demo.write_demo(
+        args.out,
+        seed=args.seed,
+        applications=args.applications or demo.DEFAULT_APPLICATIONS,
+        months=args.months or demo.DEFAULT_MONTHS,
+        end=end,
+    )
+    print(f"wrote {len(files)} exports and truth.json to {args.out}")
+    result = demo.load_demo(
+        wh, files, secret=config.pseudonym_secret(), progress=Progress(len(files), sys.stderr)
+    )
+    print(format_table(outcome_frame(result)))
+    print(f"run {result.run_id}: {result.status}")
+    return 0 if result.status == "ok" else 1
 
 
 def cmd_schedule(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
