@@ -109,7 +109,7 @@ def _apply(con: duckdb.DuckDBPyConnection) -> None:
         [run_id],
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE outcome (file_id BIGINT, cls VARCHAR, n BIGINT, tbl VARCHAR)"
+        "CREATE OR REPLACE TEMP TABLE outcome (ord INTEGER, cls VARCHAR, n BIGINT, tbl VARCHAR)"
     )
     # A file read again replaces its earlier quarantine entries: fixed rows leave quarantine.
     processed = "SELECT file_id FROM d.files WHERE status = 'loaded'"
@@ -121,7 +121,7 @@ def _apply(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""INSERT INTO quarantine
         SELECT q.file_id, q.row_number, {run_id}, f.path, f.table_name, q.field, q.reason, q.raw
-        FROM d.st_quarantine q JOIN d.files f USING (file_id)"""
+        FROM d.st_quarantine q JOIN d.files f USING (ord)"""
     )
     con.execute(
         f"""INSERT INTO etl_conflicts
@@ -132,15 +132,15 @@ def _apply(con: duckdb.DuckDBPyConnection) -> None:
         SELECT {run_id}, f.file_id, f.path, f.table_name, f.profile, f.status, f.rows_read,
             coalesce(o.loaded, 0),
             CASE WHEN f.status = 'unchanged' THEN f.rows_read ELSE coalesce(o.dups, 0) END,
-            coalesce(q.n, 0) + coalesce(o.orphans, 0), f.error
+            coalesce(q.n, 0) + coalesce(o.orphans, 0), f.error, f.profile_hash
         FROM d.files f
-        LEFT JOIN (SELECT file_id,
+        LEFT JOIN (SELECT ord,
                 sum(n) FILTER (WHERE cls IN ('new', 'changed')) AS loaded,
                 sum(n) FILTER (WHERE cls = 'dup') AS dups,
                 sum(n) FILTER (WHERE cls = 'orphan') AS orphans
-            FROM outcome WHERE tbl <> 'derived' GROUP BY file_id) o USING (file_id)
-        LEFT JOIN (SELECT file_id, count(*) AS n FROM d.st_quarantine GROUP BY file_id) q
-            USING (file_id)"""
+            FROM outcome WHERE tbl <> 'derived' GROUP BY ord) o USING (ord)
+        LEFT JOIN (SELECT ord, count(*) AS n FROM d.st_quarantine GROUP BY ord) q
+            USING (ord)"""
     )
     con.execute(
         f"""INSERT INTO etl_runs
@@ -204,10 +204,10 @@ def _merge(con: duckdb.DuckDBPyConnection, table: str, run_id: int) -> None:
         f"""INSERT INTO quarantine
         SELECT c.file_id, c.source_row, {run_id}, f.path, f.table_name, 'application_id',
             'unknown application: not in the warehouse nor in this run', NULL
-        FROM cls c JOIN d.files f USING (file_id) WHERE c.cls = 'orphan'"""
+        FROM cls c JOIN d.files f USING (ord) WHERE c.cls = 'orphan'"""
     )
     con.execute(
-        f"""INSERT INTO outcome SELECT file_id, cls, count(*), '{table}' FROM cls GROUP BY ALL"""
+        f"""INSERT INTO outcome SELECT ord, cls, count(*), '{table}' FROM cls GROUP BY ALL"""
     )
 
 

@@ -7,6 +7,7 @@ expected. Every key is documented in docs/profiles.md (tests/test_docs.py checks
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import tomllib
 from pathlib import Path
 from typing import Literal, Self
@@ -93,6 +94,12 @@ class Profile(BaseModel):
                             f"{where}.{key}.{fname}: not a field of {table} "
                             f"(expected one of {', '.join(known)})"
                         )
+            for fname, column in src.columns.items():
+                if column in src.personal and fname != "applicant_id":
+                    raise ValueError(
+                        f"{where}.columns.{fname}: column {column!r} is listed in personal; "
+                        "personal data may only be mapped to applicant_id (kept as a keyed hash)"
+                    )
             for fname, fdef in known.items():
                 needed = fdef.required and not (table == "events" and fname == "matter_code")
                 if needed and fname not in src.columns and fname not in src.constants:
@@ -106,6 +113,10 @@ class Profile(BaseModel):
                             f"{', '.join(choices)}"
                         )
         return self
+
+    def fingerprint(self) -> str:
+        """Changes whenever the mapping changes: a file loaded with another is read again."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
     def table_for(self, path: Path, *, strict: bool = True) -> str | None:
         """The table whose `files` glob matches this file's name; with strict=False (a file

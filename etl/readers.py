@@ -54,7 +54,7 @@ def read_source(path: Path, src: TableSource, scratch: Path) -> Source:
     elif suffix in {".xlsx", ".xlsm", ".xls"}:
         source = _read_excel(path, src)
     elif suffix == ".parquet":
-        source = _read_parquet(path)
+        source = _read_parquet(path, src)
     elif suffix in {".jsonl", ".ndjson"}:
         source = _read_jsonl(path, src)
     else:
@@ -78,7 +78,13 @@ def _keep_mapped(source: Source, src: TableSource) -> Source:
 def _decode(raw: bytes, encoding: str) -> str:
     if encoding == "auto":
         if raw.startswith(BOM):
-            return _decode(raw, "utf-8-sig")
+            try:
+                return raw[len(BOM) :].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UnreadableFile(
+                    "starts with a UTF-8 byte-order mark but is not valid UTF-8 (undecodable "
+                    f"byte at offset {exc.start + len(BOM)})"
+                ) from None
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -108,7 +114,15 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
     if not raw.strip():
         raise UnreadableFile("the file is empty")
     text = _decode(raw, src.encoding).removeprefix("\ufeff")
-    header_line = next(csv.reader(io.StringIO(text), delimiter=src.delimiter), [])
+    if "\r" in text and "\n" not in text:
+        raise UnreadableFile(
+            "lines end with a bare carriage return (old Mac style); save the "
+            "file with CRLF or LF line ends"
+        )
+    try:
+        header_line = next(csv.reader(io.StringIO(text), delimiter=src.delimiter), [])
+    except csv.Error as exc:
+        raise UnreadableFile(f"the header line cannot be split ({exc})") from None
     header = [h.strip() for h in header_line]
     if not any(header):
         raise UnreadableFile("the first line holds no column names")
@@ -139,11 +153,20 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
     finally:
         con.close()
     last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
-    if errors and not raw.endswith((b"\n", b"\r")) and int(errors[-1][0]) >= last_line:
+    cut_short = errors and errors[-1][2] in ("MISSING COLUMNS", "UNQUOTED VALUE")
+    if cut_short and not raw.endswith((b"\n", b"\r")) and int(errors[-1][0]) >= last_line:
         raise UnreadableFile(f"the file ends in the middle of row {last_line}: it looks truncated")
     rejects = [Reject(int(line), "(row)", _csv_reason(kind, msg)) for line, _, kind, msg in errors]
     total = frame.height + len(rejects)
     rows = pl.int_range(2, total + 2, eager=True, dtype=pl.Int64)
+    if "\n\n" in text or "\n\r\n" in text or "\n \n" in text:
+        # DuckDB skips blank lines: number records by the lines that hold something.
+        lines = pl.Series(text.split("\n")).str.strip_chars()
+        rows = (
+            pl.int_range(1, lines.len() + 1, eager=True, dtype=pl.Int64)
+            .filter(lines != "")
+            .slice(1)
+        )
     if rejects:
         rows = rows.filter(~rows.is_in([r.row for r in rejects]))
     if rows.len() != frame.height:  # records spanning lines: number records in order instead
@@ -184,7 +207,8 @@ def _read_excel(path: Path, src: TableSource) -> Source:
         raise UnreadableFile(f"not a readable Excel workbook ({type(exc).__name__})") from None
     frame = frame.rename({c: str(c).strip() for c in frame.columns})
     frame = frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias(ROW))
-    return Source(frame)
+    empty = pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW).str.strip_chars() == ""))
+    return Source(frame.filter(~empty))  # a blank spreadsheet row is not a record
 
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
@@ -207,11 +231,14 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def _read_parquet(path: Path) -> Source:
+def _read_parquet(path: Path, src: TableSource) -> Source:
     try:
-        frame = pl.read_parquet(path)
+        names = pl.read_parquet_schema(path)
+        wanted = [c for c in src.source_columns() if c in names]
+        frame = pl.read_parquet(path, columns=wanted)
     except Exception as exc:  # polars raises several error types for damaged files
         raise UnreadableFile(f"not a readable Parquet file ({type(exc).__name__})") from None
+    # Unmapped columns were never read; missing mapped ones are reported by _keep_mapped.
     frame = _as_text(frame)
     return Source(frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW)))
 
@@ -219,7 +246,9 @@ def _read_parquet(path: Path) -> Source:
 def _read_jsonl(path: Path, src: TableSource) -> Source:
     raw = path.read_bytes()
     text = _decode(raw, src.encoding).removeprefix("\ufeff")
-    lines = text.splitlines()
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
     wanted = src.source_columns()
     data: dict[str, list[str | None]] = {c: [] for c in wanted}
     rows: list[int] = []
@@ -230,13 +259,14 @@ def _read_jsonl(path: Path, src: TableSource) -> Source:
             continue
         try:
             record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError
         except ValueError:
             if number == len(lines) and not text.endswith("\n"):
                 raise UnreadableFile(
                     f"the file ends in the middle of line {number}: it looks truncated"
                 ) from None
+            rejects.append(Reject(number, "(row)", "line is not valid JSON"))
+            continue
+        if not isinstance(record, dict):
             rejects.append(Reject(number, "(row)", "line is not a JSON object"))
             continue
         rows.append(number)

@@ -7,8 +7,10 @@ the counts per file are kept in the run history (etl_run_files).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import re
 import secrets
 import shutil
 import tempfile
@@ -55,6 +57,14 @@ class RunResult:
         return [f for f in self.files if f.status == "failed"]
 
 
+_LONG_NUMBERS = re.compile(r"\d[\d\s-]{5,}[\dXx]")
+
+
+def redact(message: str) -> str:
+    """Library messages may quote a cell: mask digit runs that could be ID or phone numbers."""
+    return _LONG_NUMBERS.sub("[redacted]", message)[:500]
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -76,20 +86,41 @@ def pseudonym_secret(wh: Warehouse, configured: bytes | None) -> bytes:
     return keyfile.read_text().strip().encode()
 
 
-def _known_files(wh: Warehouse, hashes: list[str]) -> dict[str, tuple[int, str, int, int]]:
-    """sha256 -> (file_id, last status, last rows read, last quarantined)."""
+@dataclass(frozen=True)
+class KnownFile:
+    file_id: int
+    status: str  # of its last read
+    rows_read: int
+    quarantined: int
+    profile_hash: str | None
+
+    def reusable(self, profile: Profile) -> bool:
+        """Loaded cleanly with the same profile: reading it again could change nothing."""
+        return (
+            self.status in ("loaded", "unchanged")
+            and self.quarantined == 0
+            and self.profile_hash == profile.fingerprint()
+        )
+
+
+def _known_files(wh: Warehouse, hashes: list[str]) -> dict[str, KnownFile]:
+    """sha256 -> what the last successful read of those bytes gave."""
     if not wh.exists() or not hashes:
         return {}
     with wh.read() as con:
         rows = con.execute(
             """SELECT f.sha256, f.file_id, arg_max(r.status, r.run_id),
-                arg_max(r.rows_read, r.run_id), arg_max(r.quarantined, r.run_id)
-            FROM etl_files f JOIN etl_run_files r USING (file_id)
-            WHERE f.sha256 IN (SELECT unnest(?)) AND r.status <> 'failed'
+                arg_max(r.rows_read, r.run_id), arg_max(r.quarantined, r.run_id),
+                arg_max(r.profile_hash, r.run_id)
+            FROM etl_files f LEFT JOIN etl_run_files r
+                ON r.file_id = f.file_id AND r.status <> 'failed'
+            WHERE f.sha256 IN (SELECT unnest(?))
             GROUP BY ALL""",
             [hashes],
         ).fetchall()
-    return {r[0]: (int(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in rows}
+    return {
+        r[0]: KnownFile(int(r[1]), str(r[2]), int(r[3] or 0), int(r[4] or 0), r[5]) for r in rows
+    }
 
 
 def load_files(
@@ -113,9 +144,10 @@ def load_files(
             progress.doing("publishing the run")
         except Exception as exc:
             delta.discard()
+            reason = redact(f"{type(exc).__name__}: {exc}")
             failed = Delta(writer.delta_path(run_id), run_id, job, profiles)
-            writer.publish(failed.finish("failed", f"{type(exc).__name__}: {exc}"))
-            raise LoadError(f"run {run_id} failed: {exc}") from exc
+            writer.publish(failed.finish("failed", reason))
+            raise LoadError(f"run {run_id} failed: {reason}") from exc
         writer.publish(path)
     result = run_outcome(wh, run_id)
     progress.finish(result)
@@ -137,71 +169,72 @@ def _stage(
 ) -> None:
     ordered = sorted(items, key=_order)
     hashes = {path: sha256_of(path) for path, _ in ordered}
-    known = _known_files(wh, list(hashes.values()))
+    known = _known_files(wh, sorted(set(hashes.values())))
     assigned: dict[str, int] = {}
-    with tempfile.TemporaryDirectory(dir=wh.home) as scratch:
+    read_in_run: dict[str, int] = {}  # sha256 -> rows read by its first copy in this run
+    # Decoded copies of inputs live here; a writer's recovery removes what a killed run left.
+    with tempfile.TemporaryDirectory(dir=wh.deltas, prefix="scratch-") as scratch:
         for path, profile in ordered:
             sha = hashes[path]
-            table = profile.table_for(path, strict=False)
             is_new = sha not in known and sha not in assigned
-            if sha in known:
-                file_id = known[sha][0]
-            else:
-                file_id = assigned.setdefault(sha, next_file_id + len(assigned))
-            size = path.stat().st_size
+            file_id = (
+                known[sha].file_id
+                if sha in known
+                else assigned.setdefault(sha, next_file_id + len(assigned))
+            )
+            table = profile.table_for(path, strict=False)
+
+            record = functools.partial(
+                delta.add_file,
+                file_id,
+                sha,
+                path.stat().st_size,
+                is_new,
+                path,
+                table or "?",
+                profile,
+            )
+
             if table is None:
-                reason = f"no table of profile {profile.name!r} matches this file name"
-                delta.add_file(
-                    file_id, sha, size, is_new, path, "?", profile.name, "failed", 0, reason
-                )
+                record("failed", 0, f"no table of profile {profile.name!r} matches this file name")
                 progress.file_done(path, 0)
                 continue
             previous = known.get(sha)
-            if previous and previous[1] in ("loaded", "unchanged") and previous[3] == 0:
-                # The same bytes were loaded before without a problem: nothing to read.
-                delta.add_file(
-                    file_id,
-                    sha,
-                    size,
-                    False,
-                    path,
-                    table,
-                    profile.name,
-                    "unchanged",
-                    previous[2],
-                    None,
-                )
-                progress.file_done(path, previous[2])
+            if sha in read_in_run:  # the same bytes earlier in this run
+                record("unchanged", read_in_run[sha])
+                progress.file_done(path, read_in_run[sha])
+                continue
+            if previous is not None and previous.reusable(profile):
+                # Loaded before with this profile and nothing quarantined: nothing to read.
+                record("unchanged", previous.rows_read)
+                progress.file_done(path, previous.rows_read)
                 continue
             src = profile.tables[table]  # type: ignore[index]
             progress.doing(f"reading {path.name}")
             try:
                 source = read_source(path, src, Path(scratch))
+                mapped = map_rows(source, table, src, profile, _needs_secret(src, secret, wh))
             except UnreadableFile as exc:
-                delta.add_file(
-                    file_id, sha, size, is_new, path, table, profile.name, "failed", 0, str(exc)
-                )
+                record("failed", 0, str(exc))
                 progress.file_done(path, 0)
                 continue
-            mapped = map_rows(source, table, src, profile, _needs_secret(src, secret, wh))
-            ord_ = delta.add_file(
-                file_id,
-                sha,
-                size,
-                is_new,
-                path,
-                table,
-                profile.name,
-                "loaded",
-                source.rows_read,
-                None,
-            )
+            except Exception as exc:  # any other surprise fails this file, not the run
+                record(
+                    "failed",
+                    0,
+                    redact(f"unexpected error reading the file ({type(exc).__name__}: {exc})"),
+                )
+                log.warning("%s failed with %s", path, type(exc).__name__)
+                progress.file_done(path, 0)
+                continue
+            ord_ = record("loaded", source.rows_read)
+            read_in_run[sha] = source.rows_read
             delta.add_rows(table, file_id, ord_, mapped.frame)
-            delta.add_quarantine(file_id, mapped.quarantine)
+            delta.add_quarantine(file_id, ord_, mapped.quarantine)
             if mapped.applications is not None:
                 delta.add_derived(file_id, ord_, mapped.applications)
             if mapped.conflicts is not None and mapped.conflicts.height:
-                delta.add_conflicts(file_id, mapped.conflicts)
+                delta.add_conflicts(file_id, ord_, mapped.conflicts)
             progress.file_done(path, source.rows_read)
 
 

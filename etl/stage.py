@@ -16,6 +16,7 @@ import polars as pl
 
 from etl.apply import COLUMNS, DERIVED_FIELDS
 from etl.canonical import TABLES
+from etl.profile import Profile
 from etl.readers import ROW
 
 _SQL_TYPES = {
@@ -68,11 +69,12 @@ class Delta:
         self.con.execute(
             """CREATE TABLE files (file_id BIGINT, sha256 VARCHAR, size_bytes BIGINT,
                 is_new BOOLEAN, path VARCHAR, table_name VARCHAR, profile VARCHAR,
-                status VARCHAR, rows_read BIGINT, error VARCHAR, ord INTEGER);
+                status VARCHAR, rows_read BIGINT, error VARCHAR, ord INTEGER,
+                profile_hash VARCHAR);
             CREATE TABLE st_quarantine (file_id BIGINT, row_number BIGINT, field VARCHAR,
-                reason VARCHAR, raw JSON);
+                reason VARCHAR, raw JSON, ord INTEGER);
             CREATE TABLE st_conflicts (file_id BIGINT, application_id VARCHAR, field VARCHAR,
-                kept VARCHAR, other VARCHAR);
+                kept VARCHAR, other VARCHAR, ord INTEGER);
             CREATE TABLE run (run_id BIGINT, job VARCHAR, profile VARCHAR,
                 started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR,
                 error VARCHAR, host VARCHAR, pid INTEGER);"""
@@ -86,15 +88,15 @@ class Delta:
         is_new: bool,
         path: Path,
         table: str,
-        profile: str,
+        profile: Profile,
         status: str,
         rows_read: int,
-        error: str | None,
+        error: str | None = None,
     ) -> int:
         """Records a file's outcome; returns its order in the run (later files win)."""
         self._ord += 1
         self.con.execute(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 file_id,
                 sha256,
@@ -102,11 +104,12 @@ class Delta:
                 is_new,
                 str(path),
                 table,
-                profile,
+                profile.name,
                 status,
                 rows_read,
                 error,
                 self._ord,
+                profile.fingerprint(),
             ],
         )
         return self._ord
@@ -135,22 +138,18 @@ class Delta:
         finally:
             self.con.unregister("frame")
 
-    def add_quarantine(self, file_id: int, frame: pl.DataFrame) -> None:
-        self.con.register("frame", frame)
-        try:
-            self.con.execute(
-                f"INSERT INTO st_quarantine SELECT {file_id}, {ROW}, field, reason, raw FROM frame"
-            )
-        finally:
-            self.con.unregister("frame")
+    def add_quarantine(self, file_id: int, ord_: int, frame: pl.DataFrame) -> None:
+        self._insert_plain("st_quarantine", f"{file_id}, {ROW}, field, reason, raw, {ord_}", frame)
 
-    def add_conflicts(self, file_id: int, frame: pl.DataFrame) -> None:
+    def add_conflicts(self, file_id: int, ord_: int, frame: pl.DataFrame) -> None:
+        self._insert_plain(
+            "st_conflicts", f"{file_id}, application_id, field, kept, other, {ord_}", frame
+        )
+
+    def _insert_plain(self, name: str, select: str, frame: pl.DataFrame) -> None:
         self.con.register("frame", frame)
         try:
-            self.con.execute(
-                f"INSERT INTO st_conflicts SELECT {file_id}, application_id, field, kept, other "
-                "FROM frame"
-            )
+            self.con.execute(f"INSERT INTO {name} SELECT {select} FROM frame")
         finally:
             self.con.unregister("frame")
 

@@ -30,6 +30,8 @@ def _utc(*parts: int) -> datetime:
         ("2025/03/05 10:00:07", "Asia/Shanghai", _utc(2025, 3, 5, 2, 0, 7)),
         ("2025年3月5日 09:30", "Asia/Shanghai", _utc(2025, 3, 5, 1, 30)),
         ("2025-10-01", "Asia/Shanghai", _utc(2025, 9, 30, 16, 0)),
+        ("2025-03-05 09:30+08", "UTC", _utc(2025, 3, 5, 1, 30)),
+        ("2025-03-05 09:30:00z", "Asia/Shanghai", _utc(2025, 3, 5, 9, 30)),
         # Excel serial day 45721.5 = 2025-03-05 12:00 local
         ("45721.5", "Asia/Shanghai", _utc(2025, 3, 5, 4, 0)),
         # local time in summer (+02:00) and winter (+01:00) in the profile's zone
@@ -50,8 +52,11 @@ def test_timestamps(text: str, zone: str, expected: datetime) -> None:
         ("2025-02-30 10:00", "UTC"),
         ("2025-01-01 24:00", "UTC"),
         ("2025-13-01", "UTC"),
-        ("2025-03-30 02:30", "Europe/Amsterdam"),
-    ],  # the last: DST gap
+        ("2025-03-30 02:30", "Europe/Amsterdam"),  # in the daylight saving gap
+        ("2025", "UTC"),  # a year is no Excel serial day
+        ("2025-03-05 10:00:60", "UTC"),
+        ("2025-03-05 10:00+99:99", "UTC"),
+    ],
 )
 def test_unparseable_timestamps_are_flagged(text: str, zone: str) -> None:
     values, ok = parse_timestamp(pl.Series([text]), zone)
@@ -72,9 +77,9 @@ def _eval(parser: object, texts: list[str | None]) -> tuple[list[object], list[b
 
 
 def test_whole_numbers() -> None:
-    assert _eval(parse_int, ["3", "3.0", "2.5", "two", None]) == (
-        [3, 3, None, None, None],
-        [True, True, False, False, True],
+    assert _eval(parse_int, ["3", "3.0", "2.5", "two", None, "110101199001011234"]) == (
+        [3, 3, None, None, None, None],
+        [True, True, False, False, True, False],  # too large for a count: an error, not null
     )
 
 

@@ -145,4 +145,11 @@ def canonical_schema() -> str:
     """
 
 
+@migration
+def run_files_profile_hash() -> str:
+    # A file is read again when the profile that mapped it changes (a corrected time zone,
+    # a new value map), not only when its bytes change.
+    return "ALTER TABLE etl_run_files ADD COLUMN profile_hash VARCHAR"
+
+
 LATEST = len(MIGRATIONS)

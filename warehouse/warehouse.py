@@ -156,28 +156,32 @@ class Writer:
                     con.execute("CHECKPOINT")
             self._clone(a, b)
             self._point_to(a)
+        # What a killed run left behind before its delta was complete: it never happened.
         for tmp in [*self.wh.deltas.glob("*.tmp"), *self.wh.deltas.glob("*.tmp.wal")]:
-            tmp.unlink()  # a staging area a killed run left behind
+            tmp.unlink()
+        for scratch in self.wh.deltas.glob("scratch-*"):
+            shutil.rmtree(scratch, ignore_errors=True)  # may hold decoded copies of inputs
         published, standby = self.wh.published(), self.standby()
         if not standby.exists():
             self._clone(published, standby)
-        # A run killed after it committed to the standby but before the swap: publish it.
-        if self._runs(standby) - self._runs(published):
-            self._point_to(standby)
-            published, standby = standby, published
+        # Complete deltas the standby lacks (a run killed before or after its commit there,
+        # or a standby that was busy) are applied now, and then published: roll forward.
         self._catch_up(standby, wait_s=60.0)
-        if self._published_version() < migrations.LATEST:
+        if self._runs(standby) - self._runs(published) or (
+            self._published_version() < migrations.LATEST
+        ):
             self._point_to(standby)
             self._catch_up(published, wait_s=60.0)
 
     def next_ids(self) -> tuple[int, int]:
-        """The next run id and file id, read from the published copy."""
+        """The next run id and file id. After recover() the published copy holds every run;
+        pending deltas are counted too, so an id is never given twice."""
         with self.wh.read() as con:
             row = con.execute(
                 "SELECT (SELECT coalesce(max(run_id), 0) + 1 FROM etl_runs),"
                 "       (SELECT coalesce(max(file_id), 0) + 1 FROM etl_files)"
             ).fetchall()[0]
-        return int(row[0]), int(row[1])
+        return max([int(row[0]), *(r + 1 for r in self._deltas())]), int(row[1])
 
     def delta_path(self, run_id: int) -> Path:
         return self.wh.deltas / f"run-{run_id:08d}.duckdb"

@@ -1,0 +1,85 @@
+"""Generating and loading the demo center at scale: wall time and peak memory of each step.
+
+    .venv/bin/python -m benchmarks.demo_scale --events 1000000 [10000000] [--out DIR]
+
+Each step runs in its own process (`onewindow demo` minus the load, then `onewindow load`),
+so its peak resident memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EVENTS_PER_APPLICATION = 5.84  # measured on the default demo: 233,706 steps / 40,000
+END = "2026-10-31"
+
+
+def _timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{command} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="ow-demo-bench-"))
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        "| target events | applications | steps written | generate s | generate peak MiB |"
+        " load s | load peak MiB |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for events in args.events:
+        apps = int(events / EVENTS_PER_APPLICATION)
+        folder = out / f"e{events}"
+        gen_s, gen_mb = _timed(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from datetime import date; from pathlib import Path; "
+                "from etl.demo import write_demo; "
+                f"write_demo(Path({str(folder)!r}), seed=7, applications={apps}, months=24, "
+                f"end=date.fromisoformat({END!r}))",
+            ]
+        )
+        steps = next(folder.glob("环节_*.csv"))
+        with open(steps, "rb") as fh:
+            written = sum(1 for _ in fh) - 1
+        load_s, load_mb = _timed(
+            [
+                sys.executable,
+                "-m",
+                "onewindow.cli",
+                "load",
+                str(folder),
+                "--profile",
+                str(Path(__file__).resolve().parents[1] / "profiles" / "demo.toml"),
+                "--db",
+                str(out / f"w{events}.duckdb"),
+            ]
+        )
+        print(
+            f"| {events:,} | {apps:,} | {written:,} | {gen_s:.1f} | {gen_mb:,.0f} | "
+            f"{load_s:.1f} | {load_mb:,.0f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
