@@ -13,28 +13,17 @@ import argparse
 import platform
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.fixtures import PROFILES, RECEIPT, replicated_receipt
+from tests.fixtures import RECEIPT, load_command, replicated_receipt
 
 
 def _load(db: Path, path: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "onewindow.cli",
-            "load",
-            str(path),
-            "--profile",
-            str(PROFILES / "receipt.toml"),
-            "--db",
-            str(db),
-        ],
+        load_command(db, path),
         check=True,
         capture_output=True,
     )

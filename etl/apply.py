@@ -14,78 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from etl.canonical import KEYS, LOAD_ORDER
-
-# Stored columns per table, key first; bookkeeping (file_id, source_row, run_id) is added.
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "matters": (
-        "matter_code",
-        "name_zh",
-        "name_en",
-        "department",
-        "statutory_limit_days",
-        "promised_limit_days",
-        "matter_type",
-        "max_trips",
-        "required_materials",
-        "online_capable",
-        "fully_online_capable",
-    ),
-    "applications": (
-        "application_id",
-        "matter_code",
-        "channel",
-        "applicant_type",
-        "applicant_key",
-        "submitted_at",
-        "accepted_at",
-        "completed_at",
-        "result",
-        "trips",
-        "materials_submitted",
-        "deadline_at",
-        "window_id",
-        "staff",
-    ),
-    "events": (
-        "event_key",
-        "application_id",
-        "step",
-        "ts",
-        "lifecycle",
-        "started_at",
-        "stage",
-        "in_person",
-        "department",
-        "window_id",
-        "staff",
-    ),
-    "evaluations": ("application_id", "rating", "rated_at", "channel", "reason", "rectified_at"),
-    "tickets": (
-        "ticket_id",
-        "issued_at",
-        "called_at",
-        "service_start",
-        "service_end",
-        "window_id",
-        "category",
-        "outcome",
-    ),
-}
-# Fields a flat event log fills in on its applications (first non-null value wins).
-DERIVED_FIELDS = (
-    "matter_code",
-    "channel",
-    "applicant_type",
-    "applicant_key",
-    "submitted_at",
-    "accepted_at",
-    "completed_at",
-    "result",
-    "trips",
-    "materials_submitted",
-    "deadline_at",
-)
+from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, LOAD_ORDER
 
 
 def apply_delta(con: duckdb.DuckDBPyConnection, delta: Path) -> None:

@@ -97,6 +97,35 @@ TABLES: dict[str, tuple[Field, ...]] = {
     ),
 }
 
+# Columns stored per table, as the warehouse schema has them (bookkeeping columns file_id,
+# source_row and run_id come on top). applicant_id is stored only as applicant_key.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "matters": tuple(f.name for f in TABLES["matters"]),
+    "applications": tuple(
+        "applicant_key" if f.name == "applicant_id" else f.name for f in APPLICATION_FIELDS
+    ),
+    "events": (
+        "event_key",
+        "application_id",
+        "step",
+        "ts",
+        "lifecycle",
+        "started_at",
+        "stage",
+        "in_person",
+        "department",
+        "window_id",
+        "staff",
+    ),
+    "evaluations": tuple(f.name for f in TABLES["evaluations"]),
+    "tickets": tuple(f.name for f in TABLES["tickets"]),
+}
+
+# Application fields a flat event log fills in (first non-null value in event order wins).
+DERIVED_FIELDS: tuple[str, ...] = tuple(
+    "applicant_key" if f.name == "applicant_id" else f.name for f in EVENT_APPLICATION_FIELDS
+)
+
 # Natural keys: a row whose key is already stored is a duplicate (same values) or a correction.
 KEYS: dict[str, tuple[str, ...]] = {
     "matters": ("matter_code",),

@@ -11,12 +11,11 @@ import hashlib
 import tomllib
 from pathlib import Path
 from typing import Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from etl.canonical import STAGES, TABLES, field_map
-from onewindow.config import describe_validation
+from onewindow.config import TimeZoneName, describe_validation
 
 Encoding = Literal["auto", "utf-8", "utf-8-sig", "gb18030", "gbk", "gb2312"]
 Stage = Literal["accept", "complete", "suspend", "resume", "correction"]
@@ -65,22 +64,13 @@ class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     complete_cases: bool = False
     tables: dict[
         Literal["matters", "applications", "events", "evaluations", "tickets"], TableSource
     ]
     stages: dict[str, Stage] = {}
     in_person_steps: list[str] = []
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
     @model_validator(mode="after")
     def _fields_exist(self) -> Self:

@@ -14,8 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from etl.apply import COLUMNS, DERIVED_FIELDS
-from etl.canonical import TABLES
+from etl.canonical import COLUMNS, DERIVED_FIELDS, TABLES
 from etl.profile import Profile
 from etl.readers import ROW
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from etl import parse
-from etl.canonical import EVENT_APPLICATION_FIELDS, Field, field_map
+from etl.canonical import COLUMNS, DERIVED_FIELDS, Field, field_map
 from etl.profile import Profile, TableSource
 from etl.readers import ROW, Source
 
@@ -101,12 +101,9 @@ def map_rows(
     good = frame.filter(pl.col(ERR_FIELD).is_null())
     if table == "events":
         return _events(good, quarantine, src, profile)
-    keep = [f for f in fields if f != "applicant_id"]
-    if table == "applications":
-        keep.insert(keep.index("submitted_at"), "applicant_key")
-        if "applicant_key" not in good.columns:
-            good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
-    return Mapped(good.select([*keep, ROW]), quarantine)
+    if table == "applications" and "applicant_key" not in good.columns:
+        good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
+    return Mapped(good.select([*COLUMNS[table], ROW]), quarantine)
 
 
 def _typed(fdef: Field, text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -190,19 +187,7 @@ def _events(
         .alias("stage"),
         pl.col("step").is_in(profile.in_person_steps).alias("in_person"),
     )
-    events_cols = [
-        "application_id",
-        "step",
-        "ts",
-        "lifecycle",
-        "started_at",
-        "stage",
-        "in_person",
-        "department",
-        "window_id",
-        "staff",
-        ROW,
-    ]
+    events_cols = [c for c in COLUMNS["events"] if c != "event_key"] + [ROW]
     if "matter_code" not in src.columns and "matter_code" not in src.constants:
         return Mapped(good.select(events_cols), quarantine)
     apps, conflicts, orphans = _derive_applications(good, profile)
@@ -222,9 +207,7 @@ def _derive_applications(
     events: pl.DataFrame, profile: Profile
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Per application, the first non-null value of each application field, in event order."""
-    names = [
-        f.name if f.name != "applicant_id" else "applicant_key" for f in EVENT_APPLICATION_FIELDS
-    ]
+    names = list(DERIVED_FIELDS)
     if "applicant_key" not in events.columns:
         events = events.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
     ordered = events.sort("application_id", "ts", ROW)

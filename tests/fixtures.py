@@ -192,6 +192,21 @@ if __name__ == "__main__":
     print(f"loaded run {result.run_id} into {out / 'warehouse.duckdb'}")
 
 
+def load_command(db: Path, path: Path, profile: Path = PROFILES / "receipt.toml") -> list[str]:
+    """`onewindow load` as a separate process, for tests and benchmarks that need one."""
+    return [
+        sys.executable,
+        "-m",
+        "onewindow.cli",
+        "load",
+        str(path),
+        "--profile",
+        str(profile),
+        "--db",
+        str(db),
+    ]
+
+
 def replicated_receipt(path: Path, copies: int) -> Path:
     """receipt.csv repeated `copies` times with distinct case ids, each copy shifted a week."""
     import polars as pl

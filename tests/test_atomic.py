@@ -7,13 +7,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures import PROFILES, replicated_receipt
+from tests.fixtures import load_command, replicated_receipt
 from warehouse import Warehouse
 
 COPIES = 20  # 171,540 events
@@ -33,17 +32,7 @@ def _state(db: Path) -> tuple[int, int, int, tuple[str, ...]]:
 
 def _load(db: Path, path: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "onewindow.cli",
-            "load",
-            str(path),
-            "--profile",
-            str(PROFILES / "receipt.toml"),
-            "--db",
-            str(db),
-        ],
+        load_command(db, path),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.fixtures import PROFILES, replicated_receipt
+from tests.fixtures import load_command, replicated_receipt
 
 READER = """
 import json, sys, time
@@ -38,17 +38,7 @@ out.write_text(json.dumps({"seen": sorted(seen), "errors": errors, "slowest": sl
 
 def _load(db: Path, path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "onewindow.cli",
-            "load",
-            str(path),
-            "--profile",
-            str(PROFILES / "receipt.toml"),
-            "--db",
-            str(db),
-        ],
+        load_command(db, path),
         capture_output=True,
         text=True,
         check=False,

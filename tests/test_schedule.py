@@ -16,6 +16,7 @@ from tests.fixtures import (
     PROFILES,
     center_exports,
     center_rows,
+    load_command,
     replicated_receipt,
     write_csv,
     write_profile,
@@ -96,17 +97,7 @@ def test_a_second_process_waits_for_the_run_in_progress(tmp_path: Path, receipt:
     wh = Warehouse(db)
     with wh.writer(apply_delta):
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "onewindow.cli",
-                "load",
-                str(receipt),
-                "--profile",
-                str(PROFILES / "receipt.toml"),
-                "--db",
-                str(db),
-            ],
+            load_command(db, receipt),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
