@@ -25,39 +25,10 @@ import polars as pl
 from etl.profile import Profile, ProfileError, load_profile
 from etl.progress import Progress
 from etl.run import LoadError, RunResult, load_files
-from metrics import health
 from metrics.filters import Filters
+from metrics.reports import REPORTS
 from onewindow.config import Config, ConfigError, load_config
 from warehouse import Warehouse, WarehouseError
-
-REPORTS: dict[str, Callable[[Warehouse, Filters, Config], pl.DataFrame]] = {}
-
-
-def report(
-    name: str,
-) -> Callable[
-    [Callable[[Warehouse, Filters, Config], pl.DataFrame]],
-    Callable[[Warehouse, Filters, Config], pl.DataFrame],
-]:
-    def register(
-        fn: Callable[[Warehouse, Filters, Config], pl.DataFrame],
-    ) -> Callable[[Warehouse, Filters, Config], pl.DataFrame]:
-        REPORTS[name] = fn
-        return fn
-
-    return register
-
-
-@report("jobs")
-def _jobs(wh: Warehouse, filters: Filters, config: Config) -> pl.DataFrame:
-    with wh.read() as con:
-        return health.jobs(con, filters, config.center.timezone)
-
-
-@report("quarantine")
-def _quarantine(wh: Warehouse, filters: Filters, config: Config) -> pl.DataFrame:
-    with wh.read() as con:
-        return health.quarantine(con, filters, config.center.timezone)
 
 
 class UsageError(Exception):
@@ -265,9 +236,13 @@ def cmd_serve(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
 
 
 def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
-    fn = REPORTS.get(args.name)
-    if fn is None:
+    chosen = REPORTS.get(args.name)
+    if chosen is None:
         raise UsageError(f"unknown report {args.name!r}; choose one of {', '.join(REPORTS)}")
+    if args.by not in chosen.by:
+        raise UsageError(
+            f"report {args.name} cannot be cut by {args.by!r}; choose one of {', '.join(chosen.by)}"
+        )
     filters = Filters(
         start=args.start,
         end=args.end,
@@ -275,7 +250,8 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         departments=tuple(args.department),
         channels=tuple(args.channel),
     )
-    frame = fn(wh, filters, config)
+    with wh.read() as con:
+        frame = chosen.fn(con, filters, config, args.by)
     print(render(frame, args.format), end="")
     return 0
 

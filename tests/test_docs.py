@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from etl.canonical import TABLES
 from etl.profile import Profile, TableSource
-from onewindow.cli import REPORTS
+from metrics.reports import REPORTS
 from onewindow.config import Config
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

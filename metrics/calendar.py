@@ -1,0 +1,136 @@
+"""The center's calendar and working time, for SQL.
+
+Working days: statutory holidays and make-up working days from `chinese-calendar` for the years
+it covers; Monday–Friday for other years (source `fallback`, a data-quality warning); config
+overrides on top. Working time is counted set-wise in DuckDB: every instant gets W, the working
+seconds elapsed since the calendar's first day, so the working time between two instants is
+W(b) − W(a) and the working days after acceptance are a difference of day indexes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import chinese_calendar
+import duckdb
+import polars as pl
+
+from onewindow.config import Config
+
+VIEW = "ow_calendar"
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    zone: str
+    spans: tuple[tuple[int, int], ...]  # working spans, seconds after local midnight
+    holidays: str  # "china" or "none"
+    closed: frozenset[date] = frozenset()
+    working: frozenset[date] = frozenset()
+
+    @classmethod
+    def from_config(cls, config: Config) -> WorkCalendar:
+        spans = []
+        for span in config.center.working_hours:
+            start, end = span.split("-")
+            spans.append((_seconds(start), _seconds(end)))
+        return cls(
+            config.center.timezone,
+            tuple(sorted(spans)),
+            config.calendar.holidays,
+            frozenset(config.calendar.closed),
+            frozenset(config.calendar.working),
+        )
+
+    @property
+    def day_seconds(self) -> int:
+        return sum(end - start for start, end in self.spans)
+
+    def days(self, first: date, last: date) -> pl.DataFrame:
+        """day, is_working_day, source, wd_index (working days up to and including the day),
+        work_s_before (working seconds before the day starts)."""
+        rows = []
+        day = first
+        while day <= last:
+            working, source = self._classify(day)
+            rows.append((day, working, source))
+            day += timedelta(days=1)
+        frame = pl.DataFrame(
+            rows,
+            schema={"day": pl.Date, "is_working_day": pl.Boolean, "source": pl.String},
+            orient="row",
+        )
+        working_int = frame["is_working_day"].cast(pl.Int64)
+        return frame.with_columns(
+            working_int.cum_sum().alias("wd_index"),
+            ((working_int.cum_sum() - working_int) * self.day_seconds).alias("work_s_before"),
+        )
+
+    def _classify(self, day: date) -> tuple[bool, str]:
+        if day in self.closed:
+            return False, "override"
+        if day in self.working:
+            return True, "override"
+        weekday = day.weekday() < 5
+        if self.holidays == "none":
+            return weekday, "weekday" if weekday else "weekend"
+        try:
+            working = bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            return weekday, "fallback"
+        if working and not weekday:
+            return True, "make-up day"
+        if not working and weekday:
+            return False, "statutory"
+        return working, "statutory" if working else "weekend"
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Makes the calendar view `ow_calendar` cover every day the warehouse's instants touch
+        (plus two years ahead, for deadlines)."""
+        bounds = con.execute(
+            f"""SELECT min(d), max(d) FROM (
+                SELECT (min(ts) AT TIME ZONE '{self.zone}')::DATE AS d FROM events
+                UNION ALL SELECT (max(ts) AT TIME ZONE '{self.zone}')::DATE FROM events
+                UNION ALL SELECT (min(submitted_at) AT TIME ZONE '{self.zone}')::DATE
+                    FROM applications
+                UNION ALL SELECT (max(coalesce(completed_at, submitted_at))
+                    AT TIME ZONE '{self.zone}')::DATE FROM applications
+                UNION ALL SELECT (min(issued_at) AT TIME ZONE '{self.zone}')::DATE FROM tickets)"""
+        ).fetchall()[0]
+        today = date.today()
+        first = (bounds[0] or today) - timedelta(days=7)
+        last = max(bounds[1] or today, today) + timedelta(days=731)
+        con.register(VIEW, _cached_days(self, first, last))
+
+    def within_sql(self, local: str) -> str:
+        """Working seconds of the day elapsed at local timestamp `local` (a SQL expression)."""
+        tod = f"(epoch({local}) - epoch(date_trunc('day', {local})))"
+        return (
+            " + ".join(f"greatest(0, least({tod}, {end}) - {start})" for start, end in self.spans)
+            or "0"
+        )
+
+    def work_seconds_sql(self, local: str, cal: str) -> str:
+        """W: working seconds since the calendar's start at `local`, joined to calendar `cal`
+        on the local day."""
+        return (
+            f"({cal}.work_s_before + CASE WHEN {cal}.is_working_day "
+            f"THEN {self.within_sql(local)} ELSE 0 END)"
+        )
+
+
+_CACHE: dict[tuple[WorkCalendar, date, date], pl.DataFrame] = {}
+
+
+def _cached_days(cal: WorkCalendar, first: date, last: date) -> pl.DataFrame:
+    key = (cal, first, last)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = cal.days(first, last)
+    return _CACHE[key]
+
+
+def _seconds(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 3600 + int(minutes) * 60

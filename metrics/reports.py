@@ -1,0 +1,72 @@
+"""The named reports of `onewindow report NAME`: each is one metrics function over a read-only
+connection. The dashboard draws from the same functions. Every name is documented in
+docs/metrics.md (tests/test_docs.py checks it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from metrics import health, process
+from metrics.calendar import WorkCalendar
+from metrics.filters import Filters
+from onewindow.config import Config
+
+ReportFn = Callable[[duckdb.DuckDBPyConnection, Filters, Config, str], pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class Report:
+    fn: ReportFn
+    by: tuple[str, ...]  # the --by dimensions it takes; "none" first
+
+
+REPORTS: dict[str, Report] = {}
+
+
+def report(name: str, by: tuple[str, ...] = ("none",)) -> Callable[[ReportFn], ReportFn]:
+    def register(fn: ReportFn) -> ReportFn:
+        REPORTS[name] = Report(fn, by)
+        return fn
+
+    return register
+
+
+@report("jobs")
+def _jobs(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return health.jobs(con, filters, config.center.timezone)
+
+
+@report("quarantine")
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return health.quarantine(con, filters, config.center.timezone)
+
+
+@report("cases")
+def _cases(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return process.cases(con, WorkCalendar.from_config(config), filters)
+
+
+@report("transitions", by=("none", "matter"))
+def _transitions(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return process.transitions(
+        con, WorkCalendar.from_config(config), filters, by_matter=by == "matter"
+    )
+
+
+@report("rework")
+def _rework(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return process.rework(con, WorkCalendar.from_config(config), filters)
