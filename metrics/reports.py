@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from metrics import health, process
+from metrics import health, kpis, process, service
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.config import Config
@@ -70,3 +70,38 @@ def _rework(
     con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
 ) -> pl.DataFrame:
     return process.rework(con, WorkCalendar.from_config(config), filters)
+
+
+@report("kpis", by=kpis.DIMENSIONS)
+def _kpis(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return kpis.kpis(con, WorkCalendar.from_config(config), filters, config, by)
+
+
+@report("cards")
+def _cards(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return kpis.cards(con, WorkCalendar.from_config(config), filters, config)
+
+
+@report("queue")
+def _queue(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return service.queue(con, WorkCalendar.from_config(config), filters, config)
+
+
+@report("satisfaction")
+def _satisfaction(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return service.satisfaction(con, WorkCalendar.from_config(config), filters, config)
+
+
+@report("workload")
+def _workload(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return service.workload(con, WorkCalendar.from_config(config), filters)

@@ -106,6 +106,28 @@ class Privacy(_Section):
     secret_env: str = "ONEWINDOW_SECRET"
 
 
+class Satisfaction(_Section):
+    good_from: int = Field(default=4, ge=3, le=5)  # ratings from this level count as good
+    rectify_within_workdays: int = Field(default=10, gt=0)
+
+
+class Supervision(_Section):
+    yellow_workdays: float = Field(default=1.0, ge=0)  # yellow card: this much time left, or less
+
+
+class Queue(_Section):
+    wait_target_min: float = Field(default=30.0, gt=0)
+
+
+DEFAULT_TARGETS = {
+    "online_rate": 0.90,
+    "on_time_rate": 0.99,
+    "good_review_rate": 0.99,
+    "at_most_once_rate": 0.95,
+    "wait_within_target_rate": 0.90,
+}
+
+
 class Reform(_Section):
     id: str
     name: str
@@ -127,7 +149,21 @@ class Config(BaseSettings):
     etl: Etl = Etl()
     schedule: Schedule = Schedule()
     privacy: Privacy = Privacy()
+    targets: dict[str, float] = DEFAULT_TARGETS
+    satisfaction: Satisfaction = Satisfaction()
+    supervision: Supervision = Supervision()
+    queue: Queue = Queue()
     reforms: list[Reform] = []
+
+    @field_validator("targets")
+    @classmethod
+    def _known_kpis(cls, value: dict[str, float]) -> dict[str, float]:
+        from metrics.kpis import KPIS  # the KPI names live with their formulas
+
+        unknown = sorted(set(value) - set(KPIS))
+        if unknown:
+            raise ValueError(f"no KPI named {', '.join(unknown)} (see docs/metrics.md)")
+        return {**DEFAULT_TARGETS, **value}
 
     @classmethod
     def settings_customise_sources(

@@ -67,7 +67,13 @@ def test_report_formats(tmp_path: Path) -> None:
         (
             ["report", "nope"],
             2,
-            "onewindow: unknown report 'nope'; choose one of jobs, quarantine\n",
+            "onewindow: unknown report 'nope'; choose one of jobs, quarantine, cases, "
+            "transitions, rework, kpis, cards, queue, satisfaction, workload\n",
+        ),
+        (
+            ["report", "rework", "--by", "staff"],
+            2,
+            "onewindow: report rework cannot be cut by 'staff'; choose one of none\n",
         ),
         (
             ["report", "jobs"],

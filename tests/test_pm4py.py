@@ -36,8 +36,12 @@ def loaded(tmp_path_factory: pytest.TempPathFactory, receipt: Path) -> Warehouse
 def log(receipt: Path) -> pd.DataFrame:
     frame = pd.read_csv(RECEIPT)
     frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"], utc=True, format="ISO8601")
-    return pm4py.format_dataframe(frame, case_id="case:concept:name",
-                                  activity_key="concept:name", timestamp_key="time:timestamp")
+    return pm4py.format_dataframe(
+        frame,
+        case_id="case:concept:name",
+        activity_key="concept:name",
+        timestamp_key="time:timestamp",
+    )
 
 
 def _ours(wh: Warehouse, cal: WorkCalendar) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -67,8 +71,11 @@ def test_transitions_equal_pm4py(loaded: Warehouse, log: pd.DataFrame) -> None:
 def test_rework_equals_pm4py(loaded: Warehouse, log: pd.DataFrame) -> None:
     with loaded.read() as con:
         ours = process.rework(con, PM4PY_HOURS, Filters())
-    got = {r["step"]: r["applications_with_rework"] for r in ours.to_dicts()
-           if r["applications_with_rework"]}
+    got = {
+        r["step"]: r["applications_with_rework"]
+        for r in ours.to_dicts()
+        if r["applications_with_rework"]
+    }
     assert got == dict(pm4py.get_rework_cases_per_activity(log))
 
 

@@ -174,8 +174,18 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
     submitted_local = day_date.astype("datetime64[s]") + (minute * 60).astype("timedelta64[s]")
     day_idx = clock.day_index(day_date)
     w_sub = clock.to_work(day_idx, minute)
-    w_acc = w_sub + np.where(
-        channel == 0, rng.uniform(4, 25, n), rng.uniform(20, 1.6 * DAY_MINUTES, n)
+
+    # Who: each step is done by a department, a window (counter steps) and a staff member;
+    # one of them is twice as slow as the others at every step.
+    dept = cat["department_index"][matter]
+    staff_slot = rng.integers(0, 6, (len(SLOTS), n))
+    slow_dept, slow_no = plan.slow_staff.split("-")
+    slow = (cat["department_code"][matter] == slow_dept)[None, :] & (staff_slot == int(slow_no) - 1)
+    slow[[APPLY, CORRECT, SUSPEND, RESUME]] = False
+    slowness = np.where(slow, plan.slow_factor, 1.0)
+    accept_handling = rng.lognormal(np.log(12), 0.5, n) * slowness[ACCEPT]
+    w_acc = (
+        w_sub + accept_handling + np.where(channel == 0, 0.0, rng.uniform(20, 1.6 * DAY_MINUTES, n))
     )
 
     # --- how long: processing in working minutes, with the planted effects ---
@@ -215,16 +225,11 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
     slowed = (code == plan.bottleneck_matter) & (day_date >= np.datetime64(plan.bottleneck_month))
     span[REVIEW] *= np.where(slowed, plan.bottleneck_factor, 1.0)
 
-    # Who: each step is done by a department, a window (counter steps) and a staff member.
-    dept = cat["department_index"][matter]
-    staff_slot = rng.integers(0, 6, (len(SLOTS), n))
-    handling = np.minimum(span, rng.lognormal(np.log(35), 0.6, (len(SLOTS), n)))
-    slow_dept, slow_no = plan.slow_staff.split("-")
-    slow = (cat["department_code"][matter] == slow_dept)[None, :] & (staff_slot == int(slow_no) - 1)
-    slow[[APPLY, CORRECT, SUSPEND, RESUME]] = False
-    extra = np.where(slow, handling * (plan.slow_factor - 1), 0.0)
-    span += extra
-    handling += extra
+    # Handling time is the staff member's own; the step's span makes room for it.
+    handling = rng.lognormal(np.log(30), 0.6, (len(SLOTS), n)) * slowness
+    span = np.maximum(span, np.where(span > 0, handling, 0.0))
+    handling[ACCEPT] = accept_handling
+    handling[DELIVER] = rng.lognormal(np.log(8), 0.5, n) * slowness[DELIVER]
 
     present = np.ones((len(SLOTS), n), dtype=bool)
     present[CORRECT] = present[REREVIEW] = correction
@@ -250,7 +255,6 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
     finish = np.vstack([w_sub[None, :], w_acc[None, :], ends])
     start = finish - handling
     start[APPLY] = finish[APPLY]
-    start[ACCEPT] = w_sub
 
     # Completion: withdrawal ends at review; everything else at 办结.
     completed_w = np.where(withdrawn, finish[REVIEW], done_at)
@@ -575,12 +579,18 @@ def _tickets(
     """One queue ticket per window visit, plus no-shows; long waits at the planted hours."""
     visit = channel == 0
     served = submitted_local[visit]
-    weekday = (day_date[visit].astype("datetime64[D]").view("int64") - 4) % 7
-    hour = (served - served.astype("datetime64[D]")).astype("timedelta64[m]").astype(np.int64) // 60
-    hot = np.isin(weekday, plan.queue_weekdays) & np.isin(hour, plan.queue_hours)
-    wait = rng.exponential(np.where(hot, plan.queue_wait_min, plan.normal_wait_min))
-    wait = np.where(hot, np.maximum(wait, 31.0), wait)
-    issued = served - (wait * 60).astype("timedelta64[s]")
+    # A ticket taken at a hot hour waits long: decided by the hour it would be taken.
+    hot_wait = np.minimum(31.0 + rng.exponential(plan.queue_wait_min - 31.0, len(served)), 150)
+    normal_wait = np.minimum(rng.exponential(plan.normal_wait_min, len(served)), 150)
+    issued_if_hot = served - (hot_wait * 60).astype("timedelta64[s]")
+    hot_day = (issued_if_hot.astype("datetime64[D]").view("int64") - 4) % 7
+    hot_hour = (issued_if_hot - issued_if_hot.astype("datetime64[D]")).astype(
+        "timedelta64[m]"
+    ).astype(np.int64) // 60
+    hot = np.isin(hot_day, plan.queue_weekdays) & np.isin(hot_hour, plan.queue_hours)
+    wait = np.where(hot, hot_wait, normal_wait)
+    opening = served.astype("datetime64[D]") + np.timedelta64(8 * 60, "m")  # doors open 08:00
+    issued = np.maximum(served - (wait * 60).astype("timedelta64[s]"), opening)
     service = rng.lognormal(np.log(9), 0.5, len(served))
     no_show = rng.random(len(served)) < 0.05
     dept_names = np.array([d.name_zh for d in DEPARTMENTS])[dept[visit]]

@@ -1,0 +1,334 @@
+"""Every KPI of the spec, with its cohort, cut by a dimension and set against its target.
+
+Cohorts: volume, channel and trip figures count applications *submitted* in the period; time,
+on-time and satisfaction figures count applications *completed* (or ratings given) in the
+period; open figures are as of the period's end. Formulas: docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import duckdb
+import polars as pl
+
+from metrics.calendar import WorkCalendar
+from metrics.filters import Filters
+from metrics.process import facts_sql
+from onewindow.config import Config
+
+Better = Literal["higher", "lower", "none"]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    name: str
+    zh: str
+    en: str
+    cohort: str
+    better: Better
+
+
+def _k(name: str, zh: str, en: str, cohort: str, better: Better = "higher") -> Kpi:
+    return Kpi(name, zh, en, cohort, better)
+
+
+KPIS: dict[str, Kpi] = {
+    k.name: k
+    for k in (
+        _k("submitted", "申请件数", "Submitted", "submitted", "none"),
+        _k("online_rate", "网上办理率", "Online rate", "submitted"),
+        _k("fully_online_rate", "全程网办率", "Fully-online rate", "submitted"),
+        _k("trips_mean", "平均跑动次数", "Mean trips", "submitted", "lower"),
+        _k("at_most_once_rate", "最多跑一次实现率", "At-most-once rate", "submitted"),
+        _k("zero_trip_rate", "零跑动率", "Zero-trip rate", "submitted"),
+        _k("materials_mean", "平均提交材料数", "Mean materials", "submitted", "lower"),
+        _k("accepted", "受理件数", "Accepted", "accepted", "none"),
+        _k("completion_rate", "办结率", "Completion rate", "accepted"),
+        _k("completed", "办结件数", "Completed", "completed", "none"),
+        _k(
+            "processing_workdays_mean",
+            "平均办理时长（工作日）",
+            "Mean processing working days",
+            "completed",
+            "lower",
+        ),
+        _k(
+            "processing_workdays_median",
+            "办理时长中位数（工作日）",
+            "Median processing working days",
+            "completed",
+            "lower",
+        ),
+        _k(
+            "processing_workdays_p90",
+            "办理时长P90（工作日）",
+            "P90 processing working days",
+            "completed",
+            "lower",
+        ),
+        _k(
+            "processing_hours_mean",
+            "平均办理时长（小时）",
+            "Mean processing hours",
+            "completed",
+            "lower",
+        ),
+        _k("on_time_rate", "按时办结率", "On-time rate", "completed"),
+        _k("overdue", "超期件数", "Overdue", "completed", "lower"),
+        _k("speedup_statutory", "法定提速率", "Speed-up vs statutory limit", "completed"),
+        _k("speedup_promised", "承诺提速率", "Speed-up vs promised limit", "completed"),
+        _k("instant_share", "即办件占比", "Instant share", "completed"),
+        _k("rating_coverage", "评价覆盖率", "Rating coverage", "completed"),
+        _k("open", "在办件数", "Open", "open", "none"),
+        _k("open_yellow_cards", "黄牌（在办）", "Open yellow cards", "open", "lower"),
+        _k("open_red_cards", "红牌（在办）", "Open red cards", "open", "lower"),
+        _k("ratings", "评价数", "Ratings", "rated", "none"),
+        _k("good_review_rate", "好评率", "Good-review rate", "rated"),
+        _k("bad_reviews", "差评数", "Bad reviews", "rated", "lower"),
+        _k("rectification_rate", "差评整改率", "Rectification rate", "rated"),
+        _k("tickets", "取号数", "Queue tickets", "issued", "none"),
+        _k("wait_mean_min", "平均等候时长（分钟）", "Mean wait (min)", "issued", "lower"),
+        _k("wait_p90_min", "等候时长P90（分钟）", "P90 wait (min)", "issued", "lower"),
+        _k("wait_within_target_rate", "等候达标率", "Waits within target", "issued"),
+        _k("no_show_rate", "过号率", "No-show rate", "issued", "lower"),
+        _k(
+            "service_mean_min",
+            "平均办理时长（窗口，分钟）",
+            "Mean service time (min)",
+            "issued",
+            "lower",
+        ),
+    )
+}
+
+DIMENSIONS = ("none", "matter", "department", "window", "staff", "channel", "month")
+_DIM_COLUMN = {
+    "matter": "matter_code",
+    "department": "department",
+    "window": "window_id",
+    "staff": "staff",
+    "channel": "channel",
+}
+
+
+def period_bounds(
+    filters: Filters, zone: str, as_of: datetime | None = None
+) -> tuple[datetime | None, datetime]:
+    """The period as instants: start of its first day, end of its last day (or `as_of`)."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(filters.start, time(), tz) if filters.start else None
+    end = (
+        datetime.combine(filters.end + timedelta(days=1), time(), tz)
+        if filters.end
+        else as_of or datetime.now(tz)
+    )
+    return start, end
+
+
+def kpis(
+    con: duckdb.DuckDBPyConnection,
+    cal: WorkCalendar,
+    filters: Filters,
+    config: Config,
+    by: str = "none",
+    as_of: datetime | None = None,
+) -> pl.DataFrame:
+    """Long table: [dimension,] kpi, value, target, meets_target."""
+    cal.register(con)
+    facts, params = facts_sql(cal, filters)
+    start, end = period_bounds(filters, cal.zone, as_of or _last_instant(con))
+    zone = cal.zone
+
+    def key(column: str, alias: str = "") -> str:
+        if by == "month":
+            return f"strftime({column} AT TIME ZONE '{zone}', '%Y-%m')"
+        return alias + _DIM_COLUMN[by] if by in _DIM_COLUMN else "'all'"
+
+    def within(column: str) -> str:
+        lower = f"{column} >= $start AND " if start is not None else ""
+        return f"({lower}{column} < $end)"
+
+    sub_date = "coalesce(submitted_at, first_event)"
+    good = config.satisfaction.good_from
+    rectify_s = config.satisfaction.rectify_within_workdays * cal.day_seconds
+    yellow_s = config.supervision.yellow_workdays * cal.day_seconds
+    wait_target = config.queue.wait_target_min
+    local = f"(r.rectified_at AT TIME ZONE '{zone}')"
+    rated_local = f"(r.rated_at AT TIME ZONE '{zone}')"
+    cohorts = {
+        "submitted": f"""SELECT {key(sub_date)} AS key,
+                count(*) AS submitted,
+                avg((channel IN ('online', 'mobile'))::INT) AS online_rate,
+                avg(fully_online::INT) AS fully_online_rate,
+                avg(trips) AS trips_mean,
+                avg((trips <= 1)::INT) AS at_most_once_rate,
+                avg((trips = 0)::INT) AS zero_trip_rate,
+                avg(materials_submitted) AS materials_mean
+            FROM f WHERE {within(sub_date)} GROUP BY key""",
+        "accepted": f"""SELECT {key("accepted_at")} AS key, count(*) AS accepted,
+                avg((completed_at < $end)::INT) AS completion_rate
+            FROM f WHERE {within("accepted_at")} GROUP BY key""",
+        "completed": f"""SELECT {key("completed_at")} AS key, count(*) AS completed,
+                avg(processing_workdays) AS processing_workdays_mean,
+                median(processing_workdays) AS processing_workdays_median,
+                quantile_cont(processing_workdays, 0.9) AS processing_workdays_p90,
+                avg(epoch(completed_at) - epoch(accepted_at)) / 3600 AS processing_hours_mean,
+                avg(on_time::INT) AS on_time_rate,
+                count(*) FILTER (WHERE NOT on_time) AS overdue,
+                (sum(statutory_limit_days) FILTER (WHERE statutory_limit_days IS NOT NULL)
+                 - sum(processing_workdays) FILTER (WHERE statutory_limit_days IS NOT NULL))
+                 / nullif(sum(statutory_limit_days), 0) AS speedup_statutory,
+                (sum(promised_limit_days) FILTER (WHERE promised_limit_days IS NOT NULL)
+                 - sum(processing_workdays) FILTER (WHERE promised_limit_days IS NOT NULL))
+                 / nullif(sum(promised_limit_days), 0) AS speedup_promised,
+                avg(instant::INT) AS instant_share,
+                avg((application_id IN (SELECT application_id FROM evaluations))::INT)
+                    AS rating_coverage
+            FROM f WHERE {within("completed_at")} GROUP BY key""",
+        "open": f"""SELECT {key("$end::TIMESTAMPTZ") if by == "month" else key("")} AS key,
+                count(*) AS open,
+                count(*) FILTER (WHERE card = 'yellow') AS open_yellow_cards,
+                count(*) FILTER (WHERE card = 'red') AS open_red_cards
+            FROM ({cards_sql(cal, "f", yellow_s)}) GROUP BY key""",
+        "rated": f"""SELECT {key("r.rated_at", "f.")} AS key, count(*) AS ratings,
+                avg((r.rating >= {good})::INT) AS good_review_rate,
+                count(*) FILTER (WHERE r.rating <= 2) AS bad_reviews,
+                avg(CASE WHEN r.rating <= 2 THEN (r.rectified_at IS NOT NULL AND
+                    {cal.work_seconds_sql(local, "cr")} - {cal.work_seconds_sql(rated_local, "ca")}
+                    <= {rectify_s})::INT END) AS rectification_rate
+            FROM evaluations r JOIN f USING (application_id)
+            JOIN ow_calendar ca ON ca.day = {rated_local}::DATE
+            LEFT JOIN ow_calendar cr ON cr.day = {local}::DATE
+            WHERE {within("r.rated_at")} GROUP BY key""",
+    }
+    if by in ("none", "window", "month"):
+        ticket_key = {
+            "none": "'all'",
+            "window": "window_id",
+            "month": f"strftime(issued_at AT TIME ZONE '{zone}', '%Y-%m')",
+        }[by]
+        cohorts["issued"] = f"""SELECT {ticket_key} AS key, count(*) AS tickets,
+                avg(wait_min) AS wait_mean_min,
+                quantile_cont(wait_min, 0.9) AS wait_p90_min,
+                avg((wait_min <= {wait_target})::INT) AS wait_within_target_rate,
+                avg((outcome = 'no_show')::INT) AS no_show_rate,
+                avg(epoch(service_end) - epoch(service_start)) / 60 AS service_mean_min
+            FROM (SELECT *, (epoch(called_at) - epoch(issued_at)) / 60 AS wait_min
+                  FROM tickets) WHERE {within("issued_at")} GROUP BY key"""
+    named = {"start": start or datetime(1900, 1, 1, tzinfo=ZoneInfo("UTC")), "end": end}
+    if start is None:
+        named.pop("start")
+    parts = []
+    for cohort, sql in cohorts.items():
+        names = [k.name for k in KPIS.values() if k.cohort == cohort]
+        unpivot = " UNION ALL ".join(
+            f"SELECT key, '{n}' AS kpi, {n}::DOUBLE AS value FROM c" for n in names
+        )
+        parts.append(f"(WITH c AS ({sql}) {unpivot})")
+    query = f"WITH f AS ({facts}) " + " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
+    positional = _inline(query, params)
+    frame = con.sql(positional, params=named).pl()
+    return _with_targets(frame, config, by)
+
+
+def _inline(query: str, params: list[object]) -> str:
+    """Positional parameters of the facts (lists of filter values) become literals, so the
+    whole query can take named ones ($start, $end)."""
+    for value in params:
+        assert isinstance(value, list)
+        literal = "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in value) + "]"
+        query = query.replace("(SELECT unnest(?))", f"(SELECT unnest({literal}))", 1)
+    return query
+
+
+def _with_targets(frame: pl.DataFrame, config: Config, by: str) -> pl.DataFrame:
+    order = {name: i for i, name in enumerate(KPIS)}
+    targets = pl.DataFrame(
+        {"kpi": list(config.targets), "target": list(config.targets.values())},
+        schema={"kpi": pl.String, "target": pl.Float64},
+    )
+    better = pl.DataFrame({"kpi": list(KPIS), "better": [k.better for k in KPIS.values()]})
+    out = (
+        frame.join(targets, on="kpi", how="left")
+        .join(better, on="kpi", how="left")
+        .with_columns(
+            pl.when(pl.col("target").is_null() | pl.col("value").is_null())
+            .then(None)
+            .when(pl.col("better") == "lower")
+            .then(pl.col("value") <= pl.col("target"))
+            .otherwise(pl.col("value") >= pl.col("target"))
+            .alias("meets_target"),
+            pl.col("kpi").replace_strict(order, return_dtype=pl.Int64).alias("__order"),
+        )
+        .sort("key", "__order", nulls_last=True)
+        .drop("__order", "better")
+    )
+    if by == "none":
+        return out.drop("key")
+    return out.rename({"key": by})
+
+
+def cards_sql(cal: WorkCalendar, facts: str, yellow_s: float) -> str:
+    """Open applications at $end with a deadline: red past it, yellow within `yellow_s`
+    working seconds of it. The deadline is the explicit one, else the end of the promised
+    limit's last working day (limits count from the day after acceptance)."""
+    zone = cal.zone
+    day_end = max(end for _, end in cal.spans)
+    end_local = f"($end::TIMESTAMPTZ AT TIME ZONE '{zone}')"
+    due_local = f"(due_at AT TIME ZONE '{zone}')"
+    return f"""
+        WITH open_apps AS (
+            SELECT {facts}.*, coalesce(deadline_at, (
+                SELECT (c.day + to_seconds({day_end})) AT TIME ZONE '{zone}'
+                FROM ow_calendar c
+                WHERE c.wd_index = {facts}.accepted_wd + {facts}.promised_limit_days
+                  AND c.is_working_day)) AS due_at
+            FROM {facts}
+            WHERE accepted_at < $end AND (completed_at IS NULL OR completed_at >= $end)),
+        timed AS (
+            SELECT o.*, ({cal.work_seconds_sql(due_local, "cd")}
+                         - {cal.work_seconds_sql(end_local, "ce")}) / {cal.day_seconds}
+                    AS workdays_left
+            FROM open_apps o
+            LEFT JOIN ow_calendar cd ON cd.day = {due_local}::DATE
+            JOIN ow_calendar ce ON ce.day = {end_local}::DATE)
+        SELECT *, CASE WHEN due_at IS NULL THEN NULL
+                       WHEN due_at < $end THEN 'red'
+                       WHEN workdays_left <= {yellow_s / cal.day_seconds} THEN 'yellow'
+                  END AS card
+        FROM timed"""
+
+
+def _last_instant(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """'As of' for a historical load: the data's last event, if that is before now."""
+    row = con.execute("SELECT max(ts) FROM events").fetchall()[0][0]
+    if row is None:
+        return None
+    last: datetime = row + timedelta(seconds=1)
+    return min(last, datetime.now(last.tzinfo))
+
+
+def cards(
+    con: duckdb.DuckDBPyConnection,
+    cal: WorkCalendar,
+    filters: Filters,
+    config: Config,
+    as_of: datetime | None = None,
+) -> pl.DataFrame:
+    """Open applications with a yellow or red card at the period's end, most urgent first."""
+    cal.register(con)
+    facts, params = facts_sql(cal, filters)
+    _, end = period_bounds(filters, cal.zone, as_of or _last_instant(con))
+    yellow_s = config.supervision.yellow_workdays * cal.day_seconds
+    query = f"""WITH f AS ({facts}) SELECT application_id, matter_code, department, window_id,
+            staff, channel, accepted_at, due_at, card, round(workdays_left, 2) AS workdays_left,
+            round(greatest(0, epoch($end::TIMESTAMPTZ) - epoch(due_at)) / 3600, 1)
+                AS overdue_hours
+        FROM ({cards_sql(cal, "f", yellow_s)}) WHERE card IS NOT NULL
+        ORDER BY workdays_left, application_id"""
+    frame: pl.DataFrame = con.sql(_inline(query, params), params={"end": end}).pl()
+    return frame

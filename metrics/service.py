@@ -1,0 +1,91 @@
+"""The hall and the people: queue waits by hour and weekday, satisfaction over time, workload
+and step times per staff member. Formulas: docs/metrics.md."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from metrics.calendar import WorkCalendar
+from metrics.filters import Filters
+from onewindow.config import Config
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def queue(
+    con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters, config: Config
+) -> pl.DataFrame:
+    """Per weekday × hour of issue (the heat map): tickets, waits, share over the target."""
+    zone = cal.zone
+    period, params = filters.period_sql("issued_at", zone)
+    local = f"(issued_at AT TIME ZONE '{zone}')"
+    target = config.queue.wait_target_min
+    frame: pl.DataFrame = con.sql(
+        f"""SELECT isodow({local}) AS weekday_no, hour({local}) AS hour, count(*) AS tickets,
+            avg(wait_min) AS mean_wait_min, quantile_cont(wait_min, 0.9) AS p90_wait_min,
+            avg((wait_min > {target})::INT) AS over_target_share,
+            avg((outcome = 'no_show')::INT) AS no_show_rate,
+            avg(epoch(service_end) - epoch(service_start)) / 60 AS mean_service_min
+        FROM (SELECT *, (epoch(called_at) - epoch(issued_at)) / 60 AS wait_min FROM tickets)
+        WHERE {period} GROUP BY ALL ORDER BY weekday_no, hour""",
+        params=params,
+    ).pl()
+    return frame.with_columns(
+        pl.col("weekday_no")
+        .map_elements(lambda d: WEEKDAYS[d - 1], return_dtype=pl.String)
+        .alias("weekday")
+    ).select("weekday", pl.exclude("weekday"))
+
+
+def satisfaction(
+    con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters, config: Config
+) -> pl.DataFrame:
+    """Per month of rating: ratings, good-review rate, bad reviews, rectified in time."""
+    cal.register(con)
+    zone = cal.zone
+    period, params = filters.period_sql("r.rated_at", zone)
+    rated = f"(r.rated_at AT TIME ZONE '{zone}')"
+    fixed = f"(r.rectified_at AT TIME ZONE '{zone}')"
+    within = config.satisfaction.rectify_within_workdays * cal.day_seconds
+    matters = ""
+    if filters.matters:
+        matters = " AND a.matter_code IN (SELECT unnest(?))"
+        params = [*params, list(filters.matters)]
+    frame: pl.DataFrame = con.sql(
+        f"""SELECT strftime({rated}, '%Y-%m') AS month, count(*) AS ratings,
+            avg((r.rating >= {config.satisfaction.good_from})::INT) AS good_review_rate,
+            count(*) FILTER (WHERE r.rating <= 2) AS bad_reviews,
+            count(*) FILTER (WHERE r.rating <= 2 AND r.rectified_at IS NOT NULL
+                AND {cal.work_seconds_sql(fixed, "cf")} - {cal.work_seconds_sql(rated, "cr")}
+                    <= {within}) AS rectified_in_time,
+            count(*) FILTER (WHERE r.rating <= 2 AND r.rectified_at IS NULL) AS not_rectified
+        FROM evaluations r JOIN applications a USING (application_id)
+        JOIN ow_calendar cr ON cr.day = {rated}::DATE
+        LEFT JOIN ow_calendar cf ON cf.day = {fixed}::DATE
+        WHERE {period}{matters} GROUP BY month ORDER BY month""",
+        params=params,
+    ).pl()
+    return frame.with_columns(
+        (pl.col("rectified_in_time") / pl.col("bad_reviews")).alias("rectification_rate")
+    )
+
+
+def workload(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters) -> pl.DataFrame:
+    """Per staff member: steps and applications handled, per working day active, and the
+    median step time (step start → end), ranked slowest first."""
+    cal.register(con)
+    zone = cal.zone
+    period, params = filters.period_sql("e.ts", zone)
+    frame: pl.DataFrame = con.sql(
+        f"""SELECT e.staff, any_value(e.department) AS department, count(*) AS steps,
+            count(DISTINCT e.application_id) AS applications,
+            count(DISTINCT (e.ts AT TIME ZONE '{zone}')::DATE) AS days_active,
+            count(*) / count(DISTINCT (e.ts AT TIME ZONE '{zone}')::DATE) AS steps_per_day,
+            median(epoch(e.ts) - epoch(e.started_at)) / 60 AS median_step_min,
+            avg(epoch(e.ts) - epoch(e.started_at)) / 60 AS mean_step_min
+        FROM events e WHERE e.staff IS NOT NULL AND {period} GROUP BY e.staff
+        ORDER BY median_step_min DESC NULLS LAST, e.staff""",
+        params=params,
+    ).pl()
+    return frame.with_row_index("rank", offset=1)
