@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Ran
 from tests.fixtures import PROFILES
 
@@ -58,3 +60,33 @@ def test_receipt_timestamps_keep_their_offsets(tmp_path: Path, receipt: Path, cl
         ).fetchall()[0]
     # 2011-10-11 13:45:40.276+02:00 (summer time) and a deadline at 13:41:31.788+01:00.
     assert first == ("2011-10-11 11:45:40.276", "12:41:31")
+
+
+def test_online_and_on_time_rates_match_an_independent_count(
+    tmp_path: Path, receipt: Path, cli_run
+) -> None:
+    import json
+
+    import polars as pl
+
+    db = tmp_path / "w.duckdb"
+    assert cli_run("load", receipt, "--profile", PROFILES / "receipt.toml", "--db", db).code == 0
+    ran = cli_run("report", "kpis", "--db", db, "--format", "json")
+    values = {r["kpi"]: r["value"] for r in json.loads(ran.out)}
+
+    log = pl.read_csv(receipt, infer_schema=False).with_row_index()
+    stamp = pl.col("time:timestamp").str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z")
+    per_case = log.group_by("case:concept:name").agg(
+        pl.col("case:channel").sort_by("index").first().alias("channel"),
+        stamp.max().alias("last"),
+        pl.col("case:deadline")
+        .str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z")
+        .first()
+        .alias("deadline"),
+    )
+    online = per_case["channel"].is_in(["Internet", "Intern", "e-mail"]).mean()
+    on_time = (per_case["last"] <= per_case["deadline"]).mean()
+    assert values["submitted"] == values["completed"] == 1434
+    assert values["online_rate"] == pytest.approx(online)
+    assert values["on_time_rate"] == pytest.approx(on_time)
+    assert 0.8 < online < 0.95 and 0.5 < on_time < 1.0  # the log's own figures, not trivial
