@@ -146,15 +146,23 @@ def transitions_sql(cal: WorkCalendar, filters: Filters) -> tuple[str, list[obje
 
 
 def transitions(
-    con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters, by_matter: bool = False
+    con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters, by: str = "none"
 ) -> pl.DataFrame:
     """Per transition: count, mean/median/P90 in seconds and in working hours, handovers,
-    total time and its share of all transition time; ranked by total time."""
+    total time and its share of all transition time; ranked by total time. With `by` =
+    matter, ranked within each matter; with `by` = month, each transition's monthly trend
+    (the month of its second event)."""
     cal.register(con)
     sql, params = transitions_sql(cal, filters)
     period, period_params = filters.period_sql("to_ts", cal.zone)
-    group = "matter_code, " if by_matter else ""
-    partition = "PARTITION BY matter_code" if by_matter else ""
+    keys = {
+        "matter": ("matter_code", "matter_code"),
+        "month": (f"strftime(to_ts AT TIME ZONE '{cal.zone}', '%Y-%m') AS month", "month"),
+    }
+    select, name = keys.get(by, ("", ""))
+    group = f"{select}, " if select else ""
+    partition = f"PARTITION BY {name}" if name else ""
+    order = f"{name}, " if name else ""
     frame: pl.DataFrame = con.sql(
         f"""WITH t AS ({sql}), agg AS (
             SELECT {group}from_step, to_step, count(*) AS count,
@@ -169,7 +177,7 @@ def transitions(
             FROM t WHERE {period} GROUP BY ALL)
         SELECT *, total_s / sum(total_s) OVER ({partition}) AS share_of_time,
             rank() OVER ({partition} ORDER BY total_s DESC) AS rank
-        FROM agg ORDER BY {group}rank, from_step, to_step""",
+        FROM agg ORDER BY {order}rank, from_step, to_step""",
         params=params + period_params,
     ).pl()
     return frame

@@ -56,13 +56,11 @@ def _cases(
     return process.cases(con, WorkCalendar.from_config(config), filters)
 
 
-@report("transitions", by=("none", "matter"))
+@report("transitions", by=("none", "matter", "month"))
 def _transitions(
     con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
 ) -> pl.DataFrame:
-    return process.transitions(
-        con, WorkCalendar.from_config(config), filters, by_matter=by == "matter"
-    )
+    return process.transitions(con, WorkCalendar.from_config(config), filters, by)
 
 
 @report("rework")

@@ -204,11 +204,11 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
 
     # Base share of each step's time (wait + handling); scaled to `process` below.
     share = np.zeros((len(SLOTS), n))
-    share[REVIEW] = 0.45
+    share[REVIEW] = 0.3
     share[CORRECT] = np.where(correction, 0.35, 0)
     share[REREVIEW] = np.where(correction, 0.15, 0)
     share[INSPECT] = np.where(inspection, 0.25, 0)
-    share[DECIDE] = 0.3
+    share[DECIDE] = 0.45  # the decision, with its sign-off, takes longest
     share[DONE] = 0.1
     share *= rng.uniform(0.7, 1.3, share.shape)
     share /= share.sum(axis=0, keepdims=True)
@@ -282,12 +282,15 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
     ).astype(np.int64)
 
     app_ids = np.char.add("4412", np.char.zfill(np.arange(1, n + 1).astype(str), 10))
+    # The reform's true effect over the analysis window a reform officer uses by default
+    # (90 days from the effective date), where the growing background online share matters.
+    window_a = treated_a & (day_date < np.datetime64(plan.reform_a_date + timedelta(days=90)))
     truth = _truth(
         plan,
         seed,
         n,
         code,
-        treated_a,
+        window_a,
         reform_a,
         after_a,
         online,
@@ -302,6 +305,7 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
         slowed,
         treated_b,
     )
+    truth["open_past_limit"]["applications"] = int(overdue.sum())
 
     apps = pl.DataFrame(
         {
@@ -385,11 +389,11 @@ def _near_spring_festival(days: np.ndarray) -> np.ndarray:
 def _pick_overdue(
     rng: np.random.Generator, code: np.ndarray, w_acc: np.ndarray, end_work: float, plan: Plan
 ) -> np.ndarray:
-    """About `overdue_count` applications of one matter accepted 6–20 working days before
+    """About `overdue_count` applications of one matter accepted 6–45 working days before
     the end (past its promised limit of 3 days), left open."""
     candidates = np.flatnonzero(
         (code == plan.overdue_matter)
-        & (w_acc > end_work - 20 * DAY_MINUTES)
+        & (w_acc > end_work - 45 * DAY_MINUTES)
         & (w_acc < end_work - 6 * DAY_MINUTES)
     )
     chosen = rng.choice(candidates, size=min(plan.overdue_count, len(candidates)), replace=False)
@@ -683,14 +687,15 @@ def _truth(
                     "online_rate": float(
                         np.mean(online[treated_a]) - np.mean(online_cf[treated_a])
                     ),
-                    "mean_trips": float(np.mean(trips[t]) - np.mean(trips_cf[t])),
-                    "mean_materials": float(
+                    "trips_mean": float(np.mean(trips[t]) - np.mean(trips_cf[t])),
+                    "materials_mean": float(
                         np.mean(materials[treated_a]) - np.mean(materials_cf[treated_a])
                     ),
-                    "median_processing_workdays": float(
+                    "processing_workdays_median": float(
                         np.median(work_days[t]) - np.median(work_days_cf[t])
                     ),
                 },
+                "effect_window_days": 90,
                 "treated_applications": int(treated_a.sum()),
             },
             {
@@ -731,7 +736,7 @@ def _truth(
         "open_past_limit": {
             "matter": plan.overdue_matter,
             "applications": plan.overdue_count,
-            "planted": "accepted 6–20 working days before the export's end, "
+            "planted": "accepted 6–45 working days before the export's end, "
             "promised in 3, still open",
         },
         "channel_drift": {

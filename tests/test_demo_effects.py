@@ -1,0 +1,153 @@
+"""Every planted effect of the demo center is recovered from the warehouse with
+`onewindow report`, as a person checking the dashboard against truth.json would."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl.demo.catalog import MATTERS
+from tests.conftest import run_cli
+
+END = "2026-11-24"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("effects")
+    ran = run_cli(
+        "demo", "--seed", "7", "--end", END, "--out", out / "exports", "--db", out / "w.duckdb"
+    )
+    assert ran.code == 0, ran.err
+    truth = json.loads((out / "exports" / "truth.json").read_text(encoding="utf-8"))
+    return out / "w.duckdb", truth
+
+
+def report(db: Path, name: str, *args: str) -> list[dict[str, Any]]:
+    ran = run_cli("report", name, "--db", db, "--format", "json", *args)
+    assert ran.code == 0, ran.err
+    rows: list[dict[str, Any]] = json.loads(ran.out)
+    return rows
+
+
+def test_the_slowed_review_ranks_first_after_its_month_and_not_before(demo: tuple) -> None:
+    db, truth = demo
+    slow = truth["bottleneck"]
+    start = date.fromisoformat(slow["from_month"] + "-01")
+    after = report(
+        db,
+        "transitions",
+        "--matter",
+        slow["matter"],
+        "--from",
+        (start + timedelta(days=31)).replace(day=1).isoformat(),
+    )
+    before = report(
+        db,
+        "transitions",
+        "--matter",
+        slow["matter"],
+        "--to",
+        (start - timedelta(days=1)).isoformat(),
+    )
+    top_after = next(r for r in after if r["rank"] == 1)
+    top_before = next(r for r in before if r["rank"] == 1)
+    assert top_after["to_step"] == slow["step"]
+    assert top_before["to_step"] != slow["step"]
+    on_time = {
+        label: next(
+            r["value"]
+            for r in report(db, "kpis", "--matter", slow["matter"], *period)
+            if r["kpi"] == "on_time_rate"
+        )
+        for label, period in (
+            ("before", ("--to", (start - timedelta(days=1)).isoformat())),
+            ("after", ("--from", start.isoformat())),
+        )
+    }
+    assert on_time["after"] < on_time["before"] - 0.2
+
+
+def test_the_slow_staff_member_ranks_first_by_median_step_time(demo: tuple) -> None:
+    db, truth = demo
+    staff = report(db, "workload")
+    assert staff[0]["staff"] == truth["slow_staff"]["staff"]
+    typical = sorted(r["median_step_min"] for r in staff)[len(staff) // 2]
+    assert staff[0]["median_step_min"] > 1.6 * typical  # about twice the typical
+
+
+def test_the_queue_hot_spot_is_the_worst_hour_and_weekday(demo: tuple) -> None:
+    db, truth = demo
+    cells = [r for r in report(db, "queue") if r["tickets"] >= 50]
+    worst = max(cells, key=lambda r: r["mean_wait_min"])
+    assert worst["weekday"] in truth["queue"]["weekdays"]
+    assert worst["hour"] in truth["queue"]["hours"]
+    assert worst["over_target_share"] > 0.5
+
+
+def test_the_overdue_cluster_shows_as_red_cards(demo: tuple) -> None:
+    db, truth = demo
+    cluster = truth["open_past_limit"]
+    cards = report(db, "cards", "--matter", cluster["matter"])
+    assert cluster["applications"] >= 20
+    assert sum(1 for c in cards if c["card"] == "red") >= cluster["applications"]
+
+
+def _kpi(db: Path, matters: list[str], start: date, end: date, kpi: str) -> float:
+    args = [a for m in matters for a in ("--matter", m)]
+    rows = report(db, "kpis", *args, "--from", start.isoformat(), "--to", end.isoformat())
+    value: float = next(r["value"] for r in rows if r["kpi"] == kpi)
+    return value
+
+
+@pytest.mark.parametrize(
+    "kpi,tolerance", [("online_rate", 0.08), ("trips_mean", 0.15), ("materials_mean", 0.35)]
+)
+def test_the_reform_effect_matches_truth(demo: tuple, kpi: str, tolerance: float) -> None:
+    db, truth = demo
+    reform = truth["reforms"][0]
+    touched = reform["matters"]
+    control = [m.code for m in MATTERS if m.code not in touched]
+    effective = date.fromisoformat(reform["effective"])
+    windows = (
+        (effective - timedelta(days=90), effective - timedelta(days=1)),
+        (effective, effective + timedelta(days=89)),
+    )
+    change = {}
+    for label, matters in (("touched", touched), ("control", control)):
+        before, after = (_kpi(db, matters, s, e, kpi) for s, e in windows)
+        change[label] = after - before
+    did = change["touched"] - change["control"]
+    assert did == pytest.approx(reform["effect_on_treated"][kpi], abs=tolerance)
+
+
+def test_notification_commitment_shortens_the_review_of_its_matters(demo: tuple) -> None:
+    db, truth = demo
+    reform = truth["reforms"][1]
+    effective = date.fromisoformat(reform["effective"])
+    touched = reform["matters"]
+    control = [
+        m.code for m in MATTERS if m.code not in touched and m.code != truth["bottleneck"]["matter"]
+    ]
+
+    def review_hours(matters: list[str], start: date, end: date) -> float:
+        args = [a for m in matters for a in ("--matter", m)]
+        rows = report(
+            db, "transitions", *args, "--from", start.isoformat(), "--to", end.isoformat()
+        )
+        value: float = next(
+            r["median_work_h"] for r in rows if (r["from_step"], r["to_step"]) == ("受理", "审查")
+        )
+        return value
+
+    # Transitions ending from 30 days after the date, so reviews started before it are done.
+    before = (effective - timedelta(days=120), effective - timedelta(days=1))
+    after = (effective + timedelta(days=30), effective + timedelta(days=150))
+    ratio_touched = review_hours(touched, *after) / review_hours(touched, *before)
+    ratio_control = review_hours(control, *after) / review_hours(control, *before)
+    assert ratio_touched == pytest.approx(reform["review_factor"], abs=0.15)
+    assert ratio_control == pytest.approx(1.0, abs=0.2)
