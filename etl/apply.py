@@ -96,11 +96,17 @@ def _merge(con: duckdb.DuckDBPyConnection, table: str, run_id: int) -> None:
     values = [c for c in cols if c not in key]
     on = " AND ".join(f"w.{k} = s.{k}" for k in key)
     differs = " OR ".join(f"w.{c} IS DISTINCT FROM s.{c}" for c in values)
-    orphan = ""
+    orphan = known = ""
     if table in ("events", "evaluations"):
         # Events and ratings of applications that are neither stored nor in this run.
-        orphan = """WHEN s.application_id NOT IN (SELECT application_id FROM applications)
-                    THEN 'orphan'"""
+        # Known applications: those stored before this run plus those this run stages. Not a
+        # scan of `applications` alone: in DuckDB 2.0.0 a scan inside this transaction saw
+        # none of the 167,778 rows the run had just inserted (tests/test_scale.py).
+        orphan = "WHEN known.application_id IS NULL THEN 'orphan'"
+        known = """LEFT JOIN (SELECT application_id FROM applications
+                             UNION SELECT application_id FROM d.st_applications
+                             UNION SELECT application_id FROM d.st_derived) known
+                   ON known.application_id = s.application_id"""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cls AS
         WITH s AS (
@@ -110,7 +116,7 @@ def _merge(con: duckdb.DuckDBPyConnection, table: str, run_id: int) -> None:
         SELECT s.*, CASE WHEN s.rn > 1 THEN 'dup' {orphan}
                          WHEN w.{key[0]} IS NULL THEN 'new'
                          WHEN {differs} THEN 'changed' ELSE 'dup' END AS cls
-        FROM s LEFT JOIN {table} w ON {on}"""
+        FROM s LEFT JOIN {table} w ON {on} {known}"""
     )
     assign = ", ".join(f"{c} = c.{c}" for c in values)
     match = " AND ".join(f"{table}.{k} = c.{k}" for k in key)
@@ -173,5 +179,7 @@ def _fill_derived(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
         f"""INSERT INTO applications (application_id, {cols}, complete_case, file_id,
             source_row, run_id)
         SELECT application_id, {cols}, complete_case, file_id, source_row, {run_id}
-        FROM derived WHERE application_id NOT IN (SELECT application_id FROM applications)"""
+        FROM derived WHERE application_id NOT IN (
+            SELECT application_id FROM applications
+            UNION SELECT application_id FROM d.st_applications)"""
     )
