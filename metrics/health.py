@@ -6,6 +6,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 
 
@@ -44,5 +45,21 @@ def quarantine(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> p
         FROM quarantine q JOIN etl_runs r USING (run_id)
         WHERE {where} ORDER BY q.run_id DESC, q.path, q.row_number""",
         params=params,
+    ).pl()
+    return frame
+
+
+def calendar_coverage(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> pl.DataFrame:
+    """Years the data touches whose working days are only a Monday–Friday fallback (no
+    statutory holiday data): figures there count holidays as working days."""
+    cal.register(con)
+    frame: pl.DataFrame = con.sql(
+        f"""WITH used AS (
+            SELECT DISTINCT year(ts AT TIME ZONE '{cal.zone}') AS year FROM events
+            UNION SELECT DISTINCT year(submitted_at AT TIME ZONE '{cal.zone}')
+                FROM applications WHERE submitted_at IS NOT NULL)
+        SELECT u.year, count(*) FILTER (WHERE c.source = 'fallback') AS fallback_days
+        FROM used u JOIN ow_calendar c ON year(c.day) = u.year
+        GROUP BY u.year HAVING fallback_days > 0 ORDER BY u.year"""
     ).pl()
     return frame

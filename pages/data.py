@@ -25,6 +25,12 @@ def show() -> None:
     cols[0].metric("运行次数 · Runs", f"{runs.height:,}")
     cols[1].metric("最近运行 · Last run", last["started_at"] if last else "—")
     cols[2].metric("隔离行 · Quarantined rows", f"{int(runs['quarantined'].sum()):,}")
+    for gap in data.calendar_gaps(version).iter_rows(named=True):
+        st.warning(
+            f"{gap['year']} 年没有法定节假日数据，按周一至周五计算工作日（{gap['fallback_days']} 天）。"
+            f" · No statutory holiday data for {gap['year']}: working days are counted as "
+            f"Monday–Friday ({gap['fallback_days']} days). Add closures in [calendar] closed."
+        )
     st.subheader("运行记录 · Run history")
     st.dataframe(runs, hide_index=True)
     st.subheader("隔离的行 · Quarantined rows")

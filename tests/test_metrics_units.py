@@ -227,3 +227,26 @@ def test_cards(wh: Warehouse, as_of: datetime, card: str | None, left: float) ->
         listed = kpis.cards(con, CAL, Filters(), Config(), as_of=as_of)
     assert rows[0][1] == card and rows[0][2] == pytest.approx(left)
     assert ("G" in listed["application_id"].to_list()) == (card is not None)
+
+
+def test_years_beyond_the_holiday_data_are_flagged(tmp_path: Path) -> None:
+    from metrics.health import calendar_coverage
+
+    (tmp_path / "p.toml").write_text(PROFILE, encoding="utf-8")
+    (tmp_path / "matters.csv").write_text(MATTERS, encoding="utf-8")
+    (tmp_path / "apps.csv").write_text(
+        "id,matter,channel,submitted,deadline,trips\nZ,M1,window,2031-03-05 09:00,,1\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "steps.csv").write_text(
+        "id,step,at,dept\nZ,受理,2031-03-05 09:30,x\n", encoding="utf-8"
+    )
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    profile = load_profile(tmp_path / "p.toml")
+    load_files(
+        warehouse, [(tmp_path / n, profile) for n in ("matters.csv", "apps.csv", "steps.csv")]
+    )
+    with warehouse.read() as con:
+        gaps = calendar_coverage(con, CAL)
+    # The calendar view starts a week before the first instant: 26 Feb to 31 Dec 2031.
+    assert gaps["year"].to_list() == [2031] and gaps["fallback_days"][0] == 309

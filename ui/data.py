@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from metrics import health
+from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.config import Config, load_config
 from warehouse import Warehouse
@@ -38,6 +39,12 @@ def version() -> str | None:
 def jobs(version: str, zone: str) -> pl.DataFrame:
     with warehouse().read() as con:
         return health.jobs(con, Filters(), zone)
+
+
+@st.cache_data(show_spinner=False)
+def calendar_gaps(version: str) -> pl.DataFrame:
+    with warehouse().read() as con:
+        return health.calendar_coverage(con, WorkCalendar.from_config(config()))
 
 
 @st.cache_data(show_spinner=False)
