@@ -27,7 +27,8 @@ def show() -> None:
     cols[2].metric("隔离行 · Quarantined rows", f"{int(runs['quarantined'].sum()):,}")
     for gap in data.calendar_gaps(version).iter_rows(named=True):
         st.warning(
-            f"{gap['year']} 年没有法定节假日数据，按周一至周五计算工作日（{gap['fallback_days']} 天）。"
+            f"{gap['year']} 年没有法定节假日数据，按周一至周五计算工作日"
+            f"（{gap['fallback_days']} 天）。"
             f" · No statutory holiday data for {gap['year']}: working days are counted as "
             f"Monday–Friday ({gap['fallback_days']} days). Add closures in [calendar] closed."
         )
