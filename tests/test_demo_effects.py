@@ -23,6 +23,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
         "demo", "--seed", "7", "--end", END, "--out", out / "exports", "--db", out / "w.duckdb"
     )
     assert ran.code == 0, ran.err
+    loaded = [line.split() for line in ran.out.splitlines()[3:-1]]
+    assert len(loaded) == 5 and all(row[6] == "0" for row in loaded)  # nothing quarantined
     truth = json.loads((out / "exports" / "truth.json").read_text(encoding="utf-8"))
     return out / "w.duckdb", truth
 
