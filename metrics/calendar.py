@@ -92,8 +92,10 @@ class WorkCalendar:
             f"""SELECT min(d), max(d) FROM (
                 SELECT (min(ts) AT TIME ZONE '{self.zone}')::DATE AS d FROM events
                 UNION ALL SELECT (max(ts) AT TIME ZONE '{self.zone}')::DATE FROM events
-                UNION ALL SELECT (min(submitted_at) AT TIME ZONE '{self.zone}')::DATE
-                    FROM applications
+                UNION ALL SELECT (min(least(submitted_at, accepted_at, completed_at))
+                    AT TIME ZONE '{self.zone}')::DATE FROM applications
+                UNION ALL SELECT (min(rated_at) AT TIME ZONE '{self.zone}')::DATE
+                    FROM evaluations
                 UNION ALL SELECT (max(coalesce(completed_at, submitted_at))
                     AT TIME ZONE '{self.zone}')::DATE FROM applications
                 UNION ALL SELECT (min(issued_at) AT TIME ZONE '{self.zone}')::DATE FROM tickets)"""

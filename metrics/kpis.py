@@ -115,18 +115,20 @@ _DIM_COLUMN = {
 }
 
 
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
 def period_bounds(
-    filters: Filters, zone: str, as_of: datetime | None = None
-) -> tuple[datetime | None, datetime]:
-    """The period as instants: start of its first day, end of its last day (or `as_of`)."""
+    filters: Filters, zone: str, last_data: datetime | None = None
+) -> tuple[datetime | None, datetime, datetime]:
+    """The period as instants: its start, its end (open when --to is not given), and the
+    'as of' instant for open figures: the period's end, but never after the data's last
+    event (a historical load) nor after now."""
     tz = ZoneInfo(zone)
     start = datetime.combine(filters.start, time(), tz) if filters.start else None
-    end = (
-        datetime.combine(filters.end + timedelta(days=1), time(), tz)
-        if filters.end
-        else as_of or datetime.now(tz)
-    )
-    return start, end
+    end = datetime.combine(filters.end + timedelta(days=1), time(), tz) if filters.end else None
+    candidates = [t for t in (end, last_data) if t is not None] + [datetime.now(tz)]
+    return start, end or FAR_FUTURE, min(candidates)
 
 
 def kpis(
@@ -140,7 +142,7 @@ def kpis(
     """Long table: [dimension,] kpi, value, target, meets_target."""
     cal.register(con)
     facts, params = facts_sql(cal, filters)
-    start, end = period_bounds(filters, cal.zone, as_of or _last_instant(con))
+    start, end, as_of = period_bounds(filters, cal.zone, as_of or _last_instant(con))
     zone = cal.zone
 
     def key(column: str, alias: str = "") -> str:
@@ -170,7 +172,7 @@ def kpis(
                 avg(materials_submitted) AS materials_mean
             FROM f WHERE {within(sub_date)} GROUP BY key""",
         "accepted": f"""SELECT {key("accepted_at")} AS key, count(*) AS accepted,
-                avg((completed_at < $end)::INT) AS completion_rate
+                avg(CASE WHEN completed_at < $as_of THEN 1 ELSE 0 END) AS completion_rate
             FROM f WHERE {within("accepted_at")} GROUP BY key""",
         "completed": f"""SELECT {key("completed_at")} AS key, count(*) AS completed,
                 avg(processing_workdays) AS processing_workdays_mean,
@@ -189,7 +191,9 @@ def kpis(
                 avg((application_id IN (SELECT application_id FROM evaluations))::INT)
                     AS rating_coverage
             FROM f WHERE {within("completed_at")} GROUP BY key""",
-        "open": f"""SELECT {key("$end::TIMESTAMPTZ") if by == "month" else key("")} AS key,
+        "open": f"""SELECT {
+            key("($as_of::TIMESTAMPTZ - INTERVAL 1 MICROSECOND)") if by == "month" else key("")
+        } AS key,
                 count(*) AS open,
                 count(*) FILTER (WHERE card = 'yellow') AS open_yellow_cards,
                 count(*) FILTER (WHERE card = 'red') AS open_red_cards
@@ -205,7 +209,9 @@ def kpis(
             LEFT JOIN ow_calendar cr ON cr.day = {local}::DATE
             WHERE {within("r.rated_at")} GROUP BY key""",
     }
-    if by in ("none", "window", "month"):
+    # Tickets name no matter, department or channel: their figures exist only uncut by those.
+    app_cut = filters.matters or filters.departments or filters.channels
+    if by in ("none", "window", "month") and not app_cut:
         ticket_key = {
             "none": "'all'",
             "window": "window_id",
@@ -219,9 +225,9 @@ def kpis(
                 avg(epoch(service_end) - epoch(service_start)) / 60 AS service_mean_min
             FROM (SELECT *, (epoch(called_at) - epoch(issued_at)) / 60 AS wait_min
                   FROM tickets) WHERE {within("issued_at")} GROUP BY key"""
-    named = {"start": start or datetime(1900, 1, 1, tzinfo=ZoneInfo("UTC")), "end": end}
-    if start is None:
-        named.pop("start")
+    named: dict[str, datetime] = {"end": end, "as_of": as_of}
+    if start is not None:
+        named["start"] = start
     parts = []
     for cohort, sql in cohorts.items():
         names = [k.name for k in KPIS.values() if k.cohort == cohort]
@@ -273,22 +279,26 @@ def _with_targets(frame: pl.DataFrame, config: Config, by: str) -> pl.DataFrame:
 
 
 def cards_sql(cal: WorkCalendar, facts: str, yellow_s: float) -> str:
-    """Open applications at $end with a deadline: red past it, yellow within `yellow_s`
+    """Open applications at $as_of with a deadline: red past it, yellow within `yellow_s`
     working seconds of it. The deadline is the explicit one, else the end of the promised
     limit's last working day (limits count from the day after acceptance)."""
     zone = cal.zone
     day_end = max(end for _, end in cal.spans)
-    end_local = f"($end::TIMESTAMPTZ AT TIME ZONE '{zone}')"
+    end_local = f"($as_of::TIMESTAMPTZ AT TIME ZONE '{zone}')"
     due_local = f"(due_at AT TIME ZONE '{zone}')"
     return f"""
         WITH open_apps AS (
             SELECT {facts}.*, coalesce(deadline_at, (
                 SELECT (c.day + to_seconds({day_end})) AT TIME ZONE '{zone}'
                 FROM ow_calendar c
-                WHERE c.wd_index = {facts}.accepted_wd + {facts}.promised_limit_days
+                WHERE c.wd_index = {facts}.accepted_wd + greatest(
+                    {facts}.promised_limit_days,
+                    -- accepted on a closed day: an instant matter is due the next working day
+                    CASE WHEN {facts}.accepted_on_workday THEN 0 ELSE 1 END)
                   AND c.is_working_day)) AS due_at
             FROM {facts}
-            WHERE accepted_at < $end AND (completed_at IS NULL OR completed_at >= $end)),
+            WHERE accepted_at < $as_of
+              AND (completed_at IS NULL OR completed_at >= $as_of)),
         timed AS (
             SELECT o.*, ({cal.work_seconds_sql(due_local, "cd")}
                          - {cal.work_seconds_sql(end_local, "ce")}) / {cal.day_seconds}
@@ -297,7 +307,7 @@ def cards_sql(cal: WorkCalendar, facts: str, yellow_s: float) -> str:
             LEFT JOIN ow_calendar cd ON cd.day = {due_local}::DATE
             JOIN ow_calendar ce ON ce.day = {end_local}::DATE)
         SELECT *, CASE WHEN due_at IS NULL THEN NULL
-                       WHEN due_at < $end THEN 'red'
+                       WHEN due_at < $as_of THEN 'red'
                        WHEN workdays_left <= {yellow_s / cal.day_seconds} THEN 'yellow'
                   END AS card
         FROM timed"""
@@ -322,13 +332,13 @@ def cards(
     """Open applications with a yellow or red card at the period's end, most urgent first."""
     cal.register(con)
     facts, params = facts_sql(cal, filters)
-    _, end = period_bounds(filters, cal.zone, as_of or _last_instant(con))
+    _, _, as_of = period_bounds(filters, cal.zone, as_of or _last_instant(con))
     yellow_s = config.supervision.yellow_workdays * cal.day_seconds
     query = f"""WITH f AS ({facts}) SELECT application_id, matter_code, department, window_id,
             staff, channel, accepted_at, due_at, card, round(workdays_left, 2) AS workdays_left,
-            round(greatest(0, epoch($end::TIMESTAMPTZ) - epoch(due_at)) / 3600, 1)
+            round(greatest(0, epoch($as_of::TIMESTAMPTZ) - epoch(due_at)) / 3600, 1)
                 AS overdue_hours
         FROM ({cards_sql(cal, "f", yellow_s)}) WHERE card IS NOT NULL
         ORDER BY workdays_left, application_id"""
-    frame: pl.DataFrame = con.sql(_inline(query, params), params={"end": end}).pl()
+    frame: pl.DataFrame = con.sql(_inline(query, params), params={"as_of": as_of}).pl()
     return frame

@@ -16,7 +16,7 @@ from metrics.filters import Filters
 ORDER = "ORDER BY ts, file_id, source_row"
 
 
-def _app_filter(filters: Filters, alias: str = "a") -> tuple[str, list[object]]:
+def app_filter(filters: Filters, alias: str = "a") -> tuple[str, list[object]]:
     """Application-level cuts: matter, department (the matter's), channel."""
     parts: list[str] = ["TRUE"]
     params: list[object] = []
@@ -33,7 +33,7 @@ def _app_filter(filters: Filters, alias: str = "a") -> tuple[str, list[object]]:
 
 def events_sql(cal: WorkCalendar, filters: Filters) -> tuple[str, list[object]]:
     """Events of the filtered applications with their local time and W (working seconds)."""
-    where, params = _app_filter(filters)
+    where, params = app_filter(filters)
     local = f"(e.ts AT TIME ZONE '{cal.zone}')"
     sql = f"""
         SELECT e.application_id, a.matter_code, e.step, e.ts, e.stage, e.in_person,
@@ -51,7 +51,7 @@ def facts_sql(cal: WorkCalendar, filters: Filters) -> tuple[str, list[object]]:
     """One row per application: first/last event, accepted, completed, processing working
     days (minus suspended ones), on-time, trips, fully online, instant."""
     ev, params = events_sql(cal, filters)
-    where, app_params = _app_filter(filters)
+    where, app_params = app_filter(filters)
     zone = cal.zone
     sql = f"""
         WITH ev AS ({ev}),
@@ -68,10 +68,14 @@ def facts_sql(cal: WorkCalendar, filters: Filters) -> tuple[str, list[object]]:
                 min(ts) FILTER (WHERE stage = 'accept') AS accept_event,
                 max(ts) FILTER (WHERE stage = 'complete') AS complete_event,
                 count(DISTINCT local_ts::DATE) FILTER (WHERE in_person) AS in_person_days,
+                arg_min(window_id, ts) FILTER (WHERE stage = 'accept') AS accept_window,
+                arg_min(staff, ts) FILTER (WHERE stage = 'accept') AS accept_staff,
                 max(w) - min(w) AS work_s
             FROM ev GROUP BY application_id)
         SELECT a.application_id, a.matter_code, m.department, a.channel, a.applicant_type,
-            a.window_id, a.staff, a.submitted_at, p.first_event, p.last_event,
+            coalesce(a.window_id, p.accept_window) AS window_id,
+            coalesce(a.staff, p.accept_staff) AS staff, a.submitted_at, p.first_event,
+            p.last_event,
             epoch(p.last_event) - epoch(p.first_event) AS duration_s,
             p.work_s / 3600.0 AS duration_work_h,
             coalesce(p.accept_event, a.accepted_at, a.submitted_at, p.first_event)
@@ -92,6 +96,7 @@ def facts_sql(cal: WorkCalendar, filters: Filters) -> tuple[str, list[object]]:
         WITH base AS ({sql}),
         dated AS (
             SELECT base.*, ca.wd_index AS accepted_wd, cc.wd_index AS completed_wd,
+                ca.is_working_day AS accepted_on_workday,
                 (accepted_at AT TIME ZONE '{zone}')::DATE AS accepted_day,
                 (completed_at AT TIME ZONE '{zone}')::DATE AS completed_day
             FROM base
@@ -187,9 +192,11 @@ def rework(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters) 
     """Per step: applications in which it occurs more than once."""
     cal.register(con)
     ev, params = events_sql(cal, filters)
+    period, period_params = filters.period_sql("ts", cal.zone)
+    params = [*params, *period_params]
     frame: pl.DataFrame = con.sql(
         f"""WITH ev AS ({ev}), per AS (
-            SELECT application_id, step, count(*) AS n FROM ev GROUP BY ALL)
+            SELECT application_id, step, count(*) AS n FROM ev WHERE {period} GROUP BY ALL)
         SELECT step, count(*) FILTER (WHERE n > 1) AS applications_with_rework,
             count(*) AS applications, (sum(n) - count(*))::BIGINT AS repeats
         FROM per GROUP BY step ORDER BY applications_with_rework DESC, step""",

@@ -22,27 +22,30 @@ ReportFn = Callable[[duckdb.DuckDBPyConnection, Filters, Config, str], pl.DataFr
 class Report:
     fn: ReportFn
     by: tuple[str, ...]  # the --by dimensions it takes; "none" first
+    app_cuts: bool = True  # takes --matter, --department, --channel
 
 
 REPORTS: dict[str, Report] = {}
 
 
-def report(name: str, by: tuple[str, ...] = ("none",)) -> Callable[[ReportFn], ReportFn]:
+def report(
+    name: str, by: tuple[str, ...] = ("none",), app_cuts: bool = True
+) -> Callable[[ReportFn], ReportFn]:
     def register(fn: ReportFn) -> ReportFn:
-        REPORTS[name] = Report(fn, by)
+        REPORTS[name] = Report(fn, by, app_cuts)
         return fn
 
     return register
 
 
-@report("jobs")
+@report("jobs", app_cuts=False)
 def _jobs(
     con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
 ) -> pl.DataFrame:
     return health.jobs(con, filters, config.center.timezone)
 
 
-@report("quarantine")
+@report("quarantine", app_cuts=False)
 def _quarantine(
     con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
 ) -> pl.DataFrame:
@@ -84,7 +87,7 @@ def _cards(
     return kpis.cards(con, WorkCalendar.from_config(config), filters, config)
 
 
-@report("queue")
+@report("queue", app_cuts=False)
 def _queue(
     con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
 ) -> pl.DataFrame:

@@ -8,6 +8,7 @@ import polars as pl
 
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
+from metrics.process import app_filter
 from onewindow.config import Config
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -48,10 +49,8 @@ def satisfaction(
     rated = f"(r.rated_at AT TIME ZONE '{zone}')"
     fixed = f"(r.rectified_at AT TIME ZONE '{zone}')"
     within = config.satisfaction.rectify_within_workdays * cal.day_seconds
-    matters = ""
-    if filters.matters:
-        matters = " AND a.matter_code IN (SELECT unnest(?))"
-        params = [*params, list(filters.matters)]
+    cut, cut_params = app_filter(filters)
+    params = [*params, *cut_params]
     frame: pl.DataFrame = con.sql(
         f"""SELECT strftime({rated}, '%Y-%m') AS month, count(*) AS ratings,
             avg((r.rating >= {config.satisfaction.good_from})::INT) AS good_review_rate,
@@ -61,9 +60,10 @@ def satisfaction(
                     <= {within}) AS rectified_in_time,
             count(*) FILTER (WHERE r.rating <= 2 AND r.rectified_at IS NULL) AS not_rectified
         FROM evaluations r JOIN applications a USING (application_id)
+        LEFT JOIN matters m ON m.matter_code = a.matter_code
         JOIN ow_calendar cr ON cr.day = {rated}::DATE
         LEFT JOIN ow_calendar cf ON cf.day = {fixed}::DATE
-        WHERE {period}{matters} GROUP BY month ORDER BY month""",
+        WHERE {period} AND {cut} GROUP BY month ORDER BY month""",
         params=params,
     ).pl()
     return frame.with_columns(
@@ -77,6 +77,8 @@ def workload(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters
     cal.register(con)
     zone = cal.zone
     period, params = filters.period_sql("e.ts", zone)
+    cut, cut_params = app_filter(filters)
+    params = [*params, *cut_params]
     frame: pl.DataFrame = con.sql(
         f"""SELECT e.staff, any_value(e.department) AS department, count(*) AS steps,
             count(DISTINCT e.application_id) AS applications,
@@ -84,7 +86,9 @@ def workload(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters
             count(*) / count(DISTINCT (e.ts AT TIME ZONE '{zone}')::DATE) AS steps_per_day,
             median(epoch(e.ts) - epoch(e.started_at)) / 60 AS median_step_min,
             avg(epoch(e.ts) - epoch(e.started_at)) / 60 AS mean_step_min
-        FROM events e WHERE e.staff IS NOT NULL AND {period} GROUP BY e.staff
+        FROM events e JOIN applications a USING (application_id)
+        LEFT JOIN matters m ON m.matter_code = a.matter_code
+        WHERE e.staff IS NOT NULL AND {period} AND {cut} GROUP BY e.staff
         ORDER BY median_step_min DESC NULLS LAST, e.staff""",
         params=params,
     ).pl()

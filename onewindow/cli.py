@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -239,6 +240,11 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
     chosen = REPORTS.get(args.name)
     if chosen is None:
         raise UsageError(f"unknown report {args.name!r}; choose one of {', '.join(REPORTS)}")
+    if not chosen.app_cuts and (args.matter or args.department or args.channel):
+        raise UsageError(
+            f"report {args.name} cannot be cut by matter, department or channel; "
+            "use --from and --to"
+        )
     if args.by not in chosen.by:
         raise UsageError(
             f"report {args.name} cannot be cut by {args.by!r}; choose one of {', '.join(chosen.by)}"
@@ -264,7 +270,14 @@ def render(frame: pl.DataFrame, fmt: str) -> str:
         writer.writerows(frame.rows())
         return buf.getvalue()
     if fmt == "json":
-        return json.dumps(frame.to_dicts(), ensure_ascii=False, default=str, indent=1) + "\n"
+        rows = [
+            {
+                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in row.items()
+            }
+            for row in frame.to_dicts()
+        ]
+        return json.dumps(rows, ensure_ascii=False, default=str, indent=1) + "\n"
     return format_table(frame) + "\n"
 
 

@@ -192,6 +192,8 @@ def test_kpis_and_cards(wh: Warehouse) -> None:
     values = dict(zip(march["kpi"], march["value"], strict=True))
     # completed in March: B, C, D, E, F; on time: B, E (D: 4 > 3 days; C late; F late)
     assert values["completed"] == 5 and values["on_time_rate"] == pytest.approx(2 / 5)
+    # accepted in March: B, C, D, E, F, G; completed by the period's end: all but G
+    assert values["completion_rate"] == pytest.approx(5 / 6)
     assert values["overdue"] == 2 + 1  # C, D, F
     # processing days 0, 4, 4, 2, 3 -> mean 2.6, median 3
     assert values["processing_workdays_mean"] == pytest.approx(2.6)
@@ -223,7 +225,7 @@ def test_cards(wh: Warehouse, as_of: datetime, card: str | None, left: float) ->
         rows = con.sql(
             f"WITH f AS ({facts}) SELECT application_id, card, workdays_left FROM "
             f"({kpis.cards_sql(CAL, 'f', 7 * 3600)}) WHERE application_id = 'G'",
-            params={"end": as_of} if not params else None,
+            params={"as_of": as_of} if not params else None,
         ).fetchall()
         listed = kpis.cards(con, CAL, Filters(), Config(), as_of=as_of)
     assert rows[0][1] == card and rows[0][2] == pytest.approx(left)
