@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import run_cli
+from tests.test_privacy import _all_text
 from tests.fixtures import ID_CHECK, ID_WEIGHTS
 from warehouse import Warehouse
 
@@ -124,10 +125,14 @@ def test_no_personal_data_reaches_the_warehouse(demo: Path) -> None:
         infer_schema=False,
     )
     stored = b"".join(p.read_bytes() for p in (demo / "w.duckdb.d").rglob("*") if p.is_file())
+    text = _all_text(Warehouse(demo / "w.duckdb"))
     for column in ("证件号码", "联系电话", "申请人"):
         for value in apps[column].unique().to_list()[:300]:
-            assert value.encode("utf-8") not in stored
-            assert value.encode("gb18030") not in stored
+            assert value not in text  # no text column holds it, whatever its length
+            for encoded in (value.encode("utf-8"), value.encode("gb18030")):
+                # A 2-character name is 4 bytes: such a pattern turns up by chance in
+                # megabytes of compressed pages, so bytes are checked from 6 on.
+                assert len(encoded) < 6 or encoded not in stored
     with Warehouse(demo / "w.duckdb").read() as con:
         keys = con.execute("SELECT count(DISTINCT applicant_key) FROM applications").fetchall()
     assert keys[0][0] == apps["证件号码"].n_unique()

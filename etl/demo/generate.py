@@ -213,8 +213,11 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
     share *= rng.uniform(0.7, 1.3, share.shape)
     share /= share.sum(axis=0, keepdims=True)
     span = share * process
-    span[SUSPEND] = np.where(special, rng.uniform(5, 15, n) * DAY_MINUTES, 0)  # clock stops
-    span[RESUME] = np.where(special, rng.uniform(10, 120, n), 0)
+    # 特别程序 (expert review) starts the suspension, 特别程序结束 ends it: the clock stops
+    # for the whole working days between them, and the deadline moves by as many.
+    suspended_days = np.where(special, rng.integers(5, 16, n), 0)
+    span[SUSPEND] = np.where(special, rng.uniform(10, 120, n), 0)
+    span[RESUME] = suspended_days * DAY_MINUTES
 
     code = cat["code"][matter]
     treated_b = np.isin(code, plan.reform_b_matters) & (
@@ -226,7 +229,8 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
     span[REVIEW] *= np.where(slowed, plan.bottleneck_factor, 1.0)
 
     # Handling time is the staff member's own; the step's span makes room for it.
-    handling = rng.lognormal(np.log(30), 0.6, (len(SLOTS), n)) * slowness
+    typical = np.where(instant, 6.0, 30.0)  # minutes; an instant matter is quick at every step
+    handling = rng.lognormal(np.log(typical), 0.6, (len(SLOTS), n)) * slowness
     span = np.maximum(span, np.where(span > 0, handling, 0.0))
     handling[ACCEPT] = accept_handling
     handling[DELIVER] = rng.lognormal(np.log(8), 0.5, n) * slowness[DELIVER]
@@ -235,7 +239,8 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
     present[CORRECT] = present[REREVIEW] = correction
     present[INSPECT] = inspection
     present[SUSPEND] = present[RESUME] = special
-    present[DECIDE] &= ~withdrawn
+    for slot in (CORRECT, REREVIEW, INSPECT, SUSPEND, RESUME, DECIDE, DONE):
+        present[slot] &= ~withdrawn  # a withdrawn application stops after its review
     present[DELIVER] = ~withdrawn & ~refused
     span = np.where(present, span, 0.0)
     handling = np.where(present, handling, 0.0)
@@ -260,6 +265,7 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
     completed_w = np.where(withdrawn, finish[REVIEW], done_at)
     export_end = np.datetime64(end) + np.timedelta64(1, "D") - np.timedelta64(UTC_OFFSET_MIN, "m")
     completed_at = clock.to_clock(completed_w)
+    accepted_at = clock.to_clock(w_acc)
     is_done = completed_at < export_end
 
     # Trips: the window visit, a correction handed in at the window, collecting in person.
@@ -315,8 +321,12 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
             "申请方式": CHANNELS[channel],
             "申请人类型": np.where(enterprise, "法人", "自然人"),
             "申请时间": _local_text(submitted_local),
-            "受理时间": _local_text(_to_local(clock.to_clock(w_acc))),
-            "承诺办结时间": np.where(instant, "", _deadline_text(clock, w_acc, promised)),
+            "受理时间": np.where(accepted_at < export_end, _local_text(_to_local(accepted_at)), ""),
+            "承诺办结时间": np.where(
+                instant | (accepted_at >= export_end),
+                "",
+                _deadline_text(clock, w_acc, promised + suspended_days),
+            ),
             "办结时间": np.where(is_done, _local_text(_to_local(completed_at)), ""),
             "办理结果": np.where(
                 ~is_done, "", np.where(withdrawn, "撤件", np.where(refused, "不予许可", "准予许可"))
@@ -344,7 +354,16 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
         rng,
     )
     ratings = _ratings(
-        rng, app_ids, completed_at, is_done, withdrawn, channel, process, promised, instant
+        rng,
+        app_ids,
+        completed_at,
+        is_done,
+        withdrawn,
+        channel,
+        process,
+        promised,
+        instant,
+        export_end,
     )
     tickets = _tickets(rng, clock, submitted_local, channel, dept, day_date, plan)
     truth["counts"] = {
@@ -390,7 +409,7 @@ def _pick_overdue(
     rng: np.random.Generator, code: np.ndarray, w_acc: np.ndarray, end_work: float, plan: Plan
 ) -> np.ndarray:
     """About `overdue_count` applications of one matter accepted 6–45 working days before
-    the end (past its promised limit of 3 days), left open."""
+    the end (past the matter's promised limit), left open."""
     candidates = np.flatnonzero(
         (code == plan.overdue_matter)
         & (w_acc > end_work - 45 * DAY_MINUTES)
@@ -538,6 +557,7 @@ def _ratings(
     process: np.ndarray,
     promised: np.ndarray,
     instant: np.ndarray,
+    export_end: np.datetime64,
 ) -> pl.DataFrame:
     rated = is_done & ~withdrawn & (rng.random(len(app_ids)) < 0.6)
     late = ~instant & (process > promised * DAY_MINUTES)
@@ -551,7 +571,6 @@ def _ratings(
     rated_at = completed_at + (rng.uniform(0.1, 72, len(app_ids)) * 3600).astype("timedelta64[s]")
     fixed = (rating <= 2) & (rng.random(len(app_ids)) < 0.85)
     rectified = rated_at + (rng.uniform(1, 12, len(app_ids)) * 86400).astype("timedelta64[s]")
-    export_end = completed_at.max()
     keep = rated & (rated_at < export_end)
     return pl.DataFrame(
         {
@@ -691,9 +710,10 @@ def _truth(
                     "materials_mean": float(
                         np.mean(materials[treated_a]) - np.mean(materials_cf[treated_a])
                     ),
-                    "processing_workdays_median": float(
-                        np.median(work_days[t]) - np.median(work_days_cf[t])
-                    ),
+                    "processing_working_hours_mean": float(
+                        np.mean(work_days[t]) - np.mean(work_days_cf[t])
+                    )
+                    * 7,
                 },
                 "effect_window_days": 90,
                 "treated_applications": int(treated_a.sum()),
@@ -730,14 +750,14 @@ def _truth(
             "hours": list(plan.queue_hours),
             "mean_wait_min": plan.queue_wait_min,
             "other_mean_wait_min": plan.normal_wait_min,
-            "planted": "tickets for window visits at 09:00–10:00 on Mondays and Tuesdays "
-            "wait over 30 minutes",
+            "planted": "tickets taken at 09:00–10:00 on Mondays and Tuesdays wait 31 to 150 "
+            "minutes (mean about 48); that hour's cell also holds tickets served at once",
         },
         "open_past_limit": {
             "matter": plan.overdue_matter,
             "applications": plan.overdue_count,
-            "planted": "accepted 6–45 working days before the export's end, "
-            "promised in 3, still open",
+            "planted": "accepted 6–45 working days before the export's end, past the "
+            "matter's promised limit, still open",
         },
         "channel_drift": {
             "online_share_start": 0.28,
