@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 from tests.conftest import run_cli
-from tests.test_privacy import _all_text
 from tests.fixtures import ID_CHECK, ID_WEIGHTS
+from tests.test_privacy import _all_text
 from warehouse import Warehouse
 
 ARGS = ["--seed", "7", "--applications", "4000", "--months", "14", "--end", "2025-12-31"]
