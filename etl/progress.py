@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -64,7 +63,3 @@ class Progress:
                 f.quarantined,
                 f" ({f.error})" if f.error else "",
             )
-
-
-def default_stream() -> TextIO:
-    return sys.stderr

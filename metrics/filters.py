@@ -1,4 +1,5 @@
-"""The filter every metric takes: a period and the dimensions a user can narrow to."""
+"""The filter every metric takes: a period, and the matters, departments and channels a user
+can narrow to (the --from, --to, --matter, --department and --channel of `onewindow report`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ class Filters:
     matters: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
-    windows: tuple[str, ...] = ()
-    staff: tuple[str, ...] = ()
 
     def period_sql(self, column: str, zone: str) -> tuple[str, list[object]]:
         """A WHERE fragment keeping rows whose `column` falls in the period, in `zone`'s days."""

@@ -25,17 +25,6 @@ def jobs(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.Data
     return frame
 
 
-def run_files(con: duckdb.DuckDBPyConnection, run_id: int) -> pl.DataFrame:
-    """Per file outcome of one run: rows read = loaded + duplicates + quarantined."""
-    frame: pl.DataFrame = con.sql(
-        """SELECT path, table_name, profile, status, rows_read, loaded, duplicates,
-            quarantined, error
-        FROM etl_run_files WHERE run_id = ? ORDER BY path""",
-        params=[run_id],
-    ).pl()
-    return frame
-
-
 def quarantine(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.DataFrame:
     """Rows held back, with the file, the row a person finds in it, the field and why."""
     where, params = filters.period_sql("r.started_at", zone)
