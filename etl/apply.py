@@ -15,20 +15,52 @@ from pathlib import Path
 import duckdb
 
 from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, LOAD_ORDER
+from metrics import derived
+from metrics.calendar import WorkCalendar
 
 
 def apply_delta(con: duckdb.DuckDBPyConnection, delta: Path) -> None:
+    """The run's data and records in one transaction, then the derived tables of what it
+    touched in a second (metrics/derived.py). A crash between the two leaves the touched
+    applications in d_pending: readers fall back to the reference SQL until a later run."""
     con.execute(f"ATTACH '{delta}' AS d (READ_ONLY)")
     try:
         con.execute("BEGIN TRANSACTION")
         try:
             _apply(con)
+            _mark_touched(con)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
+        calendar = _calendar(con)
     finally:
         con.execute("DETACH d")
+    if calendar is not None:
+        derived.refresh(con, calendar)
+
+
+def _mark_touched(con: duckdb.DuckDBPyConnection) -> None:
+    """Applications whose derived rows this run may change: those it staged, and those of a
+    matter it staged (a changed limit or department). Read from the delta, not from the
+    tables just written (see _merge)."""
+    con.execute(
+        """INSERT INTO d_pending
+        SELECT application_id FROM d.st_applications
+        UNION SELECT application_id FROM d.st_derived
+        UNION SELECT application_id FROM d.st_events
+        UNION SELECT application_id FROM applications
+            WHERE matter_code IN (SELECT matter_code FROM d.st_matters)"""
+    )
+
+
+def _calendar(con: duckdb.DuckDBPyConnection) -> WorkCalendar | None:
+    """The calendar the run was made with; None for a delta older than derived tables."""
+    try:
+        rows = con.execute("SELECT definition FROM d.calendar").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return WorkCalendar.from_json(rows[0][0]) if rows else None
 
 
 def _apply(con: duckdb.DuckDBPyConnection) -> None:

@@ -25,6 +25,8 @@ from etl.progress import Progress
 from etl.readers import UnreadableFile, read_source
 from etl.stage import Delta
 from etl.transform import map_rows
+from metrics.calendar import WorkCalendar
+from onewindow.config import Config
 from warehouse import Warehouse
 
 log = logging.getLogger("onewindow.etl")
@@ -131,13 +133,16 @@ def load_files(
     secret: bytes | None = None,
     lock_timeout_s: float = 3600.0,
     progress: Progress | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> RunResult:
-    """Loads the files, each with its profile, as one atomic run."""
+    """Loads the files, each with its profile, as one atomic run. The derived tables are
+    refreshed with `calendar` (the config's; default: the default config's)."""
     progress = progress or Progress(total_files=len(items))
+    calendar = calendar or WorkCalendar.from_config(Config())
     with wh.writer(apply_delta, lock_timeout_s) as writer:
         run_id, next_file_id = writer.next_ids()
         profiles = ", ".join(sorted({p.name for _, p in items})) or None
-        delta = Delta(writer.delta_path(run_id), run_id, job, profiles)
+        delta = Delta(writer.delta_path(run_id), run_id, job, profiles, calendar.to_json())
         try:
             _stage(wh, delta, items, next_file_id, secret, progress)
             path = delta.finish("ok", None)
@@ -145,7 +150,7 @@ def load_files(
         except Exception as exc:
             delta.discard()
             reason = redact(f"{type(exc).__name__}: {exc}")
-            failed = Delta(writer.delta_path(run_id), run_id, job, profiles)
+            failed = Delta(writer.delta_path(run_id), run_id, job, profiles, None)
             writer.publish(failed.finish("failed", reason))
             raise LoadError(f"run {run_id} failed: {reason}") from exc
         writer.publish(path)

@@ -50,7 +50,9 @@ def _ddl(name: str, table: str, columns: tuple[str, ...]) -> str:
 
 
 class Delta:
-    def __init__(self, path: Path, run_id: int, job: str, profile: str | None) -> None:
+    def __init__(
+        self, path: Path, run_id: int, job: str, profile: str | None, calendar: str | None
+    ) -> None:
         self.path = path
         self.tmp = path.with_name(path.name + ".tmp")
         self.run_id = run_id
@@ -76,8 +78,12 @@ class Delta:
                 kept VARCHAR, other VARCHAR, ord INTEGER);
             CREATE TABLE run (run_id BIGINT, job VARCHAR, profile VARCHAR,
                 started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR,
-                error VARCHAR, host VARCHAR, pid INTEGER);"""
+                error VARCHAR, host VARCHAR, pid INTEGER);
+            -- The working calendar the derived tables are refreshed with (metrics/derived.py).
+            CREATE TABLE calendar (definition VARCHAR);"""
         )
+        if calendar is not None:
+            self.con.execute("INSERT INTO calendar VALUES (?)", [calendar])
 
     def add_file(
         self,

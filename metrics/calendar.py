@@ -9,8 +9,11 @@ W(b) − W(a) and the working days after acceptance are a difference of day inde
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
+from importlib.metadata import version
 
 import chinese_calendar
 import duckdb
@@ -19,6 +22,9 @@ import polars as pl
 from onewindow.config import Config
 
 VIEW = "ow_calendar"
+# Day indexes and working seconds count from a fixed first day, so values stored by one run
+# (the derived tables) compare with values of the next. Data older than this moves the base.
+BASE = date(1990, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,35 @@ class WorkCalendar:
             frozenset(config.calendar.closed),
             frozenset(config.calendar.working),
         )
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "zone": self.zone,
+                "spans": [list(s) for s in self.spans],
+                "holidays": self.holidays,
+                "closed": sorted(d.isoformat() for d in self.closed),
+                "working": sorted(d.isoformat() for d in self.working),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkCalendar:
+        raw = json.loads(text)
+        return cls(
+            raw["zone"],
+            tuple((int(a), int(b)) for a, b in raw["spans"]),
+            raw["holidays"],
+            frozenset(date.fromisoformat(d) for d in raw["closed"]),
+            frozenset(date.fromisoformat(d) for d in raw["working"]),
+        )
+
+    def fingerprint(self, base: date) -> str:
+        """Identifies every working-time value this calendar gives from `base` on: a change of
+        config, base or holiday data changes it."""
+        text = f"{self.to_json()}|{base.isoformat()}|chinese-calendar {version('chinese-calendar')}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def day_seconds(self) -> int:
@@ -85,9 +120,9 @@ class WorkCalendar:
             return False, "statutory"
         return working, "statutory" if working else "weekend"
 
-    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+    def register(self, con: duckdb.DuckDBPyConnection) -> date:
         """Makes the calendar view `ow_calendar` cover every day the warehouse's instants touch
-        (plus two years ahead, for deadlines)."""
+        (plus two years ahead, for deadlines); returns its first day (the base of W)."""
         bounds = con.execute(
             f"""SELECT min(d), max(d) FROM (
                 SELECT (min(ts) AT TIME ZONE '{self.zone}')::DATE AS d FROM events
@@ -101,9 +136,10 @@ class WorkCalendar:
                 UNION ALL SELECT (min(issued_at) AT TIME ZONE '{self.zone}')::DATE FROM tickets)"""
         ).fetchall()[0]
         today = date.today()
-        first = (bounds[0] or today) - timedelta(days=7)
+        first = min(BASE, (bounds[0] or today) - timedelta(days=7))
         last = max(bounds[1] or today, today) + timedelta(days=731)
         con.register(VIEW, _cached_days(self, first, last))
+        return first
 
     def within_sql(self, local: str) -> str:
         """Working seconds of the day elapsed at local timestamp `local` (a SQL expression)."""

@@ -16,13 +16,18 @@ class Filters:
     channels: tuple[str, ...] = ()
 
     def period_sql(self, column: str, zone: str) -> tuple[str, list[object]]:
-        """A WHERE fragment keeping rows whose `column` falls in the period, in `zone`'s days."""
+        """A WHERE fragment keeping rows whose instant `column` falls in the period, in
+        `zone`'s days."""
+        return self.days_sql(f"({column} AT TIME ZONE '{zone}')::DATE")
+
+    def days_sql(self, day: str) -> tuple[str, list[object]]:
+        """The same for an expression that already is the local day (a DATE)."""
         parts: list[str] = ["TRUE"]
         params: list[object] = []
         if self.start is not None:
-            parts.append(f"({column} AT TIME ZONE '{zone}')::DATE >= ?")
+            parts.append(f"{day} >= ?")
             params.append(self.start)
         if self.end is not None:
-            parts.append(f"({column} AT TIME ZONE '{zone}')::DATE <= ?")
+            parts.append(f"{day} <= ?")
             params.append(self.end)
         return " AND ".join(parts), params

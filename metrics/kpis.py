@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
+from metrics import derived
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
-from metrics.process import facts_sql
 from onewindow.config import Config
 
 Better = Literal["higher", "lower", "none"]
@@ -140,8 +140,7 @@ def kpis(
     as_of: datetime | None = None,
 ) -> pl.DataFrame:
     """Long table: [dimension,] kpi, value, target, meets_target."""
-    cal.register(con)
-    facts, params = facts_sql(cal, filters)
+    facts, params = derived.source(con, cal, "d_facts", filters)
     start, end, as_of = period_bounds(filters, cal.zone, as_of or _last_instant(con))
     zone = cal.zone
 
@@ -330,8 +329,7 @@ def cards(
     as_of: datetime | None = None,
 ) -> pl.DataFrame:
     """Open applications with a yellow or red card at the period's end, most urgent first."""
-    cal.register(con)
-    facts, params = facts_sql(cal, filters)
+    facts, params = derived.source(con, cal, "d_facts", filters)
     _, _, as_of = period_bounds(filters, cal.zone, as_of or _last_instant(con))
     yellow_s = config.supervision.yellow_workdays * cal.day_seconds
     query = f"""WITH f AS ({facts}) SELECT application_id, matter_code, department, window_id,

@@ -6,9 +6,10 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from metrics import derived
 from metrics.calendar import WorkCalendar
+from metrics.facts import app_filter
 from metrics.filters import Filters
-from metrics.process import app_filter
 from onewindow.config import Config
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -74,22 +75,17 @@ def satisfaction(
 def workload(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters) -> pl.DataFrame:
     """Per staff member: steps and applications handled, per working day active, and the
     median step time (step start → end), ranked slowest first."""
-    cal.register(con)
-    zone = cal.zone
-    period, params = filters.period_sql("e.ts", zone)
-    cut, cut_params = app_filter(filters)
-    params = [*params, *cut_params]
+    steps, params = derived.source(con, cal, "d_steps", filters)
+    period, period_params = filters.days_sql("day")
     frame: pl.DataFrame = con.sql(
-        f"""SELECT e.staff, any_value(e.department) AS department, count(*) AS steps,
-            count(DISTINCT e.application_id) AS applications,
-            count(DISTINCT (e.ts AT TIME ZONE '{zone}')::DATE) AS days_active,
-            count(*) / count(DISTINCT (e.ts AT TIME ZONE '{zone}')::DATE) AS steps_per_day,
-            median(epoch(e.ts) - epoch(e.started_at)) / 60 AS median_step_min,
-            avg(epoch(e.ts) - epoch(e.started_at)) / 60 AS mean_step_min
-        FROM events e JOIN applications a USING (application_id)
-        LEFT JOIN matters m ON m.matter_code = a.matter_code
-        WHERE e.staff IS NOT NULL AND {period} AND {cut} GROUP BY e.staff
-        ORDER BY median_step_min DESC NULLS LAST, e.staff""",
-        params=params,
+        f"""SELECT staff, arg_max(department, ts) AS department, count(*) AS steps,
+            count(DISTINCT application_id) AS applications,
+            count(DISTINCT day) AS days_active,
+            count(*) / count(DISTINCT day) AS steps_per_day,
+            median(step_s) / 60 AS median_step_min,
+            avg(step_s) / 60 AS mean_step_min
+        FROM ({steps}) WHERE staff IS NOT NULL AND {period} GROUP BY staff
+        ORDER BY median_step_min DESC NULLS LAST, staff""",
+        params=params + period_params,
     ).pl()
     return frame.with_row_index("rank", offset=1)

@@ -26,6 +26,7 @@ import polars as pl
 from etl.profile import Profile, ProfileError, load_profile
 from etl.progress import Progress
 from etl.run import LoadError, RunResult, load_files
+from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.reports import REPORTS
 from onewindow.config import Config, ConfigError, load_config
@@ -151,6 +152,7 @@ def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         secret=config.pseudonym_secret(),
         lock_timeout_s=config.etl.lock_timeout_s,
         progress=Progress(len(files), sys.stderr),
+        calendar=WorkCalendar.from_config(config),
     )
     print(format_table(outcome_frame(result)))
     print(f"run {result.run_id}: {result.status}")
@@ -198,7 +200,11 @@ def cmd_demo(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
     )
     print(f"wrote {len(files)} exports and truth.json to {args.out}")
     result = demo.load_demo(
-        wh, files, secret=config.pseudonym_secret(), progress=Progress(len(files), sys.stderr)
+        wh,
+        files,
+        secret=config.pseudonym_secret(),
+        progress=Progress(len(files), sys.stderr),
+        calendar=WorkCalendar.from_config(config),
     )
     print(format_table(outcome_frame(result)))
     print(f"run {result.run_id}: {result.status}")

@@ -251,5 +251,5 @@ def test_years_beyond_the_holiday_data_are_flagged(tmp_path: Path) -> None:
     )
     with warehouse.read() as con:
         gaps = calendar_coverage(con, CAL)
-    # The calendar view starts a week before the first instant: 26 Feb to 31 Dec 2031.
-    assert gaps["year"].to_list() == [2031] and gaps["fallback_days"][0] == 309
+    # The calendar counts from a fixed base (1990) to two years past the data: all of 2031.
+    assert gaps["year"].to_list() == [2031] and gaps["fallback_days"][0] == 365

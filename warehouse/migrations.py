@@ -152,4 +152,16 @@ def run_files_profile_hash() -> str:
     return "ALTER TABLE etl_run_files ADD COLUMN profile_hash VARCHAR"
 
 
+@migration
+def derived_state() -> str:
+    # The derived tables (d_facts, d_transitions, d_steps) are created by their first build,
+    # from the reference SQL in metrics/facts.py, so their columns cannot drift from it.
+    # d_state names the calendar they were computed with; d_pending lists applications whose
+    # rows a crash left stale. Readers use the tables only when both say they are current.
+    return """
+    CREATE TABLE d_state (fingerprint VARCHAR NOT NULL, built_at TIMESTAMPTZ NOT NULL);
+    CREATE TABLE d_pending (application_id VARCHAR NOT NULL);
+    """
+
+
 LATEST = len(MIGRATIONS)

@@ -11,6 +11,7 @@ from etl.demo.generate import generate
 from etl.profile import load_profile
 from etl.progress import Progress
 from etl.run import RunResult, load_files
+from metrics.calendar import WorkCalendar
 from warehouse import Warehouse
 
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "demo.toml"
@@ -24,9 +25,19 @@ def write_demo(out: Path, *, seed: int, applications: int, months: int, end: dat
 
 
 def load_demo(
-    wh: Warehouse, files: list[Path], *, secret: bytes | None, progress: Progress | None = None
+    wh: Warehouse,
+    files: list[Path],
+    *,
+    secret: bytes | None,
+    progress: Progress | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> RunResult:
     profile = load_profile(PROFILE)
     return load_files(
-        wh, [(f, profile) for f in files], job="demo", secret=secret, progress=progress
+        wh,
+        [(f, profile) for f in files],
+        job="demo",
+        secret=secret,
+        progress=progress,
+        calendar=calendar,
     )

@@ -1,0 +1,167 @@
+"""The SQL that turns events into facts: per application, per transition, per step. These are
+the reference definitions (docs/metrics.md); the ETL stores their results as the derived
+tables (metrics/derived.py) and every metric reads those when they match the calendar.
+
+Events of an application are ordered by timestamp, then file, then source row (the order a
+tie has in its file), as process-mining tools order them.
+"""
+
+from __future__ import annotations
+
+from metrics.calendar import WorkCalendar
+from metrics.filters import Filters
+
+ORDER = "ORDER BY ts, file_id, source_row"
+
+
+def app_filter(
+    filters: Filters, alias: str = "a", department: str = "m.department"
+) -> tuple[str, list[object]]:
+    """Application-level cuts: matter, department (the matter's), channel."""
+    parts: list[str] = ["TRUE"]
+    params: list[object] = []
+    for column, values in (
+        (f"{alias}.matter_code", filters.matters),
+        (department, filters.departments),
+        (f"{alias}.channel", filters.channels),
+    ):
+        if values:
+            parts.append(f"{column} IN (SELECT unnest(?))")
+            params.append(list(values))
+    return " AND ".join(parts), params
+
+
+def _only(only: str | None, alias: str = "a") -> str:
+    """Restricts to the applications of relation `only` (the ETL's refresh of a run)."""
+    return f" AND {alias}.application_id IN (SELECT application_id FROM {only})" if only else ""
+
+
+def events_sql(
+    cal: WorkCalendar, filters: Filters, only: str | None = None
+) -> tuple[str, list[object]]:
+    """Events of the filtered applications with their local time and W (working seconds)."""
+    where, params = app_filter(filters)
+    local = f"(e.ts AT TIME ZONE '{cal.zone}')"
+    sql = f"""
+        SELECT e.application_id, a.matter_code, m.department AS matter_department, a.channel,
+            e.step, e.ts, e.stage, e.in_person, e.department, e.window_id, e.staff,
+            e.started_at, e.file_id, e.source_row,
+            {local} AS local_ts, c.wd_index, {cal.work_seconds_sql(local, "c")} AS w
+        FROM events e
+        JOIN applications a USING (application_id)
+        LEFT JOIN matters m ON m.matter_code = a.matter_code
+        JOIN ow_calendar c ON c.day = {local}::DATE
+        WHERE {where}{_only(only)}"""
+    return sql, params
+
+
+def facts_sql(
+    cal: WorkCalendar, filters: Filters, only: str | None = None
+) -> tuple[str, list[object]]:
+    """One row per application: first/last event, accepted, completed, processing working
+    days (minus suspended ones), on-time, trips, fully online, instant."""
+    ev, params = events_sql(cal, filters, only)
+    where, app_params = app_filter(filters)
+    zone = cal.zone
+    sql = f"""
+        WITH ev AS ({ev}),
+        suspended AS (  -- each suspend event paired with the next resume
+            SELECT application_id, sum(resume_wd - wd_index) AS wd
+            FROM (SELECT application_id, stage, wd_index,
+                    lead(wd_index) OVER (PARTITION BY application_id {ORDER}) AS resume_wd,
+                    lead(stage) OVER (PARTITION BY application_id {ORDER}) AS next_stage
+                  FROM ev WHERE stage IN ('suspend', 'resume'))
+            WHERE stage = 'suspend' AND next_stage = 'resume'
+            GROUP BY application_id),
+        per_app AS (
+            SELECT application_id, min(ts) AS first_event, max(ts) AS last_event,
+                min(local_ts)::DATE AS first_day, max(local_ts)::DATE AS last_day,
+                min(ts) FILTER (WHERE stage = 'accept') AS accept_event,
+                max(ts) FILTER (WHERE stage = 'complete') AS complete_event,
+                count(DISTINCT local_ts::DATE) FILTER (WHERE in_person) AS in_person_days,
+                arg_min(window_id, ts) FILTER (WHERE stage = 'accept') AS accept_window,
+                arg_min(staff, ts) FILTER (WHERE stage = 'accept') AS accept_staff,
+                max(w) - min(w) AS work_s
+            FROM ev GROUP BY application_id)
+        SELECT a.application_id, a.matter_code, m.department, a.channel, a.applicant_type,
+            coalesce(a.window_id, p.accept_window) AS window_id,
+            coalesce(a.staff, p.accept_staff) AS staff, a.submitted_at, p.first_event,
+            p.last_event, p.first_day, p.last_day,
+            epoch(p.last_event) - epoch(p.first_event) AS duration_s,
+            p.work_s / 3600.0 AS duration_work_h,
+            coalesce(p.accept_event, a.accepted_at, a.submitted_at, p.first_event)
+                AS accepted_at,
+            coalesce(p.complete_event, a.completed_at,
+                     CASE WHEN a.complete_case THEN p.last_event END) AS completed_at,
+            a.deadline_at, m.promised_limit_days, m.statutory_limit_days, a.result,
+            a.materials_submitted,
+            coalesce(a.trips, CASE WHEN p.in_person_days > 0 THEN p.in_person_days END)
+                AS trips,
+            coalesce(s.wd, 0) AS suspended_workdays
+        FROM applications a
+        LEFT JOIN matters m ON m.matter_code = a.matter_code
+        LEFT JOIN per_app p USING (application_id)
+        LEFT JOIN suspended s USING (application_id)
+        WHERE {where}{_only(only)}"""
+    facts = f"""
+        WITH base AS ({sql}),
+        dated AS (
+            SELECT base.*, ca.wd_index AS accepted_wd, cc.wd_index AS completed_wd,
+                ca.is_working_day AS accepted_on_workday,
+                (accepted_at AT TIME ZONE '{zone}')::DATE AS accepted_day,
+                (completed_at AT TIME ZONE '{zone}')::DATE AS completed_day
+            FROM base
+            LEFT JOIN ow_calendar ca ON ca.day = (accepted_at AT TIME ZONE '{zone}')::DATE
+            LEFT JOIN ow_calendar cc ON cc.day = (completed_at AT TIME ZONE '{zone}')::DATE)
+        SELECT dated.*,
+            completed_at IS NOT NULL AS completed,
+            completed_wd - accepted_wd - suspended_workdays AS processing_workdays,
+            CASE WHEN completed_at IS NULL THEN NULL
+                 WHEN deadline_at IS NOT NULL THEN completed_at <= deadline_at
+                 WHEN promised_limit_days IS NOT NULL
+                    THEN completed_wd - accepted_wd - suspended_workdays <= promised_limit_days
+            END AS on_time,
+            CASE WHEN trips IS NULL THEN NULL
+                 ELSE channel IN ('online', 'mobile') AND trips = 0 END AS fully_online,
+            CASE WHEN completed_at IS NULL THEN NULL
+                 ELSE completed_day = accepted_day END AS instant
+        FROM dated"""
+    return facts, params + app_params
+
+
+def transitions_sql(
+    cal: WorkCalendar, filters: Filters, only: str | None = None
+) -> tuple[str, list[object]]:
+    """Every pair of consecutive events (a → b) of an application; `to_day` is the local day
+    of b, the day the transition ends."""
+    ev, params = events_sql(cal, filters, only)
+    sql = f"""
+        WITH ev AS ({ev})
+        SELECT * FROM (
+            SELECT application_id, matter_code, matter_department, channel,
+                step AS from_step, lead(step) OVER w AS to_step,
+                department AS from_department, lead(department) OVER w AS to_department,
+                ts AS from_ts, lead(ts) OVER w AS to_ts,
+                (lead(local_ts) OVER w)::DATE AS to_day,
+                epoch(lead(ts) OVER w) - epoch(ts) AS duration_s,
+                (lead(w) OVER w - w) / 3600.0 AS work_h
+            FROM ev WINDOW w AS (PARTITION BY application_id {ORDER}))
+        WHERE to_step IS NOT NULL"""
+    return sql, params
+
+
+def steps_sql(
+    cal: WorkCalendar, filters: Filters, only: str | None = None
+) -> tuple[str, list[object]]:
+    """Every event as a handled step: who, where, when (local day), how long it took."""
+    where, params = app_filter(filters)
+    sql = f"""
+        SELECT e.application_id, a.matter_code, m.department AS matter_department, a.channel,
+            e.step, e.staff, e.department, e.window_id, e.ts,
+            (e.ts AT TIME ZONE '{cal.zone}')::DATE AS day,
+            epoch(e.ts) - epoch(e.started_at) AS step_s
+        FROM events e
+        JOIN applications a USING (application_id)
+        LEFT JOIN matters m ON m.matter_code = a.matter_code
+        WHERE {where}{_only(only)}"""
+    return sql, params
