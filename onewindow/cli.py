@@ -7,8 +7,6 @@ Exit codes: 0 success, 1 a failed run, 2 bad usage.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import logging
 import math
@@ -270,11 +268,18 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
 
 def render(frame: pl.DataFrame, fmt: str) -> str:
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(frame.columns)
-        writer.writerows(frame.rows())
-        return buf.getvalue()
+        # Polars writes a million rows in well under a second; the csv module took seconds.
+        nested = [c for c, t in frame.schema.items() if t.is_nested()]
+        flat = frame.with_columns(
+            pl.col(c).map_elements(
+                lambda v: json.dumps(
+                    v.to_list() if hasattr(v, "to_list") else v, ensure_ascii=False, default=str
+                ),
+                return_dtype=pl.String,
+            )
+            for c in nested
+        )
+        return flat.write_csv(datetime_format="%Y-%m-%d %H:%M:%S%.f%:z")
     if fmt == "json":
         rows = [
             {
@@ -285,6 +290,11 @@ def render(frame: pl.DataFrame, fmt: str) -> str:
         ]
         return json.dumps(rows, ensure_ascii=False, default=str, indent=1) + "\n"
     return format_table(frame) + "\n"
+
+
+def _json_cell(value: object) -> str:
+    listed = value.to_list() if isinstance(value, pl.Series) else value
+    return json.dumps(listed, ensure_ascii=False, default=str)
 
 
 def _width(text: str) -> int:
