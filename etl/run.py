@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from etl import reforms as registry
 from etl.apply import apply_delta
 from etl.canonical import LOAD_ORDER
 from etl.profile import Profile, TableSource
@@ -131,8 +132,10 @@ def load_files(
     secret: bytes | None = None,
     lock_timeout_s: float = 3600.0,
     progress: Progress | None = None,
+    reforms: registry.Update | None = None,
 ) -> RunResult:
-    """Loads the files, each with its profile, as one atomic run."""
+    """Loads the files, each with its profile, as one atomic run; with `reforms`, the run
+    also changes the reform registry (etl/reforms.py)."""
     progress = progress or Progress(total_files=len(items))
     with wh.writer(apply_delta, lock_timeout_s) as writer:
         run_id, next_file_id = writer.next_ids()
@@ -140,6 +143,8 @@ def load_files(
         delta = Delta(writer.delta_path(run_id), run_id, job, profiles)
         try:
             _stage(wh, delta, items, next_file_id, secret, progress)
+            if reforms is not None:
+                registry.stage(delta.con, reforms)
             path = delta.finish("ok", None)
             progress.doing("publishing the run")
         except Exception as exc:

@@ -152,4 +152,18 @@ def run_files_profile_hash() -> str:
     return "ALTER TABLE etl_run_files ADD COLUMN profile_hash VARCHAR"
 
 
+@migration
+def reforms_registry() -> str:
+    # Reforms come from the config and from the dashboard's reform page: `origin` says which,
+    # so a config reload replaces only its own rows; a reform deleted on the page is kept as
+    # `deleted` so a reload does not bring it back (etl/reforms.py).
+    return """
+    ALTER TABLE reforms ADD COLUMN control_departments BOOLEAN DEFAULT false;
+    ALTER TABLE reforms ADD COLUMN window_days INTEGER DEFAULT 90;
+    ALTER TABLE reforms ADD COLUMN gap_days INTEGER DEFAULT 0;
+    ALTER TABLE reforms ADD COLUMN origin VARCHAR DEFAULT 'config';
+    ALTER TABLE reforms ADD COLUMN deleted BOOLEAN DEFAULT false;
+    """
+
+
 LATEST = len(MIGRATIONS)
