@@ -277,3 +277,14 @@ def test_the_page_table_reads_in_both_languages() -> None:
     online = en.filter(pl.col("KPI") == "Online rate").row(0, named=True)
     assert online["reading"].startswith("the online rate rose by ")
     assert online["before"].endswith("%")
+
+
+def test_a_design_saved_from_the_page_is_validated() -> None:
+    saved = reforms.with_design(REFORM, Design(window_days=30, gap_days=2, control=("C1",)))
+    assert (saved.window_days, saved.gap_days, saved.control) == (30, 2, ["C1"])
+    assert Design.of(saved) == Design(30, 2, ("C1",))
+    assert Design.of(reforms.with_design(REFORM, Design(control="departments"))).control == (
+        "departments"
+    )
+    with pytest.raises(ValueError, match="control matters T1 are also touched"):
+        reforms.with_design(REFORM, Design(control=("T1", "C1")))
