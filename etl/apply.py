@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, LOAD_ORDER
+from etl.reforms import apply_staged as apply_reforms
 from metrics import derived
 from metrics.calendar import WorkCalendar
 
@@ -79,6 +80,7 @@ def _apply(con: duckdb.DuckDBPyConnection) -> None:
         _merge(con, table, run_id)
         if table == "applications":
             _fill_derived(con, run_id)
+    apply_reforms(con)
     con.execute(
         f"""INSERT INTO quarantine
         SELECT q.file_id, q.row_number, {run_id}, f.path, f.table_name, q.field, q.reason, q.raw

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from etl import reforms as registry
 from etl.apply import apply_delta
 from etl.canonical import LOAD_ORDER
 from etl.profile import Profile, TableSource
@@ -134,9 +135,11 @@ def load_files(
     lock_timeout_s: float = 3600.0,
     progress: Progress | None = None,
     calendar: WorkCalendar | None = None,
+    reforms: registry.Update | None = None,
 ) -> RunResult:
     """Loads the files, each with its profile, as one atomic run. The derived tables are
-    refreshed with `calendar` (the config's; default: the default config's)."""
+    refreshed with `calendar` (the config's; default: the default config's); with `reforms`,
+    the run also changes the reform registry (etl/reforms.py)."""
     progress = progress or Progress(total_files=len(items))
     calendar = calendar or WorkCalendar.from_config(Config())
     with wh.writer(apply_delta, lock_timeout_s) as writer:
@@ -145,6 +148,8 @@ def load_files(
         delta = Delta(writer.delta_path(run_id), run_id, job, profiles, calendar.to_json())
         try:
             _stage(wh, delta, items, next_file_id, secret, progress)
+            if reforms is not None:
+                registry.stage(delta.con, reforms)
             path = delta.finish("ok", None)
             progress.doing("publishing the run")
         except Exception as exc:

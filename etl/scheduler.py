@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from etl.profile import Profile, load_profile
+from etl.reforms import Update
 from etl.run import LoadError, RunResult, export_quarantine, load_files, move_files
 from metrics.calendar import WorkCalendar
 from onewindow.config import Config, JobSchedule
@@ -59,6 +60,7 @@ class Jobs:
             secret=self.config.pseudonym_secret(),
             lock_timeout_s=self.config.etl.lock_timeout_s,
             calendar=WorkCalendar.from_config(self.config),
+            reforms=Update(config=tuple(self.config.reforms)),
         )
         export_quarantine(self.wh, result, self.config.folders.quarantine)
         move_files(result, self.config.folders.archive, self.config.folders.failed)
@@ -66,13 +68,15 @@ class Jobs:
 
     def maintenance(self) -> RunResult:
         """A run with no files: brings both copies up to date (pending deltas, migrations),
-        checkpoints them and drops applied deltas; it is logged like any other run."""
+        checkpoints them, drops applied deltas and syncs the config's reforms; it is logged
+        like any other run."""
         return load_files(
             self.wh,
             [],
             job="maintenance",
             lock_timeout_s=self.config.etl.lock_timeout_s,
             calendar=WorkCalendar.from_config(self.config),
+            reforms=Update(config=tuple(self.config.reforms)),
         )
 
 

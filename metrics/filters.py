@@ -1,5 +1,6 @@
 """The filter every metric takes: a period, and the matters, departments and channels a user
-can narrow to (the --from, --to, --matter, --department and --channel of `onewindow report`)."""
+can narrow to (the --from, --to, --matter, --department and --channel of `onewindow report`),
+and the reforms the `reforms` report is narrowed to (--reform)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class Filters:
     matters: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    reforms: tuple[str, ...] = ()  # reform ids: only the `reforms` report takes them
 
     def period_sql(self, column: str, zone: str) -> tuple[str, list[object]]:
         """A WHERE fragment keeping rows whose instant `column` falls in the period, in

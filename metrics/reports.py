@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from metrics import health, kpis, process, service
+from metrics import health, kpis, process, reforms, service
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.config import Config
@@ -23,16 +23,22 @@ class Report:
     fn: ReportFn
     by: tuple[str, ...]  # the --by dimensions it takes; "none" first
     app_cuts: bool = True  # takes --matter, --department, --channel
+    period: bool = True  # takes --from, --to
+    reform_cut: bool = False  # takes --reform
 
 
 REPORTS: dict[str, Report] = {}
 
 
 def report(
-    name: str, by: tuple[str, ...] = ("none",), app_cuts: bool = True
+    name: str,
+    by: tuple[str, ...] = ("none",),
+    app_cuts: bool = True,
+    period: bool = True,
+    reform_cut: bool = False,
 ) -> Callable[[ReportFn], ReportFn]:
     def register(fn: ReportFn) -> ReportFn:
-        REPORTS[name] = Report(fn, by, app_cuts)
+        REPORTS[name] = Report(fn, by, app_cuts, period, reform_cut)
         return fn
 
     return register
@@ -106,3 +112,10 @@ def _workload(
     con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
 ) -> pl.DataFrame:
     return service.workload(con, WorkCalendar.from_config(config), filters)
+
+
+@report("reforms", app_cuts=False, period=False, reform_cut=True)
+def _reforms(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return reforms.report(con, WorkCalendar.from_config(config), config, filters.reforms)

@@ -23,9 +23,11 @@ import polars as pl
 
 from etl.profile import Profile, ProfileError, load_profile
 from etl.progress import Progress
+from etl.reforms import Update
 from etl.run import LoadError, RunResult, load_files
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
+from metrics.reforms import UnknownReform
 from metrics.reports import REPORTS
 from onewindow.config import Config, ConfigError, load_config
 from warehouse import Warehouse, WarehouseError
@@ -88,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--matter", action="append", default=[], help="matter code")
     rep.add_argument("--department", action="append", default=[])
     rep.add_argument("--channel", action="append", default=[])
+    rep.add_argument(
+        "--reform", action="append", default=[], help="reform id (report reforms only)"
+    )
     rep.add_argument("--by", default="none", help="dimension to group by")
     rep.add_argument("--format", choices=["table", "csv", "json"], default="table")
     _common(rep)
@@ -151,6 +156,7 @@ def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         lock_timeout_s=config.etl.lock_timeout_s,
         progress=Progress(len(files), sys.stderr),
         calendar=WorkCalendar.from_config(config),
+        reforms=Update(config=tuple(config.reforms)),
     )
     print(format_table(outcome_frame(result)))
     print(f"run {result.run_id}: {result.status}")
@@ -203,6 +209,7 @@ def cmd_demo(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         secret=config.pseudonym_secret(),
         progress=Progress(len(files), sys.stderr),
         calendar=WorkCalendar.from_config(config),
+        config_reforms=config.reforms,
     )
     print(format_table(outcome_frame(result)))
     print(f"run {result.run_id}: {result.status}")
@@ -249,6 +256,12 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
             f"report {args.name} cannot be cut by matter, department or channel; "
             "use --from and --to"
         )
+    if not chosen.period and (args.start or args.end):
+        raise UsageError(
+            f"report {args.name} takes its periods from each reform; --from and --to do not apply"
+        )
+    if args.reform and not chosen.reform_cut:
+        raise UsageError(f"report {args.name} cannot be cut by reform; only report reforms can")
     if args.by not in chosen.by:
         raise UsageError(
             f"report {args.name} cannot be cut by {args.by!r}; choose one of {', '.join(chosen.by)}"
@@ -259,9 +272,13 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         matters=tuple(args.matter),
         departments=tuple(args.department),
         channels=tuple(args.channel),
+        reforms=tuple(args.reform),
     )
     with wh.read() as con:
-        frame = chosen.fn(con, filters, config, args.by)
+        try:
+            frame = chosen.fn(con, filters, config, args.by)
+        except UnknownReform as exc:
+            raise UsageError(str(exc)) from None
     print(render(frame, args.format), end="")
     return 0
 

@@ -20,6 +20,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -129,12 +130,29 @@ DEFAULT_TARGETS = {
 
 
 class Reform(_Section):
-    id: str
-    name: str
+    """A reform: the matters it touched from its effective date, and how to evaluate it
+    (docs/metrics.md, `reforms`)."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
     effective: date
-    matters: list[str]
-    control: list[str] | None = None
+    matters: list[str] = Field(min_length=1)
+    # None: every untouched matter; "departments": untouched matters of the touched matters'
+    # departments; a list: those matters.
+    control: list[str] | Literal["departments"] | None = None
+    window_days: int = Field(default=90, gt=0)  # analysis window on each side of the date
+    gap_days: int = Field(default=0, ge=0)  # days left out on each side of the date
     description: str | None = None
+
+    @model_validator(mode="after")
+    def _control_untouched(self) -> Reform:
+        if isinstance(self.control, list):
+            both = sorted(set(self.control) & set(self.matters))
+            if both:
+                raise ValueError(f"control matters {', '.join(both)} are also touched")
+            if not self.control:
+                raise ValueError("control must name at least one matter (or be left out)")
+        return self
 
 
 class Config(BaseSettings):
@@ -164,6 +182,15 @@ class Config(BaseSettings):
         if unknown:
             raise ValueError(f"no KPI named {', '.join(unknown)} (see docs/metrics.md)")
         return {**DEFAULT_TARGETS, **value}
+
+    @field_validator("reforms")
+    @classmethod
+    def _unique_reforms(cls, value: list[Reform]) -> list[Reform]:
+        ids = [r.id for r in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"reform id {', '.join(twice)} is declared more than once")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -153,6 +153,20 @@ def run_files_profile_hash() -> str:
 
 
 @migration
+def reforms_registry() -> str:
+    # Reforms come from the config and from the dashboard's reform page: `origin` says which,
+    # so a config reload replaces only its own rows; a reform deleted on the page is kept as
+    # `deleted` so a reload does not bring it back (etl/reforms.py).
+    return """
+    ALTER TABLE reforms ADD COLUMN control_departments BOOLEAN DEFAULT false;
+    ALTER TABLE reforms ADD COLUMN window_days INTEGER DEFAULT 90;
+    ALTER TABLE reforms ADD COLUMN gap_days INTEGER DEFAULT 0;
+    ALTER TABLE reforms ADD COLUMN origin VARCHAR DEFAULT 'config';
+    ALTER TABLE reforms ADD COLUMN deleted BOOLEAN DEFAULT false;
+    """
+
+
+@migration
 def derived_state() -> str:
     # The derived tables (d_facts, d_transitions, d_steps) are created by their first build,
     # from the reference SQL in metrics/facts.py, so their columns cannot drift from it.

@@ -3,15 +3,20 @@ the normal ETL path (the demo is the ETL's first user, not a shortcut around it)
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from etl.demo.catalog import MATTERS
 from etl.demo.export import write_exports
 from etl.demo.generate import generate
 from etl.profile import load_profile
 from etl.progress import Progress
+from etl.reforms import Update
 from etl.run import RunResult, load_files
 from metrics.calendar import WorkCalendar
+from onewindow.config import Reform
 from warehouse import Warehouse
 
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "demo.toml"
@@ -31,8 +36,13 @@ def load_demo(
     secret: bytes | None,
     progress: Progress | None = None,
     calendar: WorkCalendar | None = None,
+    config_reforms: Sequence[Reform] = (),
 ) -> RunResult:
+    """Loads the exports; the same run registers the reforms truth.json says were planted
+    (beside the exports) and syncs the config's."""
     profile = load_profile(PROFILE)
+    truth = files[0].parent / "truth.json" if files else None
+    planted = planted_reforms(truth) if truth is not None and truth.exists() else ()
     return load_files(
         wh,
         [(f, profile) for f in files],
@@ -40,4 +50,29 @@ def load_demo(
         secret=secret,
         progress=progress,
         calendar=calendar,
+        reforms=Update(config=tuple(config_reforms), save=planted, origin="demo"),
     )
+
+
+def planted_reforms(truth: Path) -> tuple[Reform, ...]:
+    """The reforms of a truth.json, as the registry stores them. When every touched matter can
+    be done online, the control is the untouched matters that can too: the demo's drift toward
+    online moves only those, and parallel trends needs controls that share the drift
+    (docs/demo.md)."""
+    data = json.loads(truth.read_text(encoding="utf-8"))
+    online = {m.code for m in MATTERS if m.online}
+    planted = []
+    for r in data["reforms"]:
+        touched = set(r["matters"])
+        control = sorted(online - touched) if touched <= online else None
+        planted.append(
+            Reform(
+                id=r["id"],
+                name=r["name"],
+                effective=date.fromisoformat(r["effective"]),
+                matters=r["matters"],
+                control=control,
+                description=r["planted"],
+            )
+        )
+    return tuple(planted)
