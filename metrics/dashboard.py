@@ -11,6 +11,7 @@ from typing import Literal
 import polars as pl
 
 from metrics.filters import Filters
+from metrics.kpis import KPIS
 
 Period = Literal["this_month", "last_month", "this_quarter", "ytd", "last_12_months", "custom"]
 PERIODS: tuple[Period, ...] = (
@@ -81,11 +82,14 @@ def trailing_year(filters: Filters) -> Filters:
 
 def wide(long: pl.DataFrame, by: str) -> pl.DataFrame:
     """The long table of kpis.kpis(by=...) as one row per `by` value and one column per KPI,
-    in the KPIs' order."""
-    order = list(dict.fromkeys(long["kpi"].to_list()))
+    in the KPIs' order; a KPI whose cohort is empty in the cut is a column of nulls."""
     if long.is_empty():
-        return pl.DataFrame(schema={by: pl.String})
-    return long.pivot(on="kpi", index=by, values="value").select(by, *order)
+        table = pl.DataFrame(schema={by: pl.String})
+    else:
+        table = long.pivot(on="kpi", index=by, values="value")
+    return table.with_columns(
+        pl.lit(None, pl.Float64).alias(k) for k in KPIS if k not in table.columns
+    ).select(by, *KPIS)
 
 
 def on_time_drag(by_matter: pl.DataFrame, n: int = 10) -> pl.DataFrame:
