@@ -11,7 +11,7 @@ from ui.nav import PAGES
 from ui.page import guard
 
 st.set_page_config(page_title="OneWindow 一窗通", layout="wide")
-with guard():
+with guard() as sidebar:
     view.sidebar(data.version())
 lang = view.lang()
 groups: dict[str, list[st.Page]] = {}
@@ -20,5 +20,6 @@ for i, spec in enumerate(PAGES):
         st.Page(spec.file, title=spec.title(lang), url_path=spec.slug, default=i == 0)
     )
 navigation = st.navigation(groups)
-with guard():
-    navigation.run()
+if sidebar.ok:  # else its one message already says why nothing can be shown
+    with guard():
+        navigation.run()

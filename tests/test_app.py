@@ -249,3 +249,59 @@ def test_data_page_shows_quarantined_rows(
     assert shown["Runs"] == "1" and shown["Quarantined rows"] == "1"
     held = at.dataframe[-1].value
     assert list(held["Reason"]) == ["unparseable timestamp 'soon'"]
+
+
+def test_a_new_run_reaches_the_open_dashboard(
+    tmp_path: Path, center_profile: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cached figures are keyed on the published copy: the next view after a run shows it."""
+    apps, _ = center_rows(6)
+    wh = Warehouse(tmp_path / "w.duckdb")
+    load_files(wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps[:3]),
+                     center_profile)])  # fmt: skip
+    at = _open(wh.path, monkeypatch, "data", lang="en")
+    assert _metrics(at)["Runs"] == "1"
+    load_files(wh, [(write_csv(tmp_path / "applications2.csv", APPLICATION_HEADER, apps[3:]),
+                     center_profile)])  # fmt: skip
+    at.run()
+    assert _metrics(at)["Runs"] == "2"
+
+
+def test_an_upload_loads_through_the_normal_etl(tmp_path: Path) -> None:
+    from tests.fixtures import write_profile
+    from ui.upload import load_upload, profiles
+
+    apps, _ = center_rows(5)
+    content = write_csv(tmp_path / "x.csv", APPLICATION_HEADER, apps).read_bytes()
+    profile = write_profile(tmp_path)
+    config = Config(etl={"profiles": [profile]})
+    assert profiles(config)[0] == profile  # the configured ones first, then profiles/
+    wh = Warehouse(tmp_path / "w.duckdb")
+    run_id, status, outcome = load_upload(wh, config, "applications.csv", content, profile)
+    assert (run_id, status) == (1, "ok")
+    assert outcome.select("table", "status", "loaded").rows() == [("applications", "loaded", 5)]
+    with wh.read() as con:
+        assert health.jobs(con, Filters(), CAL.zone)["job"].to_list() == ["upload"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_warehouse_too_new_is_one_plain_message(
+    tmp_path: Path, center_profile: Profile, monkeypatch: pytest.MonkeyPatch, lang: Lang
+) -> None:
+    import duckdb
+
+    import ui.data
+
+    apps, _ = center_rows(3)
+    wh = Warehouse(tmp_path / "w.duckdb")
+    load_files(wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps),
+                     center_profile)])  # fmt: skip
+    with duckdb.connect(str(wh.published())) as con:  # as a later OneWindow would leave it
+        con.execute("INSERT INTO schema_migrations VALUES (999, 'future', now())")
+    monkeypatch.setenv("ONEWINDOW_DB", str(wh.path))
+    ui.data.config.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lang"] = lang
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [tr("state.too_new", lang)]

@@ -41,11 +41,18 @@ def no_data(lang: Lang) -> None:
     st.info(tr("state.no_data_in_period", lang))
 
 
+class Outcome:
+    ok = True
+
+
 @contextlib.contextmanager
-def guard() -> Iterator[None]:
-    """Known failures become one plain message in the reader's language."""
+def guard() -> Iterator[Outcome]:
+    """Known failures become one plain message in the reader's language; the outcome tells
+    the caller whether one was shown."""
+    outcome = Outcome()
     try:
-        yield
+        yield outcome
+        return
     except WarehouseMissing:
         empty_guidance(view.lang())
     except WarehouseTooNew:
@@ -59,6 +66,7 @@ def guard() -> Iterator[None]:
             _failed(exc)
     except Exception as exc:  # never a traceback in front of a director
         _failed(exc)
+    outcome.ok = False
 
 
 def _failed(exc: Exception) -> None:
