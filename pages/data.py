@@ -45,7 +45,7 @@ def upload_box(lang: Lang) -> None:
 
 
 def show() -> None:
-    started = page.begin("data")
+    started = page.begin("data", period=False)  # ETL health is not cut by the filters
     if started is None:
         upload_box(view.lang())
         return

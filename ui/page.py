@@ -23,9 +23,9 @@ def empty_guidance(lang: Lang) -> None:
     st.info(f"**{tr('empty.title', lang)}**\n\n{tr('empty.body', lang)}")
 
 
-def begin(slug: str) -> tuple[view.View, str] | None:
-    """The page's title and period; None (after showing how to load data) when the
-    warehouse is empty."""
+def begin(slug: str, period: bool = True) -> tuple[view.View, str] | None:
+    """The page's title and (when its figures follow the filter bar) period; None, after
+    showing how to load data, when the warehouse is empty."""
     version = data.version()
     current = view.current(version)
     spec = next(p for p in PAGES if p.slug == slug)
@@ -33,7 +33,8 @@ def begin(slug: str) -> tuple[view.View, str] | None:
     if version is None or data.fresh(version).applications == 0:
         empty_guidance(current.lang)
         return None
-    st.caption(current.caption())
+    if period:
+        st.caption(current.caption())
     return current, version
 
 
