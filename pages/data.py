@@ -1,45 +1,89 @@
-"""Data (数据): ETL health for the data steward: run history and quarantined rows."""
+"""Data (数据状况), for the data steward: is the data fresh and whole? Run history, the last
+run and the last event, quarantined rows with reasons, files that failed, years without
+holiday data; and an upload box that loads a file through the normal ETL path."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+import polars as pl
 import streamlit as st
 
-from ui import data
+from etl.profile import ProfileError
+from etl.run import LoadError
+from ui import data, page, upload, view
+from ui.download import table
+from ui.fmt import Lang, count, instant
+from ui.i18n import tr
+from warehouse import WarehouseError
+
+
+def upload_box(lang: Lang) -> None:
+    st.subheader(tr("data.upload", lang))
+    st.caption(tr("data.upload_note", lang))
+    config = data.config()
+    choices = upload.profiles(config)
+    if not choices:
+        st.info(tr("data.no_profiles", lang))
+        return
+    with st.form("upload", clear_on_submit=True):
+        file = st.file_uploader(tr("data.upload", lang), type=["csv", "xlsx", "xls", "txt"])
+        profile = st.selectbox(tr("data.profile", lang), choices, format_func=lambda p: p.name)
+        submitted = st.form_submit_button(tr("data.load", lang))
+    if not (submitted and file is not None and profile is not None):
+        return
+    try:
+        run_id, status, outcome = upload.load_upload(
+            data.warehouse(), config, file.name, file.getvalue(), profile
+        )
+    except (ProfileError, LoadError, WarehouseError, OSError) as exc:
+        st.error(tr("data.load_failed", lang, reason=str(exc).splitlines()[0]))
+        return
+    shown = tr("data.loaded", lang, run=run_id, status=status)
+    (st.success if status == "ok" else st.warning)(shown)
+    table(outcome, "upload", lang)
 
 
 def show() -> None:
-    st.title("数据状况 · Data health")
-    version = data.version()
-    if version is None:
-        st.info(
-            "仓库为空。加载演示中心：`onewindow demo`；或加载文件："
-            "`onewindow load 文件 --profile 配置.toml`。\n\n"
-            "The warehouse is empty. Load the demo center with `onewindow demo`, or a file with "
-            "`onewindow load FILE --profile PROFILE.toml`."
-        )
+    started = page.begin("data", period=False)  # ETL health is not cut by the filters
+    if started is None:
+        upload_box(view.lang())
         return
-    zone = data.config().center.timezone
-    runs = data.jobs(version, zone)
-    last = runs.row(0, named=True) if runs.height else None
-    cols = st.columns(3)
-    cols[0].metric("运行次数 · Runs", f"{runs.height:,}")
-    cols[1].metric("最近运行 · Last run", last["started_at"] if last else "—")
-    cols[2].metric("隔离行 · Quarantined rows", f"{int(runs['quarantined'].sum()):,}")
+    current, version = started
+    lang = current.lang
+    zone = ZoneInfo(data.config().center.timezone)
+    fresh = data.fresh(version)
+    runs = data.jobs(version)
+    cols = st.columns(4)
+    cols[0].metric(tr("data.runs", lang), count(runs.height), border=True)
+    cols[1].metric(
+        tr("data.last_run", lang),
+        instant(fresh.last_run_at.astimezone(zone), lang) if fresh.last_run_at else "—",
+        border=True,
+    )
+    cols[2].metric(
+        tr("data.last_event", lang),
+        instant(fresh.last_event_at.astimezone(zone), lang) if fresh.last_event_at else "—",
+        border=True,
+    )
+    cols[3].metric(tr("data.quarantined", lang), count(int(runs["quarantined"].sum())), border=True)
     for gap in data.calendar_gaps(version).iter_rows(named=True):
-        st.warning(
-            f"{gap['year']} 年没有法定节假日数据，按周一至周五计算工作日"
-            f"（{gap['fallback_days']} 天）。"
-            f" · No statutory holiday data for {gap['year']}: working days are counted as "
-            f"Monday–Friday ({gap['fallback_days']} days). Add closures in [calendar] closed."
-        )
-    st.subheader("运行记录 · Run history")
-    st.dataframe(runs, hide_index=True)
-    st.subheader("隔离的行 · Quarantined rows")
-    held = data.quarantine(version, zone)
-    if held.height:
-        st.dataframe(held, hide_index=True)
+        st.warning(tr("data.calendar_gap", lang, year=gap["year"], days=gap["fallback_days"]))
+    st.subheader(tr("data.history", lang))
+    table(runs, "runs", lang)
+    st.subheader(tr("data.failed", lang))
+    failed = data.failed(version)
+    if failed.is_empty():
+        st.success(f"✓ {tr('data.no_failed', lang)}")
     else:
-        st.success("没有隔离的行 · No quarantined rows")
+        table(failed, "failed_files", lang)
+    st.subheader(tr("data.held", lang))
+    held = data.quarantine(version)
+    if held.height:
+        table(held.with_columns(pl.col("raw_values").cast(pl.String)), "quarantine", lang)
+    else:
+        st.success(f"✓ {tr('data.no_held', lang)}")
+    upload_box(lang)
 
 
 show()

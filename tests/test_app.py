@@ -1,30 +1,241 @@
-"""The dashboard runs on a real warehouse built by the test (Streamlit AppTest)."""
+"""The dashboard runs on real warehouses built by the tests (Streamlit AppTest): every page in
+both languages shows the same figures the metrics functions give for the same filters, a
+filter in the query string is applied, and an empty warehouse shows how to load data."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from etl.profile import Profile
 from etl.run import load_files
+from metrics import followup, health, kpis, process
+from metrics.calendar import WorkCalendar
+from metrics.dashboard import period_range, previous_range, wide
+from metrics.filters import Filters
+from onewindow.config import Config
+from tests.conftest import run_cli
 from tests.fixtures import APPLICATION_HEADER, center_rows, write_csv
+from ui import fmt, widgets
+from ui.fmt import Lang
+from ui.i18n import kpi_name, tr
+from ui.nav import PAGES
 from warehouse import Warehouse
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+END = date(2025, 6, 30)  # the demo's last day
+FROM, TO = date(2025, 4, 1), date(2025, 6, 30)  # the custom period most tests show
+CONFIG = Config()
+CAL = WorkCalendar.from_config(CONFIG)
+LANGS: tuple[Lang, ...] = ("zh", "en")
+# The cards each page must show (issue 5).
+OVERVIEW_CARDS = (
+    "submitted",
+    "online_rate",
+    "fully_online_rate",
+    "on_time_rate",
+    "processing_workdays_median",
+    "at_most_once_rate",
+    "good_review_rate",
+    "open_red_cards",
+)
+MATTER_CARDS = ("submitted", "on_time_rate", "processing_workdays_median")
+QUEUE_CARDS = ("tickets", "wait_p90_min", "wait_within_target_rate", "no_show_rate")
+SATISFACTION_CARDS = ("ratings", "good_review_rate", "bad_reviews", "rectification_rate")
 
 
-def _app(db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("ONEWINDOW_DB", str(db))
-    monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo center: 3,000 applications over 14 months up to END."""
+    folder = tmp_path_factory.mktemp("demo-ui")
+    db = folder / "w.duckdb"
+    ran = run_cli("demo", "--out", folder / "exports", "--db", db, "--applications", "3000",
+                  "--months", "14", "--end", END.isoformat())  # fmt: skip
+    assert ran.code == 0, ran.err
+    return db
+
+
+def _open(
+    db: Path, monkeypatch: pytest.MonkeyPatch, slug: str = "overview", **params: str | list[str]
+) -> AppTest:
+    """The app at `slug` with the URL's query parameters; fails on any exception or error."""
     import ui.data
 
-    ui.data.config.clear()  # type: ignore[attr-defined]
-    return AppTest.from_file(APP, default_timeout=30).run()
+    monkeypatch.setenv("ONEWINDOW_DB", str(db))
+    monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
+    ui.data.config.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if slug != PAGES[0].slug:
+        page = next(p for p in PAGES if p.slug == slug)
+        at.switch_page(page.file).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    return at
 
 
-def test_data_page_shows_runs_and_quarantine(
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _custom(lang: Lang) -> dict[str, str]:
+    return {"lang": lang, "period": "custom", "from": FROM.isoformat(), "to": TO.isoformat()}
+
+
+def _read(db: Path) -> Warehouse:
+    return Warehouse(db)
+
+
+def _kpi_table(db: Path, filters: Filters, by: str = "none") -> pl.DataFrame:
+    with _read(db).read() as con:
+        return kpis.kpis(con, CAL, filters, CONFIG, by)
+
+
+def _expect_cards(
+    shown: dict[str, str], db: Path, cards: tuple[str, ...], filters: Filters, lang: Lang
+) -> None:
+    """Each card shows the metrics value, formatted as the page formats it."""
+    table = _kpi_table(db, filters)
+    values = widgets.values(table)
+    for kpi in cards:
+        label = widgets.card_label(kpi, table, lang)
+        assert shown[label] == fmt.kpi_value(kpi, values[kpi], lang), (kpi, lang)
+
+
+PERIOD = Filters(FROM, TO)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_overview(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> None:
+    at = _open(demo, monkeypatch, "overview", **_custom(lang))
+    shown = _metrics(at)
+    _expect_cards(shown, demo, OVERVIEW_CARDS, PERIOD, lang)
+    # the change against the previous period (the 91 days before)
+    before = widgets.values(_kpi_table(demo, Filters(*previous_range("custom", FROM, TO))))
+    now = widgets.values(_kpi_table(demo, PERIOD))
+    deltas = {m.label: m.delta for m in at.metric}
+    table = _kpi_table(demo, PERIOD)
+    label = widgets.card_label("on_time_rate", table, lang)
+    assert deltas[label] == fmt.kpi_change(
+        "on_time_rate",
+        now["on_time_rate"],
+        before["on_time_rate"],
+        lang,
+    )
+    league = at.dataframe[0].value
+    by_department = wide(_kpi_table(demo, PERIOD, "department"), "department")
+    assert len(league) == by_department.height
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_matters(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> None:
+    by_matter = wide(_kpi_table(demo, PERIOD, "matter"), "matter")
+    code = by_matter.sort("submitted", descending=True)["matter"][0]
+    at = _open(demo, monkeypatch, "matters", focus=code, **_custom(lang))
+    assert len(at.dataframe[0].value) == by_matter.height  # every matter, one row each
+    _expect_cards(_metrics(at), demo, MATTER_CARDS, Filters(FROM, TO, (code,)), lang)
+    with _read(demo).read() as con:
+        moves = process.transitions(con, CAL, Filters(FROM, TO, (code,)))
+    assert len(at.dataframe[1].value) == moves.height
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_bottlenecks(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> None:
+    at = _open(demo, monkeypatch, "bottlenecks", **_custom(lang))
+    with _read(demo).read() as con:
+        moves = process.transitions(con, CAL, PERIOD)
+    top = moves.row(0, named=True)
+    shown = _metrics(at)
+    assert shown[tr("bottlenecks.top", lang)] == f"{top['from_step']} → {top['to_step']}"
+    assert shown[tr("bottlenecks.top_share", lang)] == fmt.pct(top["share_of_time"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_supervision(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> None:
+    at = _open(demo, monkeypatch, "supervision", **_custom(lang))
+    with _read(demo).read() as con:
+        cards = kpis.cards(con, CAL, PERIOD, CONFIG)
+    shown = _metrics(at)
+    reds = cards.filter(pl.col("card") == "red").height
+    assert shown[tr("supervision.red", lang)] == fmt.count(reds)
+    yellows = cards.filter(pl.col("card") == "yellow").height
+    assert shown[tr("supervision.yellow", lang)] == fmt.count(yellows)
+    assert len(at.dataframe[-1].value) == cards.height  # the urgency list: every card
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_windows(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> None:
+    at = _open(demo, monkeypatch, "windows", **_custom(lang))
+    _expect_cards(_metrics(at), demo, QUEUE_CARDS, PERIOD, lang)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_satisfaction(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> None:
+    at = _open(demo, monkeypatch, "satisfaction", **_custom(lang))
+    shown = _metrics(at)
+    _expect_cards(shown, demo, SATISFACTION_CARDS, PERIOD, lang)
+    with _read(demo).read() as con:
+        last = con.sql("SELECT max(ts) FROM events").fetchall()[0][0]
+        as_of = kpis.period_bounds(PERIOD, CAL.zone, last + timedelta(seconds=1))[2]
+        bad = followup.bad_reviews(con, CAL, PERIOD, CONFIG, as_of)
+    still_open = bad.filter(pl.col("status").is_in(["open", "overdue"])).height
+    assert shown[tr("satisfaction.open_bad", lang)] == f"{still_open:,}"
+    assert len(at.dataframe[-1].value) == bad.height
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_data(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> None:
+    at = _open(demo, monkeypatch, "data", **_custom(lang))
+    with _read(demo).read() as con:
+        runs = health.jobs(con, Filters(), CAL.zone)
+    shown = _metrics(at)
+    assert shown[tr("data.runs", lang)] == fmt.count(runs.height)
+    assert shown[tr("data.quarantined", lang)] == "0"
+
+
+def test_filters_in_the_query_string_are_applied(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _read(demo).read() as con:
+        department = con.sql("SELECT min(department) FROM matters").fetchall()[0][0]
+    at = _open(demo, monkeypatch, "overview", **_custom("en"), channel=["online", "mobile"],
+               department=department)  # fmt: skip
+    cut = Filters(FROM, TO, departments=(department,), channels=("online", "mobile"))
+    shown = _metrics(at)
+    _expect_cards(shown, demo, ("submitted", "on_time_rate"), cut, "en")
+    everything = widgets.values(_kpi_table(demo, PERIOD))["submitted"]
+    assert shown[kpi_name("submitted", "en")] != fmt.count(everything)  # the cut mattered
+    assert at.query_params["department"] == department  # the URL keeps the view
+
+
+def test_default_period_is_this_month_of_the_data(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no period in the URL: this month, ending on the data's last day when that is
+    earlier than today (a historical load), in Chinese when the browser says nothing."""
+    at = _open(demo, monkeypatch)
+    start, end = period_range("this_month", min(date.today(), END))
+    _expect_cards(_metrics(at), demo, ("submitted",), Filters(start, end), "zh")
+    assert at.title[0].value == PAGES[0].title_zh
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("slug", [p.slug for p in PAGES])
+def test_empty_warehouse_shows_how_to_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slug: str, lang: Lang
+) -> None:
+    at = _open(tmp_path / "none.duckdb", monkeypatch, slug, lang=lang)
+    assert tr("empty.body", lang) in at.info[0].value
+    assert "onewindow demo" in at.info[0].value
+
+
+def test_data_page_shows_quarantined_rows(
     tmp_path: Path, center_profile: Profile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     apps, _ = center_rows(4)
@@ -33,16 +244,64 @@ def test_data_page_shows_runs_and_quarantine(
     load_files(
         wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)]
     )
-    at = _app(wh.path, monkeypatch)
-    assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["运行次数 · Runs"] == "1"
-    assert metrics["隔离行 · Quarantined rows"] == "1"
-    held = at.dataframe[1].value
-    assert list(held["reason"]) == ["unparseable timestamp 'soon'"]
+    at = _open(wh.path, monkeypatch, "data", lang="en")
+    shown = _metrics(at)
+    assert shown["Runs"] == "1" and shown["Quarantined rows"] == "1"
+    held = at.dataframe[-1].value
+    assert list(held["Reason"]) == ["unparseable timestamp 'soon'"]
 
 
-def test_empty_warehouse_shows_how_to_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _app(tmp_path / "none.duckdb", monkeypatch)
+def test_a_new_run_reaches_the_open_dashboard(
+    tmp_path: Path, center_profile: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cached figures are keyed on the published copy: the next view after a run shows it."""
+    apps, _ = center_rows(6)
+    wh = Warehouse(tmp_path / "w.duckdb")
+    load_files(wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps[:3]),
+                     center_profile)])  # fmt: skip
+    at = _open(wh.path, monkeypatch, "data", lang="en")
+    assert _metrics(at)["Runs"] == "1"
+    load_files(wh, [(write_csv(tmp_path / "applications2.csv", APPLICATION_HEADER, apps[3:]),
+                     center_profile)])  # fmt: skip
+    at.run()
+    assert _metrics(at)["Runs"] == "2"
+
+
+def test_an_upload_loads_through_the_normal_etl(tmp_path: Path) -> None:
+    from tests.fixtures import write_profile
+    from ui.upload import load_upload, profiles
+
+    apps, _ = center_rows(5)
+    content = write_csv(tmp_path / "x.csv", APPLICATION_HEADER, apps).read_bytes()
+    profile = write_profile(tmp_path)
+    config = Config(etl={"profiles": [profile]})
+    assert profiles(config)[0] == profile  # the configured ones first, then profiles/
+    wh = Warehouse(tmp_path / "w.duckdb")
+    run_id, status, outcome = load_upload(wh, config, "applications.csv", content, profile)
+    assert (run_id, status) == (1, "ok")
+    assert outcome.select("table", "status", "loaded").rows() == [("applications", "loaded", 5)]
+    with wh.read() as con:
+        assert health.jobs(con, Filters(), CAL.zone)["job"].to_list() == ["upload"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_warehouse_too_new_is_one_plain_message(
+    tmp_path: Path, center_profile: Profile, monkeypatch: pytest.MonkeyPatch, lang: Lang
+) -> None:
+    import duckdb
+
+    import ui.data
+
+    apps, _ = center_rows(3)
+    wh = Warehouse(tmp_path / "w.duckdb")
+    load_files(wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps),
+                     center_profile)])  # fmt: skip
+    with duckdb.connect(str(wh.published())) as con:  # as a later OneWindow would leave it
+        con.execute("INSERT INTO schema_migrations VALUES (999, 'future', now())")
+    monkeypatch.setenv("ONEWINDOW_DB", str(wh.path))
+    ui.data.config.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lang"] = lang
+    at.run()
     assert not at.exception
-    assert "onewindow demo" in at.info[0].value
+    assert [e.value for e in at.error] == [tr("state.too_new", lang)]

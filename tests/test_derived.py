@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from etl.profile import Profile, load_profile
 from etl.run import load_files
-from metrics import derived
+from metrics import bottlenecks, derived, followup
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.reports import REPORTS
@@ -40,6 +41,21 @@ DERIVED_REPORTS = [
     for name in ("cases", "transitions", "rework", "kpis", "cards", "workload")
     for by in REPORTS[name].by
 ]
+# The dashboard's own figures that read derived tables.
+DASHBOARD: dict[str, Callable[[duckdb.DuckDBPyConnection, Filters], pl.DataFrame]] = {
+    "handover_matrix": lambda con, f: bottlenecks.handover_matrix(con, CAL, f),
+    "slower_steps": lambda con, f: bottlenecks.slower_steps(
+        con,
+        CAL,
+        f,
+        end=f.end or date(2026, 12, 31),
+        recent_months=1,
+        baseline_months=2,
+        min_count=1,
+    ),
+    "processing_distribution": lambda con, f: bottlenecks.processing_distribution(con, CAL, f),
+    "window_workload": lambda con, f: followup.window_workload(con, CAL, f),
+}
 CUTS = [
     Filters(),
     Filters(start=date(2025, 3, 10), end=date(2025, 4, 20)),
@@ -71,10 +87,17 @@ def _assert_same(wh: Warehouse, tmp: Path, cuts: list[Filters]) -> None:
                 ours = REPORTS[name].fn(con, filters, CONFIG, by)
                 reference = REPORTS[name].fn(ref, filters, CONFIG, by)
                 assert ours.height > 0 or name == "cards", (name, by, filters)
-                try:
-                    assert_frame_equal(ours, reference, check_exact=False, rel_tol=1e-9)
-                except AssertionError as exc:
-                    raise AssertionError(f"{name} --by {by} {filters}: {exc}") from None
+                _equal(ours, reference, f"{name} --by {by} {filters}")
+        for name, fn in DASHBOARD.items():
+            for filters in cuts:
+                _equal(fn(con, filters), fn(ref, filters), f"{name} {filters}")
+
+
+def _equal(ours: pl.DataFrame, reference: pl.DataFrame, what: str) -> None:
+    try:
+        assert_frame_equal(ours, reference, check_exact=False, rel_tol=1e-9)
+    except AssertionError as exc:
+        raise AssertionError(f"{what}: {exc}") from None
 
 
 def _files(tmp: Path, apps: list[list[str]], steps: list[list[str]], tag: str) -> list[Path]:

@@ -1,25 +1,37 @@
-"""Cached data access for the pages. A cache entry is keyed on the published warehouse copy,
-so a new ETL run (which swaps the copy) invalidates every cached figure at once."""
+"""Cached data access for the pages: each function wraps one metrics call. A cache entry is
+keyed on the published warehouse copy (`version()`), so a new ETL run (which swaps the copy)
+invalidates every cached figure at once. No SQL here: metrics/ owns it."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
+import duckdb
 import polars as pl
 import streamlit as st
 
-from metrics import health
+from metrics import bottlenecks, catalog, followup, health, kpis, process, service
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
+from metrics.freshness import Freshness, failed_files, freshness
 from onewindow.config import Config, load_config
 from warehouse import Warehouse
+
+T = TypeVar("T")
 
 
 @st.cache_resource
 def config() -> Config:
     path = os.environ.get("ONEWINDOW_CONFIG_FILE")
     return load_config(Path(path) if path else None)
+
+
+def calendar() -> WorkCalendar:
+    return WorkCalendar.from_config(config())
 
 
 def warehouse() -> Warehouse:
@@ -35,19 +47,110 @@ def version() -> str | None:
     return f"{published}:{published.stat().st_mtime_ns}"
 
 
-@st.cache_data(show_spinner=False)
-def jobs(version: str, zone: str) -> pl.DataFrame:
+def _read(fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     with warehouse().read() as con:
-        return health.jobs(con, Filters(), zone)
+        return fn(con)
+
+
+@st.cache_data(show_spinner=False)
+def fresh(version: str) -> Freshness:
+    return _read(freshness)
+
+
+@st.cache_data(show_spinner=False)
+def matters(version: str) -> pl.DataFrame:
+    return _read(catalog.matters)
+
+
+@st.cache_data(show_spinner=False)
+def channels(version: str) -> list[str]:
+    return _read(catalog.channels)
+
+
+@st.cache_data(show_spinner=False)
+def data_days(version: str) -> tuple[date, date] | None:
+    return _read(lambda con: catalog.data_days(con, config().center.timezone))
+
+
+def as_of(version: str, filters: Filters) -> datetime:
+    """The instant open figures are counted at (as kpis.kpis counts them)."""
+    last = fresh(version).last_event_at
+    return kpis.period_bounds(
+        filters, config().center.timezone, last + timedelta(seconds=1) if last else None
+    )[2]
+
+
+@st.cache_data(show_spinner=False)
+def kpi_table(version: str, filters: Filters, by: str = "none") -> pl.DataFrame:
+    return _read(lambda con: kpis.kpis(con, calendar(), filters, config(), by))
+
+
+@st.cache_data(show_spinner=False)
+def cards(version: str, filters: Filters) -> pl.DataFrame:
+    return _read(lambda con: kpis.cards(con, calendar(), filters, config()))
+
+
+@st.cache_data(show_spinner=False)
+def transitions(version: str, filters: Filters, by: str = "none") -> pl.DataFrame:
+    return _read(lambda con: process.transitions(con, calendar(), filters, by))
+
+
+@st.cache_data(show_spinner=False)
+def rework(version: str, filters: Filters) -> pl.DataFrame:
+    return _read(lambda con: process.rework(con, calendar(), filters))
+
+
+@st.cache_data(show_spinner=False)
+def handovers(version: str, filters: Filters) -> pl.DataFrame:
+    return _read(lambda con: bottlenecks.handover_matrix(con, calendar(), filters))
+
+
+@st.cache_data(show_spinner=False)
+def slower(version: str, filters: Filters, end: date) -> pl.DataFrame:
+    return _read(lambda con: bottlenecks.slower_steps(con, calendar(), filters, end))
+
+
+@st.cache_data(show_spinner=False)
+def distribution(version: str, filters: Filters) -> pl.DataFrame:
+    return _read(lambda con: bottlenecks.processing_distribution(con, calendar(), filters))
+
+
+@st.cache_data(show_spinner=False)
+def queue(version: str, filters: Filters) -> pl.DataFrame:
+    return _read(lambda con: service.queue(con, calendar(), filters, config()))
+
+
+@st.cache_data(show_spinner=False)
+def bad_reviews(version: str, filters: Filters) -> pl.DataFrame:
+    at = as_of(version, filters)
+    return _read(lambda con: followup.bad_reviews(con, calendar(), filters, config(), at))
+
+
+@st.cache_data(show_spinner=False)
+def workload(version: str, filters: Filters) -> pl.DataFrame:
+    return _read(lambda con: service.workload(con, calendar(), filters))
+
+
+@st.cache_data(show_spinner=False)
+def window_workload(version: str, filters: Filters) -> pl.DataFrame:
+    return _read(lambda con: followup.window_workload(con, calendar(), filters))
+
+
+@st.cache_data(show_spinner=False)
+def jobs(version: str) -> pl.DataFrame:
+    return _read(lambda con: health.jobs(con, Filters(), config().center.timezone))
 
 
 @st.cache_data(show_spinner=False)
 def calendar_gaps(version: str) -> pl.DataFrame:
-    with warehouse().read() as con:
-        return health.calendar_coverage(con, WorkCalendar.from_config(config()))
+    return _read(lambda con: health.calendar_coverage(con, calendar()))
 
 
 @st.cache_data(show_spinner=False)
-def quarantine(version: str, zone: str) -> pl.DataFrame:
-    with warehouse().read() as con:
-        return health.quarantine(con, Filters(), zone)
+def quarantine(version: str) -> pl.DataFrame:
+    return _read(lambda con: health.quarantine(con, Filters(), config().center.timezone))
+
+
+@st.cache_data(show_spinner=False)
+def failed(version: str) -> pl.DataFrame:
+    return _read(lambda con: failed_files(con, Filters(), config().center.timezone))

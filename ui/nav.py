@@ -18,6 +18,13 @@ class PageSpec:
         return self.title_zh if lang == "zh" else self.title_en
 
 
+# The first entry is the default page. Groups appear in the order of their first page.
 PAGES: tuple[PageSpec, ...] = (
+    PageSpec("overview", "pages/overview.py", "director", "总览", "Overview"),
+    PageSpec("matters", "pages/matters.py", "director", "事项", "Matters"),
+    PageSpec("bottlenecks", "pages/bottlenecks.py", "supervisor", "瓶颈", "Bottlenecks"),
+    PageSpec("supervision", "pages/supervision.py", "supervisor", "红黄牌", "Supervision"),
+    PageSpec("windows", "pages/windows.py", "supervisor", "窗口与人员", "Windows & staff"),
+    PageSpec("satisfaction", "pages/satisfaction.py", "director", "好差评", "Satisfaction"),
     PageSpec("data", "pages/data.py", "steward", "数据状况", "Data health"),
 )

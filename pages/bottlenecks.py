@@ -1,0 +1,136 @@
+"""Bottlenecks (瓶颈), for supervisors: which transitions take the most time across matters,
+where departments hand work to each other slowly, and which steps got slower lately."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from ui import charts, data, page
+from ui.download import table
+from ui.fmt import count, day, decimal, month, pct
+from ui.i18n import column, tr
+
+TOP = 15
+RECENT_MONTHS, BASELINE_MONTHS, MIN_COUNT = 3, 6, 5  # the defaults of slower_steps
+
+
+def show() -> None:
+    started = page.begin("bottlenecks")
+    if started is None:
+        return
+    view, version = started
+    lang = view.lang
+    moves = data.transitions(version, view.filters)
+    if moves.is_empty():
+        page.no_data(lang)
+        return
+    assert view.filters.end is not None
+    slower = data.slower(version, view.filters, view.filters.end)
+    matrix = data.handovers(version, view.filters)
+    top = moves.row(0, named=True)
+    first, second, third = st.columns(3)
+    first.metric(tr("bottlenecks.top", lang), f"{top['from_step']} → {top['to_step']}", border=True)
+    second.metric(tr("bottlenecks.top_share", lang), pct(top["share_of_time"]), border=True)
+    third.metric(
+        tr("bottlenecks.handovers", lang), count(int(moves["handovers"].sum())), border=True
+    )
+
+    st.subheader(tr("bottlenecks.ranked", lang))
+    ranked = moves.with_columns(
+        (pl.col("from_step") + " → " + pl.col("to_step")).alias("transition")
+    )
+    st.altair_chart(
+        charts.bars(
+            ranked.head(TOP),
+            "transition",
+            "total_work_h",
+            column("transition", lang),
+            column("total_work_h", lang),
+        ),
+        width="stretch",
+    )
+    table(
+        ranked.select(
+            "rank",
+            "from_step",
+            "to_step",
+            "count",
+            "median_work_h",
+            "p90_work_h",
+            "total_work_h",
+            "share_of_time",
+            "handovers",
+        ),
+        "transitions",
+        lang,
+        percent=["share_of_time"],
+    )
+
+    st.subheader(tr("bottlenecks.matrix", lang))
+    if matrix.is_empty():
+        st.info(tr("bottlenecks.no_handovers", lang))
+    else:
+        st.altair_chart(
+            charts.heatmap(
+                matrix,
+                "to_department",
+                "from_department",
+                "median_work_h",
+                column("to_department", lang),
+                column("from_department", lang),
+                column("median_work_h", lang),
+            ),
+            width="stretch",
+        )
+        table(matrix, "handovers", lang)
+
+    st.subheader(tr("bottlenecks.slower", lang))
+    st.caption(
+        tr(
+            "bottlenecks.slower_note",
+            lang,
+            recent=RECENT_MONTHS,
+            end=day(view.filters.end, lang),
+            before=BASELINE_MONTHS,
+            min=MIN_COUNT,
+        )
+    )
+    if slower.is_empty():
+        st.success(f"✓ {tr('bottlenecks.none_slower', lang)}")
+        return
+    worst = slower.row(0, named=True)
+    st.metric(
+        tr("bottlenecks.slowest_rise", lang),
+        f"{worst['from_step']} → {worst['to_step']}",
+        delta=f"+{decimal(worst['change_work_h'])} {'工时' if lang == 'zh' else 'working h'}",
+        delta_color="inverse",
+        border=True,
+    )
+    trend = data.transitions(version, view.filters, "month")
+    chosen = slower.head(5).select("from_step", "to_step")
+    series = (
+        trend.join(chosen, on=["from_step", "to_step"])
+        .sort("month")
+        .with_columns(
+            (pl.col("from_step") + " → " + pl.col("to_step")).alias("transition"),
+            pl.col("month").map_elements(lambda m: month(m, lang), return_dtype=pl.String),
+        )
+    )
+    st.markdown(f"**{tr('bottlenecks.trend', lang)}**")
+    st.altair_chart(
+        charts.lines(
+            series,
+            "month",
+            "median_work_h",
+            "transition",
+            tr("chart.month", lang),
+            column("median_work_h", lang),
+            column("transition", lang),
+        ),
+        width="stretch",
+    )
+    table(slower, "slower_steps", lang)
+
+
+show()

@@ -1,0 +1,73 @@
+"""Overview (总览), for the center director: are we meeting our targets this period, what
+changed since the previous one, which departments and matters pull the numbers down."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from metrics.dashboard import on_time_drag, trailing_year, wide
+from ui import data, page, widgets
+from ui.download import table
+from ui.i18n import tr
+from ui.view import matter_names
+
+CARDS = (
+    "submitted",
+    "online_rate",
+    "fully_online_rate",
+    "on_time_rate",
+    "processing_workdays_median",
+    "at_most_once_rate",
+    "good_review_rate",
+    "open_red_cards",
+)
+TRENDS = ("on_time_rate", "online_rate", "good_review_rate", "submitted")
+LEAGUE = (
+    "submitted",
+    "online_rate",
+    "on_time_rate",
+    "processing_workdays_median",
+    "good_review_rate",
+    "open_red_cards",
+)
+
+
+def show() -> None:
+    started = page.begin("overview")
+    if started is None:
+        return
+    view, version = started
+    lang = view.lang
+    now = data.kpi_table(version, view.filters)
+    counts = widgets.values(now)
+    if not any(counts.get(k) for k in ("submitted", "completed", "open")):
+        page.no_data(lang)
+        return
+    before = data.kpi_table(version, view.previous)
+    monthly = data.kpi_table(version, trailing_year(view.filters), "month")
+    widgets.kpi_cards(CARDS, now, before, monthly, lang)
+    widgets.target_summary(CARDS, now, lang)
+
+    st.subheader(tr("overview.trends", lang))
+    widgets.trend_charts(TRENDS, monthly, now, lang)
+
+    st.subheader(tr("overview.league", lang))
+    st.caption(tr("overview.league_note", lang))
+    league = wide(data.kpi_table(version, view.filters, "department"), "department")
+    if not league.is_empty():
+        league = league.select("department", *LEAGUE).sort("on_time_rate", nulls_last=True)
+    table(league, "departments", lang, percent=[k for k in LEAGUE if k.endswith("_rate")])
+
+    st.subheader(tr("overview.drag", lang))
+    st.caption(tr("overview.drag_note", lang))
+    by_matter = wide(data.kpi_table(version, view.filters, "matter"), "matter")
+    drag = on_time_drag(by_matter)
+    names = matter_names(data.matters(version), lang)
+    drag = drag.with_columns(
+        pl.col("matter").replace_strict(names, default=pl.col("matter")).alias("matter_name")
+    ).select("matter", "matter_name", "completed", "overdue", "on_time_rate", "points_lost")
+    table(drag, "on_time_drag", lang, percent=["on_time_rate", "points_lost"])
+
+
+show()

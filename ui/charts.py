@@ -1,0 +1,218 @@
+"""Altair charts on aggregated frames. Colours are the Okabe–Ito palette (safe for the common
+colour-blindness types); red and yellow cards always carry a text label too."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
+Drawn = alt.Chart | alt.LayerChart
+
+
+def _drawn(chart: object) -> Drawn:
+    """Altair's builders are untyped; this narrows what they return."""
+    assert isinstance(chart, alt.Chart | alt.LayerChart)
+    return chart
+
+
+RED = "#D55E00"  # vermilion: distinguishable from the yellow under deuteranopia
+YELLOW = "#E69F00"
+
+
+def trend(
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    title: str,
+    x_title: str,
+    y_title: str,
+    target: float | None = None,
+    percent: bool = False,
+    target_title: str = "",
+) -> Drawn:
+    """A monthly line with its target as a dashed rule (labelled)."""
+    fmt = ".0%" if percent else ",.1f"
+    base = alt.Chart(frame).encode(
+        x=alt.X(f"{x}:N", title=x_title, sort=None),
+    )
+    line = base.mark_line(point=True, color=OKABE_ITO[0]).encode(
+        y=alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(format=fmt)),
+        tooltip=[
+            alt.Tooltip(f"{x}:N", title=x_title),
+            alt.Tooltip(f"{y}:Q", title=y_title, format=fmt),
+        ],
+    )
+    layers: list[alt.Chart] = [line]
+    if target is not None:
+        rule = pl.DataFrame({"target": [target], "label": [target_title]})
+        layers.append(
+            alt.Chart(rule)
+            .mark_rule(strokeDash=[6, 4], color=OKABE_ITO[3])
+            .encode(y="target:Q", tooltip=[alt.Tooltip("target:Q", title=target_title, format=fmt)])
+        )
+        layers.append(
+            alt.Chart(rule)
+            .mark_text(align="left", dx=4, dy=-6, color=OKABE_ITO[3])
+            .encode(y="target:Q", x=alt.value(0), text="label:N")
+        )
+    return _drawn(alt.layer(*layers).properties(title=title, height=220))
+
+
+def bars(
+    frame: pl.DataFrame,
+    category: str,
+    value: str,
+    category_title: str,
+    value_title: str,
+    percent: bool = False,
+    color: str | None = None,
+    label: str | None = None,
+) -> Drawn:
+    """Horizontal bars, largest on top; `label` names a text column drawn at each bar."""
+    fmt = ".1%" if percent else ",.1f"
+    base = alt.Chart(frame).encode(
+        y=alt.Y(f"{category}:N", title=category_title, sort="-x"),
+        x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(format=fmt)),
+        tooltip=[
+            alt.Tooltip(f"{category}:N", title=category_title),
+            alt.Tooltip(f"{value}:Q", title=value_title, format=fmt),
+        ],
+    )
+    if color is not None:
+        chart = base.mark_bar().encode(
+            color=alt.Color(f"{color}:N", scale=alt.Scale(range=list(OKABE_ITO)), title=None)
+        )
+    else:
+        chart = base.mark_bar(color=OKABE_ITO[0])
+    if label is not None:
+        text = base.mark_text(align="left", dx=3).encode(text=f"{label}:N")
+        return _drawn((chart + text).properties(height=max(160, 22 * frame.height)))
+    return _drawn(chart.properties(height=max(160, 22 * frame.height)))
+
+
+def cards(
+    frame: pl.DataFrame,
+    category: str,
+    category_title: str,
+    count_title: str,
+    red_label: str,
+    yellow_label: str,
+) -> Drawn:
+    """Red and yellow card counts per category, stacked, each segment labelled in text."""
+    long = (
+        frame.unpivot(index=category, on=["red", "yellow"], variable_name="card", value_name="n")
+        .filter(pl.col("n") > 0)
+        .with_columns(
+            pl.col("card").replace_strict({"red": red_label, "yellow": yellow_label}).alias("card")
+        )
+    )
+    base = alt.Chart(long).encode(
+        y=alt.Y(f"{category}:N", title=category_title, sort="-x"),
+        x=alt.X("n:Q", title=count_title, stack="zero"),
+        tooltip=[
+            alt.Tooltip(f"{category}:N", title=category_title),
+            alt.Tooltip("card:N", title=""),
+            alt.Tooltip("n:Q", title=count_title),
+        ],
+    )
+    chart = base.mark_bar().encode(
+        color=alt.Color(
+            "card:N",
+            scale=alt.Scale(domain=[red_label, yellow_label], range=[RED, YELLOW]),
+            title=None,
+        )
+    )
+    text = (
+        base.mark_text(dx=-4, align="right", color="white")
+        .encode(text=alt.Text("label:N"))
+        .transform_calculate(label="datum.card + ' ' + datum.n")
+    )
+    return _drawn((chart + text).properties(height=max(120, 26 * frame.height)))
+
+
+def histogram(
+    frame: pl.DataFrame, x: str, y: str, x_title: str, y_title: str, rules: list[tuple[float, str]]
+) -> Drawn:
+    """Counts per value with labelled vertical rules (e.g. the promised and statutory limit)."""
+    bars_ = (
+        alt.Chart(frame)
+        .mark_bar(color=OKABE_ITO[0])
+        .encode(
+            x=alt.X(f"{x}:Q", title=x_title, bin=False),
+            y=alt.Y(f"{y}:Q", title=y_title),
+            tooltip=[alt.Tooltip(f"{x}:Q", title=x_title), alt.Tooltip(f"{y}:Q", title=y_title)],
+        )
+    )
+    layers: list[alt.Chart] = [bars_]
+    if rules:
+        marks = pl.DataFrame({"at": [r[0] for r in rules], "label": [r[1] for r in rules]})
+        colour = alt.Color(
+            "label:N", scale=alt.Scale(range=[OKABE_ITO[3], OKABE_ITO[5]]), title=None
+        )
+        layers.append(
+            alt.Chart(marks)
+            .mark_rule(strokeDash=[6, 4], size=2)
+            .encode(x="at:Q", color=colour, tooltip=["label:N", "at:Q"])
+        )
+        layers.append(
+            alt.Chart(marks)
+            .mark_text(angle=270, align="left", dx=4, dy=-4)
+            .encode(x="at:Q", y=alt.value(0), text="label:N", color=colour)
+        )
+    return _drawn(alt.layer(*layers).properties(height=260))
+
+
+def heatmap(
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    value: str,
+    x_title: str,
+    y_title: str,
+    value_title: str,
+    y_sort: list[str] | None = None,
+) -> Drawn:
+    """A grid coloured by `value` (viridis, readable in grey too), the value written in."""
+    base = alt.Chart(frame).encode(
+        x=alt.X(f"{x}:O", title=x_title),
+        y=alt.Y(f"{y}:N", title=y_title, sort=y_sort),
+        tooltip=[
+            alt.Tooltip(f"{y}:N", title=y_title),
+            alt.Tooltip(f"{x}:O", title=x_title),
+            alt.Tooltip(f"{value}:Q", title=value_title, format=",.1f"),
+        ],
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(f"{value}:Q", title=value_title, scale=alt.Scale(scheme="viridis"))
+    )
+    # viridis runs dark to light: white text on the lower half, black on the upper.
+    middle = float(frame[value].mean() or 0.0)  # type: ignore[arg-type]
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text(f"{value}:Q", format=".0f"),
+        color=alt.condition(f"datum.{value} < {middle}", alt.value("white"), alt.value("black")),
+    )
+    return _drawn((cells + text).properties(height=max(160, 28 * frame[y].n_unique())))
+
+
+def lines(
+    frame: pl.DataFrame, x: str, y: str, series: str, x_title: str, y_title: str, series_title: str
+) -> Drawn:
+    """Several monthly lines, one colour each."""
+    return _drawn(
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(f"{x}:N", title=x_title, sort=None),
+            y=alt.Y(f"{y}:Q", title=y_title),
+            color=alt.Color(
+                f"{series}:N", title=series_title, scale=alt.Scale(range=list(OKABE_ITO))
+            ),
+            tooltip=[
+                alt.Tooltip(f"{series}:N", title=series_title),
+                alt.Tooltip(f"{x}:N", title=x_title),
+                alt.Tooltip(f"{y}:Q", title=y_title, format=",.1f"),
+            ],
+        )
+        .properties(height=260)
+    )

@@ -1,0 +1,101 @@
+"""Tables as the user sees them, with CSV and Excel downloads. A cell that starts with =, +, -
+or @ (or a tab or carriage return) would run as a formula when a spreadsheet opens the file,
+so such text cells get a leading apostrophe (OWASP's advice against CSV injection)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import polars as pl
+import streamlit as st
+import xlsxwriter
+
+from ui.fmt import Lang
+from ui.i18n import column, tr
+
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells that a spreadsheet would read as a formula start with an apostrophe."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(_FORMULA_START))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in text
+    )
+
+
+def to_csv(frame: pl.DataFrame) -> bytes:
+    """UTF-8 with a byte-order mark, so Excel opens Chinese text correctly."""
+    return b"\xef\xbb\xbf" + neutralise(frame).write_csv().encode("utf-8")
+
+
+def to_xlsx(frame: pl.DataFrame, sheet: str = "data") -> bytes:
+    """One sheet; text is written as text (never as a formula or a link)."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(
+        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
+    ws = book.add_worksheet(sheet[:31])
+    ws.write_row(0, 0, frame.columns)
+    for r, row in enumerate(neutralise(frame).iter_rows(), start=1):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                ws.write_boolean(r, c, value)
+            elif isinstance(value, int | float):
+                ws.write_number(r, c, float(value))
+            elif isinstance(value, datetime | date):
+                ws.write_string(r, c, value.isoformat())
+            else:
+                ws.write_string(r, c, str(value))
+    book.close()
+    return buffer.getvalue()
+
+
+def localised(frame: pl.DataFrame, lang: Lang) -> pl.DataFrame:
+    """Column headers in the reader's language (left as they are when two would clash)."""
+    names = [column(c, lang) for c in frame.columns]
+    if len(set(names)) < len(names):
+        return frame
+    return frame.rename(dict(zip(frame.columns, names, strict=True)))
+
+
+def table(
+    frame: pl.DataFrame,
+    name: str,
+    lang: Lang,
+    percent: Sequence[str] = (),
+) -> None:
+    """The table with headers in `lang` (`percent` columns, shares, shown as percentages),
+    and its CSV and Excel downloads under it."""
+    shown = localised(frame, lang)
+    config = {
+        column(c, lang): st.column_config.NumberColumn(format="percent")
+        for c in percent
+        if c in frame.columns
+    }
+    st.dataframe(shown, hide_index=True, column_config=config)
+    left, right = st.columns(2)
+    left.download_button(
+        tr("download.csv", lang),
+        to_csv(shown),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"csv-{name}",
+        on_click="ignore",
+    )
+    right.download_button(
+        tr("download.xlsx", lang),
+        to_xlsx(shown, name),
+        file_name=f"{name}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"xlsx-{name}",
+        on_click="ignore",
+    )

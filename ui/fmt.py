@@ -1,0 +1,110 @@
+"""Numbers, dates and KPI values written for the reader's language. Pages and tests format
+through these functions, so a test compares exactly what a page shows."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Literal
+
+Lang = Literal["zh", "en"]
+
+# How each KPI's value reads: a share, a count, a number of working days, minutes or trips.
+_KIND = {
+    "submitted": "count",
+    "accepted": "count",
+    "completed": "count",
+    "open": "count",
+    "overdue": "count",
+    "open_yellow_cards": "count",
+    "open_red_cards": "count",
+    "ratings": "count",
+    "bad_reviews": "count",
+    "tickets": "count",
+    "processing_workdays_mean": "workdays",
+    "processing_workdays_median": "workdays",
+    "processing_workdays_p90": "workdays",
+    "processing_hours_mean": "hours",
+    "trips_mean": "decimal",
+    "materials_mean": "decimal",
+    "wait_mean_min": "minutes",
+    "wait_p90_min": "minutes",
+    "service_mean_min": "minutes",
+}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+DASH = "—"
+
+
+def missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def count(value: float | None) -> str:
+    return DASH if missing(value) else f"{round(float(value or 0)):,}"
+
+
+def decimal(value: float | None, places: int = 1) -> str:
+    return DASH if missing(value) else f"{float(value or 0):,.{places}f}"
+
+
+def pct(value: float | None, places: int = 1) -> str:
+    return DASH if missing(value) else f"{100 * float(value or 0):.{places}f}%"
+
+
+def kind(kpi: str) -> str:
+    return _KIND.get(kpi, "rate")
+
+
+def kpi_value(kpi: str, value: float | None, lang: Lang) -> str:
+    """A KPI's value as a card shows it, with its unit."""
+    if missing(value):
+        return DASH
+    what = kind(kpi)
+    if what == "rate":
+        return pct(value)
+    if what == "count":
+        return count(value)
+    if what == "decimal":
+        return decimal(value, 2)
+    unit = {
+        "workdays": ("个工作日", " working days"),
+        "hours": ("小时", " h"),
+        "minutes": ("分钟", " min"),
+    }[what]
+    return decimal(value) + (unit[0] if lang == "zh" else unit[1])
+
+
+def kpi_change(kpi: str, now: float | None, before: float | None, lang: Lang) -> str | None:
+    """The change against the previous period: percentage points for shares, the unit's
+    difference otherwise; None when either side is missing."""
+    if missing(now) or missing(before):
+        return None
+    diff = float(now or 0) - float(before or 0)
+    sign = "+" if diff >= 0 else "−"
+    if kind(kpi) == "rate":
+        points = abs(diff) * 100
+        return f"{sign}{points:.1f}" + (" 个百分点" if lang == "zh" else " pp")
+    if kind(kpi) == "count":
+        return f"{sign}{round(abs(diff)):,}"
+    return f"{sign}{abs(diff):,.1f}"
+
+
+def day(value: date | datetime | None, lang: Lang) -> str:
+    if value is None:
+        return DASH
+    if lang == "zh":
+        return f"{value.year}年{value.month}月{value.day}日"
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def instant(value: datetime | None, lang: Lang) -> str:
+    """A local date and time (the caller converts to the center's zone)."""
+    if value is None:
+        return DASH
+    return f"{day(value, lang)} {value:%H:%M}"
+
+
+def month(value: str, lang: Lang) -> str:
+    """'2025-03' as 2025年3月 or Mar 2025."""
+    year, mm = value.split("-")
+    return f"{year}年{int(mm)}月" if lang == "zh" else f"{_MONTHS[int(mm) - 1]} {year}"

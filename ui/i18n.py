@@ -1,0 +1,326 @@
+"""Every word the dashboard shows, in Chinese and English. tr(key, lang) picks one; a test
+checks that every entry has both. KPI names come from metrics.kpis.KPIS (also in both)."""
+
+from __future__ import annotations
+
+from metrics.kpis import KPIS
+from ui.fmt import Lang
+
+TEXT: dict[str, tuple[str, str]] = {
+    # navigation groups
+    "group.director": ("中心主任", "Director"),
+    "group.supervisor": ("窗口与科室", "Supervisors"),
+    "group.reform": ("改革成效", "Reform"),
+    "group.steward": ("数据管理", "Data steward"),
+    # sidebar: language and filters
+    "app.title": ("一窗通 · 政务服务效能", "OneWindow · service efficiency"),
+    "lang.label": ("语言", "Language"),
+    "filters.title": ("筛选", "Filters"),
+    "filters.period": ("期间", "Period"),
+    "filters.from": ("开始日期", "From"),
+    "filters.to": ("结束日期", "To"),
+    "filters.department": ("部门", "Department"),
+    "filters.matter": ("事项", "Matter"),
+    "filters.channel": ("渠道", "Channel"),
+    "filters.all": ("全部", "All"),
+    "filters.showing": ("{start} 至 {end}", "{start} to {end}"),
+    "filters.previous": ("对比上期：{start} 至 {end}", "Compared with {start} to {end}"),
+    "period.this_month": ("本月", "This month"),
+    "period.last_month": ("上月", "Last month"),
+    "period.this_quarter": ("本季度", "This quarter"),
+    "period.ytd": ("今年以来", "Year to date"),
+    "period.last_12_months": ("近12个月", "Last 12 months"),
+    "period.custom": ("自定义", "Custom"),
+    "channel.window": ("窗口", "Window"),
+    "channel.online": ("网上", "Online"),
+    "channel.mobile": ("移动端", "Mobile"),
+    "channel.kiosk": ("自助终端", "Kiosk"),
+    "channel.mail": ("邮寄", "Mail"),
+    "channel.other": ("其他", "Other"),
+    # states every page can be in
+    "empty.title": ("还没有数据", "No data yet"),
+    "empty.body": (
+        "仓库为空。加载演示中心：在终端运行 `onewindow demo`；或加载自己的导出文件："
+        "`onewindow load 文件 --profile 配置.toml`，也可以在「数据状况」页上传文件。",
+        "The warehouse is empty. Load the demo center by running `onewindow demo`, or your own "
+        "exports with `onewindow load FILE --profile PROFILE.toml`, or upload a file on the "
+        "Data health page.",
+    ),
+    "state.no_data_in_period": (
+        "所选期间和筛选条件下没有数据。请扩大期间或减少筛选。",
+        "No data for the chosen period and filters. Widen the period or remove a filter.",
+    ),
+    "state.busy": (
+        "数据仓库正在更新，请稍后刷新页面。",
+        "The warehouse is being updated; refresh the page in a moment.",
+    ),
+    "state.too_new": (
+        "数据仓库由更新版本的一窗通写入，本版本不能读取。请升级一窗通。",
+        "The warehouse was written by a newer OneWindow; this version cannot read it. "
+        "Upgrade OneWindow.",
+    ),
+    "state.failed": (
+        "无法显示本页：{reason}",
+        "This page cannot be shown: {reason}",
+    ),
+    "download.csv": ("下载 CSV", "Download CSV"),
+    "download.xlsx": ("下载 Excel", "Download Excel"),
+    "target.met": ("达标", "on target"),
+    "target.missed": ("未达标", "below target"),
+    "target.label": ("目标 {target}", "target {target}"),
+    "target.summary": (
+        "{met} 项达标，{missed} 项未达标：{names}",
+        "{met} on target, {missed} below target: {names}",
+    ),
+    "target.all_met": ("全部 {met} 项指标达标", "All {met} targets met"),
+    "target.line": ("目标", "Target"),
+    "chart.month": ("月份", "Month"),
+    "chart.value": ("数值", "Value"),
+    "chart.kpi": ("指标", "KPI"),
+    # overview
+    "overview.trends": ("月度趋势", "Monthly trends"),
+    "overview.league": ("部门排名", "Department league table"),
+    "overview.league_note": ("按按时办结率从低到高排列。", "Sorted by on-time rate, lowest first."),
+    "overview.drag": (
+        "拉低按时办结率最多的十个事项",
+        "The ten matters that pull the on-time rate down most",
+    ),
+    "overview.drag_note": (
+        "损失百分点 = 该事项超期件数 ÷ 全部办结件数：若这些件按时办结，按时办结率会提高这么多。",
+        "Points lost = the matter's overdue applications ÷ all completed: the on-time rate "
+        "would rise by this much had they been on time.",
+    ),
+    # matters
+    "matters.all": ("全部事项", "All matters"),
+    "matters.search": ("搜索事项（编码或名称）", "Search matters (code or name)"),
+    "matters.pick": ("查看单个事项", "Look at one matter"),
+    "matters.distribution": ("办理时长分布", "Processing time distribution"),
+    "matters.promised": ("承诺时限", "Promised limit"),
+    "matters.statutory": ("法定时限", "Statutory limit"),
+    "matters.trend": ("月度趋势", "Monthly trend"),
+    "matters.channels": ("渠道构成", "Channel mix"),
+    "matters.map": ("流程图", "Process map"),
+    "matters.map_note": (
+        "节点为环节，连线为环节之间的流转：线越粗次数越多，颜色越深中位工作小时越长。",
+        "Nodes are steps, edges are transitions: thicker means more often, darker means a "
+        "longer median in working hours.",
+    ),
+    "matters.transitions": ("环节流转", "Transitions"),
+    "matters.rework": ("返工（补正）", "Rework"),
+    "matters.none": ("没有事项", "No matters"),
+    "matters.limit_days": ("{days} 个工作日", "{days} working days"),
+    # bottlenecks
+    "bottlenecks.ranked": ("耗时最多的流转", "Transitions ranked by total time"),
+    "bottlenecks.top": ("耗时最多的流转", "Largest time sink"),
+    "bottlenecks.top_share": ("占全部流转时间", "Share of all transition time"),
+    "bottlenecks.handovers": ("跨部门交接次数", "Handovers between departments"),
+    "bottlenecks.slowest_rise": ("变慢最多的环节", "Step that slowed most"),
+    "bottlenecks.matrix": (
+        "部门交接矩阵（中位工作小时）",
+        "Handover matrix (median working hours)",
+    ),
+    "bottlenecks.no_handovers": (
+        "所选范围内没有跨部门交接。",
+        "No handovers between departments in this selection.",
+    ),
+    "bottlenecks.slower": ("变慢的环节", "Steps that got slower"),
+    "bottlenecks.slower_note": (
+        "近 {recent} 个月（截至 {end}）与之前 {before} 个月相比的中位工作小时，"
+        "两边各至少 {min} 次。",
+        "Median working hours in the {recent} months up to {end} against the {before} months "
+        "before, at least {min} transitions on each side.",
+    ),
+    "bottlenecks.none_slower": ("没有明显变慢的环节。", "No step got slower."),
+    "bottlenecks.trend": ("变慢环节的月度中位工作小时", "Monthly median of the slowed steps"),
+    # supervision
+    "supervision.red": ("红牌（已超期）", "Red cards (overdue)"),
+    "supervision.yellow": ("黄牌（即将超期）", "Yellow cards (due soon)"),
+    "supervision.due_today": ("今天到期", "Due today"),
+    "supervision.by": ("按{dim}统计", "By {dim}"),
+    "supervision.list": ("红黄牌清单（最紧急在前）", "Open cards, most urgent first"),
+    "supervision.none": ("没有红黄牌。", "No open cards."),
+    "supervision.as_of": ("截至 {at}", "As of {at}"),
+    "card.red": ("红牌", "Red"),
+    "card.yellow": ("黄牌", "Yellow"),
+    "card.left": ("剩余 {days} 个工作日", "{days} working days left"),
+    "card.overdue": ("超期 {days} 个工作日", "{days} working days overdue"),
+    # windows and staff
+    "windows.wait_target": ("等候目标 {minutes} 分钟", "Wait target {minutes} min"),
+    "windows.heat": ("平均等候时长（分钟），按星期和钟点", "Mean wait (min) by weekday and hour"),
+    "windows.staff": ("人员工作量与环节用时", "Staff workload and step time"),
+    "windows.windows": ("窗口工作量", "Window workload"),
+    "windows.outlier_note": (
+        "异常：环节用时中位数超出四分位距 1.5 倍范围（Tukey 规则）。",
+        "Outlier: median step time beyond 1.5 × the interquartile range (Tukey's fences).",
+    ),
+    "windows.outlier": ("异常", "Outlier"),
+    "windows.normal": ("正常", "Normal"),
+    "windows.no_tickets": (
+        "所选期间没有排队叫号数据（排队数据不区分事项、部门和渠道）。",
+        "No queue tickets in this period (tickets carry no matter, department or channel).",
+    ),
+    "weekday.1": ("周一", "Mon"),
+    "weekday.2": ("周二", "Tue"),
+    "weekday.3": ("周三", "Wed"),
+    "weekday.4": ("周四", "Thu"),
+    "weekday.5": ("周五", "Fri"),
+    "weekday.6": ("周六", "Sat"),
+    "weekday.7": ("周日", "Sun"),
+    # satisfaction
+    "satisfaction.trend": ("好评率月度趋势", "Good-review rate by month"),
+    "satisfaction.bad": ("差评及整改情况", "Bad reviews and their rectification"),
+    "satisfaction.none": ("所选期间没有差评。", "No bad reviews in this period."),
+    "satisfaction.open_bad": ("未整改差评", "Bad reviews not rectified"),
+    "status.rectified": ("已按时整改", "Rectified in time"),
+    "status.late": ("逾期整改", "Rectified late"),
+    "status.open": ("待整改", "Open"),
+    "status.overdue": ("整改超期", "Overdue"),
+    # data
+    "data.runs": ("运行次数", "Runs"),
+    "data.last_run": ("最近运行", "Last run"),
+    "data.last_event": ("最新事件", "Last event"),
+    "data.quarantined": ("隔离行", "Quarantined rows"),
+    "data.history": ("运行记录", "Run history"),
+    "data.held": ("隔离的行", "Quarantined rows"),
+    "data.no_held": ("没有隔离的行", "No quarantined rows"),
+    "data.failed": ("加载失败的文件", "Files that failed"),
+    "data.no_failed": ("没有加载失败的文件", "No file failed"),
+    "data.calendar_gap": (
+        "{year} 年没有法定节假日数据，按周一至周五计算工作日（{days} 天）。"
+        "可在 [calendar] closed 中补充休息日。",
+        "No statutory holiday data for {year}: working days are counted as Monday–Friday "
+        "({days} days). Add closures in [calendar] closed.",
+    ),
+    "data.upload": ("上传文件", "Upload a file"),
+    "data.upload_note": (
+        "文件按所选的数据源配置经正常的 ETL 流程加载（与 onewindow load 相同）。",
+        "The file is loaded with the chosen source profile through the normal ETL (as "
+        "onewindow load does).",
+    ),
+    "data.profile": ("数据源配置", "Source profile"),
+    "data.no_profiles": (
+        "没有可用的数据源配置：在 onewindow.toml 的 [etl] profiles 中列出，或放在 profiles/ 目录。",
+        "No source profile available: list them in [etl] profiles of onewindow.toml or put "
+        "them in profiles/.",
+    ),
+    "data.load": ("加载", "Load"),
+    "data.loaded": ("运行 {run}：{status}", "Run {run}: {status}"),
+    "data.load_failed": ("加载失败：{reason}", "The load failed: {reason}"),
+    "data.status": ("状态", "Status"),
+}
+
+# Column headers of the tables, by the metrics' snake_case names.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "matter": ("事项", "Matter"),
+    "matter_code": ("事项编码", "Matter code"),
+    "matter_name": ("事项名称", "Matter name"),
+    "department": ("部门", "Department"),
+    "window_id": ("窗口", "Window"),
+    "staff": ("经办人", "Staff"),
+    "channel": ("渠道", "Channel"),
+    "application_id": ("办件编号", "Application"),
+    "card": ("牌", "Card"),
+    "time_left": ("剩余/超期", "Time left / overdue"),
+    "accepted_at": ("受理时间", "Accepted"),
+    "due_at": ("到期时间", "Due"),
+    "workdays_left": ("剩余工作日", "Working days left"),
+    "overdue_hours": ("超期小时", "Hours overdue"),
+    "red": ("红牌", "Red"),
+    "yellow": ("黄牌", "Yellow"),
+    "most_overdue_workdays": ("最长超期（工作日）", "Most overdue (working days)"),
+    "points_lost": ("损失百分点", "Points lost"),
+    "from_step": ("起始环节", "From step"),
+    "to_step": ("到达环节", "To step"),
+    "transition": ("流转", "Transition"),
+    "count": ("次数", "Count"),
+    "mean_s": ("平均（秒）", "Mean (s)"),
+    "median_s": ("中位（秒）", "Median (s)"),
+    "p90_s": ("P90（秒）", "P90 (s)"),
+    "mean_work_h": ("平均工作小时", "Mean working h"),
+    "median_work_h": ("中位工作小时", "Median working h"),
+    "p90_work_h": ("P90 工作小时", "P90 working h"),
+    "handovers": ("跨部门交接", "Handovers"),
+    "total_s": ("总时长（秒）", "Total (s)"),
+    "total_work_h": ("总工作小时", "Total working h"),
+    "share_of_time": ("时间占比", "Share of time"),
+    "rank": ("排名", "Rank"),
+    "from_department": ("交出部门", "From department"),
+    "to_department": ("接收部门", "To department"),
+    "before_count": ("之前次数", "Count before"),
+    "before_median_work_h": ("之前中位工作小时", "Median working h before"),
+    "recent_count": ("近期次数", "Recent count"),
+    "recent_median_work_h": ("近期中位工作小时", "Recent median working h"),
+    "change_work_h": ("变化（工作小时）", "Change (working h)"),
+    "step": ("环节", "Step"),
+    "applications_with_rework": ("有返工的办件", "Applications with rework"),
+    "applications": ("办件数", "Applications"),
+    "repeats": ("重复次数", "Repeats"),
+    "processing_workdays": ("办理工作日", "Processing working days"),
+    "steps": ("环节数", "Steps"),
+    "days_active": ("在岗天数", "Days active"),
+    "steps_per_day": ("日均环节数", "Steps per day"),
+    "median_step_min": ("环节用时中位数（分钟）", "Median step time (min)"),
+    "mean_step_min": ("环节平均用时（分钟）", "Mean step time (min)"),
+    "outlier": ("异常", "Outlier"),
+    "weekday": ("星期", "Weekday"),
+    "hour": ("钟点", "Hour"),
+    "tickets": ("取号数", "Tickets"),
+    "mean_wait_min": ("平均等候（分钟）", "Mean wait (min)"),
+    "month": ("月份", "Month"),
+    "rating": ("评分", "Rating"),
+    "reason": ("原因", "Reason"),
+    "rated_at": ("评价时间", "Rated"),
+    "rectified_at": ("整改时间", "Rectified"),
+    "age_workdays": ("历时（工作日）", "Age (working days)"),
+    "status": ("状态", "Status"),
+    "run_id": ("运行", "Run"),
+    "job": ("作业", "Job"),
+    "profile": ("配置", "Profile"),
+    "started_at": ("开始时间", "Started"),
+    "duration_s": ("用时（秒）", "Duration (s)"),
+    "files": ("文件数", "Files"),
+    "failed_files": ("失败文件", "Failed files"),
+    "rows_read": ("读取行数", "Rows read"),
+    "inserted": ("新增", "Inserted"),
+    "updated": ("更新", "Updated"),
+    "duplicates": ("重复", "Duplicates"),
+    "quarantined": ("隔离", "Quarantined"),
+    "error": ("错误", "Error"),
+    "file": ("文件", "File"),
+    "row": ("行号", "Row"),
+    "table_name": ("表", "Table"),
+    "field": ("字段", "Field"),
+    "raw_values": ("原始值", "Raw values"),
+    "read": ("读取", "Read"),
+    "loaded": ("已加载", "Loaded"),
+    "duplicate": ("重复", "Duplicate"),
+    "table": ("表", "Table"),
+    "statutory_limit_days": ("法定时限（工作日）", "Statutory limit (working days)"),
+    "promised_limit_days": ("承诺时限（工作日）", "Promised limit (working days)"),
+}
+
+
+def tr(key: str, lang: Lang, **values: object) -> str:
+    """The text for `key` in `lang`, with {placeholders} filled."""
+    zh, en = TEXT[key]
+    text = zh if lang == "zh" else en
+    return text.format(**values) if values else text
+
+
+def column(name: str, lang: Lang) -> str:
+    """A column header: a KPI's name, a known column's, else the name itself."""
+    if name in KPIS:
+        return KPIS[name].zh if lang == "zh" else KPIS[name].en
+    pair = COLUMNS.get(name)
+    if pair is None:
+        return name
+    return pair[0] if lang == "zh" else pair[1]
+
+
+def kpi_name(name: str, lang: Lang) -> str:
+    return KPIS[name].zh if lang == "zh" else KPIS[name].en
+
+
+def channel(code: str, lang: Lang) -> str:
+    key = f"channel.{code}"
+    return tr(key, lang) if key in TEXT else code
