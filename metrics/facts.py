@@ -153,13 +153,18 @@ def transitions_sql(
 def steps_sql(
     cal: WorkCalendar, filters: Filters, only: str | None = None
 ) -> tuple[str, list[object]]:
-    """Every event as a handled step: who, where, when (local day), how long it took."""
+    """Every event as a handled step: who, where, when (local day), how long it took, and
+    its occurrence: 1 for the first time the application passes the step, 2 and more for
+    rework."""
     where, params = app_filter(filters)
     sql = f"""
         SELECT e.application_id, a.matter_code, m.department AS matter_department, a.channel,
             e.step, e.staff, e.department, e.window_id, e.ts,
             (e.ts AT TIME ZONE '{cal.zone}')::DATE AS day,
-            epoch(e.ts) - epoch(e.started_at) AS step_s
+            epoch(e.ts) - epoch(e.started_at) AS step_s,
+            row_number() OVER (
+                PARTITION BY e.application_id, e.step ORDER BY e.ts, e.file_id, e.source_row
+            ) AS occurrence
         FROM events e
         JOIN applications a USING (application_id)
         LEFT JOIN matters m ON m.matter_code = a.matter_code

@@ -77,15 +77,26 @@ def transitions(
 
 
 def rework(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters) -> pl.DataFrame:
-    """Per step: applications in which it occurs more than once."""
+    """Per step: applications in which it occurs more than once (in the period)."""
     sql, params = derived.source(con, cal, "d_steps", filters)
-    period, period_params = filters.days_sql("day")
-    frame: pl.DataFrame = con.sql(
-        f"""WITH ev AS ({sql}), per AS (
-            SELECT application_id, step, count(*) AS n FROM ev WHERE {period} GROUP BY ALL)
-        SELECT step, count(*) FILTER (WHERE n > 1) AS applications_with_rework,
+    if filters.start is None and filters.end is None:
+        # Over all time an application reworked a step iff the step has a 2nd occurrence:
+        # counting those avoids grouping 10M steps by application (same figures).
+        per_step = """count(*) FILTER (WHERE occurrence = 2) AS applications_with_rework,
+            count(*) FILTER (WHERE occurrence = 1) AS applications,
+            count(*) FILTER (WHERE occurrence > 1) AS repeats
+            FROM ev"""
+        period_params: list[object] = []
+    else:
+        period, period_params = filters.days_sql("day")
+        per_step = f"""count(*) FILTER (WHERE n > 1) AS applications_with_rework,
             count(*) AS applications, (sum(n) - count(*))::BIGINT AS repeats
-        FROM per GROUP BY step ORDER BY applications_with_rework DESC, step""",
+            FROM (SELECT application_id, step, count(*) AS n FROM ev WHERE {period}
+                  GROUP BY ALL)"""
+    frame: pl.DataFrame = con.sql(
+        f"""WITH ev AS ({sql})
+        SELECT step, {per_step}
+        GROUP BY step ORDER BY applications_with_rework DESC, step""",
         params=params + period_params,
     ).pl()
     return frame

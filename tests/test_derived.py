@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 
 from etl.profile import Profile, load_profile
 from etl.run import load_files
-from metrics import bottlenecks, derived, followup
+from metrics import bottlenecks, derived, followup, process
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.reports import REPORTS
@@ -173,6 +173,12 @@ def test_receipt_reports_equal_the_reference(tmp_path: Path, receipt: Path) -> N
     load_files(wh, [(receipt, load_profile(PROFILES / "receipt.toml"))], calendar=CAL)
     cuts = [Filters(), Filters(start=date(2011, 1, 1), end=date(2011, 6, 30))]
     _assert_same(wh, tmp_path, cuts)
+    # Rework over all time counts second occurrences; with a period it groups by application.
+    with wh.read() as con:
+        whole = process.rework(con, CAL, Filters())
+        bounded = process.rework(con, CAL, Filters(start=date(2000, 1, 1), end=date(2100, 1, 1)))
+    assert whole["applications_with_rework"].sum() > 0
+    assert_frame_equal(whole, bounded)
 
 
 def test_the_demo_reports_equal_the_reference(tmp_path: Path) -> None:
