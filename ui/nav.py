@@ -9,7 +9,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class PageSpec:
     slug: str  # the URL path: http://host:port/<slug>
-    file: str  # relative to the project root
+    # Relative to the project root. Page files live in views/, not pages/: Streamlit treats a
+    # pages/ folder beside app.py as an old-style multipage app and, when the server's first
+    # visitor opens a page by its URL, runs that file alone with a file-named sidebar for good.
+    file: str
     group: str  # who it is for: "director", "supervisor", "reform", "steward"
     title_zh: str
     title_en: str
@@ -19,5 +22,5 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("data", "pages/data.py", "steward", "数据状况", "Data health"),
+    PageSpec("data", "views/data.py", "steward", "数据状况", "Data health"),
 )
