@@ -111,7 +111,10 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
 
 
 def page_url(base: str, slug: str, lang: str | None) -> str:
-    return f"{base}/{slug}" + (f"?lang={lang}" if lang else "")
+    """Where a person opens the page. app.py makes PAGES[0] the default page, and Streamlit
+    serves the default page at "/" only: its own path answers "Page not found"."""
+    path = "" if slug == PAGES[0].slug else slug
+    return f"{base}/{path}" + (f"?lang={lang}" if lang else "")
 
 
 def wait_rendered(page: Page, timeout_ms: int = RENDER_TIMEOUT_MS) -> None:
@@ -171,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lang", choices=["zh", "en"], default=None)
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = parser.parse_args(argv)
-    screenshot(args.db.resolve(), args.page, args.lang, args.out)
+    screenshot(args.db.absolute(), args.page, args.lang, args.out)  # the link, not its target
     print(f"wrote {args.out}")
     return 0
 

@@ -96,9 +96,9 @@ def test_page_shows_its_figures_without_errors(
     page.screenshot(path=ARTIFACTS / f"{spec.slug}-{lang}.png", full_page=True)
     print(f"server output while rendering:\n{server_output}")  # shown if the test fails
 
-    # app.py makes PAGES[0] the default page, which Streamlit serves at "/"; an unknown path
-    # would fall back to it too.
-    assert urlsplit(page.url).path == ("/" if spec == PAGES[0] else f"/{spec.slug}")
+    # An unknown path falls back to the default page, with a "Page not found" dialog.
+    assert urlsplit(page.url).path == urlsplit(page_url(served.base, spec.slug, lang)).path
+    assert page.get_by_role("dialog").all_inner_texts() == []
     # The app's own navigation, not Streamlit's file-named pages/ listing: that one appears
     # when a page is opened by its URL on a server whose first visitor did not start at "/".
     nav = page.get_by_test_id("stSidebarNav")
