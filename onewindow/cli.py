@@ -226,13 +226,15 @@ def cmd_schedule(args: argparse.Namespace, config: Config, wh: Warehouse) -> int
 def cmd_serve(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
     """Runs Streamlit in the foreground; the app reads the same config and warehouse."""
     app = Path(__file__).resolve().parents[1] / "app.py"
-    env = dict(os.environ, ONEWINDOW_DB=str(wh.path.resolve()))
+    # absolute(), not resolve(): the warehouse path is a symlink to the published copy, and the
+    # app must open the link (which each ETL run swaps), not the copy it points at today.
+    env = dict(os.environ, ONEWINDOW_DB=str(wh.path.absolute()))
     if args.config:
         env["ONEWINDOW_CONFIG_FILE"] = str(args.config.resolve())
     command = [
         sys.executable,
         "-m",
-        "streamlit",
+        "onewindow.streamlit_main",  # why not plain streamlit: see that module
         "run",
         str(app),
         "--server.port",
