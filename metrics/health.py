@@ -39,16 +39,20 @@ def quarantine(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> p
 
 
 def calendar_coverage(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> pl.DataFrame:
-    """Years the data touches whose working days are only a Monday–Friday fallback (no
-    statutory holiday data): figures there count holidays as working days."""
+    """Years from the data's first to its last instant whose working days are only a
+    Monday–Friday fallback (no statutory holiday data): figures there count holidays as
+    working days."""
     cal.register(con)
+    # The first and last instants bound the years: two conversions, not one per event.
     frame: pl.DataFrame = con.sql(
-        f"""WITH used AS (
-            SELECT DISTINCT year(ts AT TIME ZONE '{cal.zone}') AS year FROM events
-            UNION SELECT DISTINCT year(submitted_at AT TIME ZONE '{cal.zone}')
-                FROM applications WHERE submitted_at IS NOT NULL)
-        SELECT u.year, count(*) FILTER (WHERE c.source = 'fallback') AS fallback_days
-        FROM used u JOIN ow_calendar c ON year(c.day) = u.year
-        GROUP BY u.year HAVING fallback_days > 0 ORDER BY u.year"""
+        f"""WITH bounds AS (
+            SELECT year(min(t) AT TIME ZONE '{cal.zone}') AS first,
+                year(max(t) AT TIME ZONE '{cal.zone}') AS last
+            FROM (SELECT min(ts) AS t FROM events UNION ALL SELECT max(ts) FROM events
+                  UNION ALL SELECT min(submitted_at) FROM applications
+                  UNION ALL SELECT max(submitted_at) FROM applications))
+        SELECT year(c.day) AS year, count(*) FILTER (WHERE c.source = 'fallback') AS fallback_days
+        FROM ow_calendar c, bounds b WHERE year(c.day) BETWEEN b.first AND b.last
+        GROUP BY year(c.day) HAVING fallback_days > 0 ORDER BY year"""
     ).pl()
     return frame
