@@ -52,7 +52,7 @@ def test_formats_per_language() -> None:
     assert fmt.kpi_value("processing_workdays_median", 3.0, "zh") == "3.0个工作日"
     assert fmt.kpi_value("processing_workdays_median", 3.0, "en") == "3.0 working days"
     assert fmt.kpi_value("on_time_rate", None, "en") == "—"
-    assert fmt.kpi_change("on_time_rate", 0.95, 0.97, "zh") == "−2.0 个百分点"
+    assert fmt.kpi_change("on_time_rate", 0.95, 0.97, "zh") == "-2.0 个百分点"
     assert fmt.kpi_change("on_time_rate", 0.97, 0.95, "en") == "+2.0 pp"
     assert fmt.kpi_change("submitted", 120.0, 100.0, "en") == "+20"
     assert fmt.kpi_change("submitted", 120.0, None, "en") is None

@@ -80,7 +80,8 @@ def kpi_change(kpi: str, now: float | None, before: float | None, lang: Lang) ->
     if missing(now) or missing(before):
         return None
     diff = float(now or 0) - float(before or 0)
-    sign = "+" if diff >= 0 else "−"
+    # ASCII "-": st.metric reads the delta's first character for its arrow and colour.
+    sign = "+" if diff >= 0 else "-"
     if kind(kpi) == "rate":
         points = abs(diff) * 100
         return f"{sign}{points:.1f}" + (" 个百分点" if lang == "zh" else " pp")
