@@ -25,7 +25,6 @@ from ui.i18n import kpi_name, tr
 from ui.view import matter_names
 from warehouse import WarehouseError
 
-HEADLINE = ("processing_workdays_mean", "online_rate", "trips_mean", "materials_mean")
 CONTROLS = ("untouched", "departments", "listed")
 # The verdict is always written out; the colour only repeats it.
 COLOUR: dict[str, DeltaColor] = {"improved": "green", "worsened": "red"}
@@ -82,7 +81,7 @@ def headline(effects: pl.DataFrame, control: Control, lang: Lang) -> None:
     """The DiD of the main KPIs, each with its verdict in words and its reading."""
     st.subheader(tr("reform.headline", lang))
     rows = {r["kpi"]: r for r in effects.iter_rows(named=True)}
-    for column, kpi in zip(st.columns(len(HEADLINE)), HEADLINE, strict=True):
+    for column, kpi in zip(st.columns(len(registry.HEADLINE)), registry.HEADLINE, strict=True):
         r = rows[kpi]
         verdict = r["verdict"]
         column.metric(

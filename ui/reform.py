@@ -17,6 +17,9 @@ from ui import data
 from ui.fmt import DASH, Lang, missing
 from ui.i18n import tr
 
+# The KPIs whose DiD heads the page: what "最多跑一次"-type reforms aim at.
+HEADLINE = ("processing_workdays_mean", "online_rate", "trips_mean", "materials_mean")
+
 # The form's field for each Reform field, to name it in a message.
 FIELDS = {
     "id": "reform.id",
