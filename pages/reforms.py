@@ -6,6 +6,7 @@ delete, add). Method: docs/metrics.md, "Reforms"."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import polars as pl
@@ -305,7 +306,9 @@ def show() -> None:
     series(analysis.monthly, reform, design, lang)
     st.subheader(tr("reform.table", lang))
     st.caption(tr("reform.table_note", lang))
-    table(wording.table(analysis.effects, lang, design.control), f"reform_{reform.id}", lang)
+    # The id names the downloaded files: only characters every file system takes.
+    name = "reform_" + re.sub(r"[^\w.-]", "_", reform.id)
+    table(wording.table(analysis.effects, lang, design.control), name, lang)
     design_form(reform, design, codes, lang)
     with st.expander(tr("reform.edit", lang)):
         reform_form(f"edit-{reform.id}", reform, known, codes, names, lang)
