@@ -13,14 +13,16 @@ from streamlit.testing.v1 import AppTest
 
 from etl.profile import Profile
 from etl.run import load_files
-from metrics import followup, health, kpis, process
+from metrics import followup, health, kpis, process, reforms, wording
 from metrics.calendar import WorkCalendar
 from metrics.dashboard import period_range, previous_range, wide
 from metrics.filters import Filters
-from onewindow.config import Config
+from metrics.reforms import Design
+from onewindow.config import Config, Reform
 from tests.conftest import run_cli
 from tests.fixtures import APPLICATION_HEADER, center_rows, write_csv
 from ui import fmt, widgets
+from ui import reform as reform_ui
 from ui.fmt import Lang
 from ui.i18n import kpi_name, tr
 from ui.nav import PAGES
@@ -305,3 +307,159 @@ def test_a_warehouse_too_new_is_one_plain_message(
     at.run()
     assert not at.exception
     assert [e.value for e in at.error] == [tr("state.too_new", lang)]
+
+
+def _registered(db: Path) -> list[Reform]:
+    with _read(db).read() as con:
+        return reforms.stored(con)
+
+
+def _effects(db: Path, reform: Reform, design: Design | None = None) -> reforms.Analysis:
+    with _read(db).read() as con:
+        per_app = reforms.units(con, CAL, CONFIG)
+    return reforms.analyse(per_app, reform, design)
+
+
+def _expect_reform(at: AppTest, db: Path, reform: Reform, design: Design, lang: Lang) -> None:
+    """The headline cards and the KPI table show analyse()'s figures as the page words them."""
+    analysis = _effects(db, reform, design)
+    rows = {r["kpi"]: r for r in analysis.effects.iter_rows(named=True)}
+    shown = {m.label: (m.value, m.delta) for m in at.metric}
+    for kpi in reform_ui.HEADLINE:
+        r = rows[kpi]
+        assert shown[kpi_name(kpi, lang)] == (
+            reform_ui.did_text(kpi, r["did"], lang),
+            tr(f"verdict.{r['verdict']}", lang),
+        ), (kpi, lang)
+        reading = wording.reading(
+            kpi, r["did"], r["did_ci_low"], r["did_ci_high"], r["verdict"], lang, design.control
+        )
+        assert reading in [c.value for c in at.caption]
+    expected = wording.table(analysis.effects, lang, design.control)
+    table = pl.from_pandas(at.dataframe[0].value)
+    assert table.columns == expected.columns
+    assert table.rows() == expected.rows()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_reforms(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> None:
+    """The reform named in the URL is shown, with the figures of metrics.reforms."""
+    registered = _registered(demo)
+    assert len(registered) >= 2  # the demo's planted reforms
+    second = registered[1]
+    at = _open(demo, monkeypatch, "reforms", lang=lang, reform=second.id)
+    assert at.selectbox(key="reform").value == second.id
+    _expect_reform(at, demo, second, Design.of(second), lang)
+    assert at.query_params["reform"] == second.id
+
+
+def test_reform_page_defaults_to_the_first_reform_and_tries_a_design(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _registered(demo)[0]
+    at = _open(demo, monkeypatch, "reforms", lang="en", reform="no-such-reform")
+    assert at.selectbox(key="reform").value == first.id
+    _expect_reform(at, demo, first, Design.of(first), "en")
+    # A design tried in the view changes the figures, not the registry.
+    key = f"design-{first.id}"
+    at.number_input(key=f"{key}-window").set_value(60)
+    at.radio(key=f"{key}-control").set_value("departments")
+    at.button(key=f"{key}-apply").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [w.value for w in at.warning] == [tr("reform.trial", "en")]
+    _expect_reform(at, demo, first, Design(60, first.gap_days, "departments"), "en")
+    assert _registered(demo)[0] == first
+
+
+def _small_center(tmp_path: Path, center_profile: Profile) -> Warehouse:
+    apps, _ = center_rows(60)
+    wh = Warehouse(tmp_path / "w.duckdb")
+    load_files(
+        wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)]
+    )
+    return wh
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_reforms_are_added_edited_and_deleted_on_the_page(
+    tmp_path: Path, center_profile: Profile, monkeypatch: pytest.MonkeyPatch, lang: Lang
+) -> None:
+    wh = _small_center(tmp_path, center_profile)
+    at = _open(wh.path, monkeypatch, "reforms", lang=lang)
+    assert [i.value for i in at.info] == [tr("reform.none", lang)]  # how to declare one
+    # A name left empty: one plain message in the reader's language, nothing stored.
+    at.text_input(key="new-id").input("one-window")
+    at.date_input(key="new-effective").set_value(date(2025, 4, 1))
+    at.multiselect(key="new-matters").set_value(["M-001", "M-002"])
+    at.button(key="new-save").click().run()
+    empty = tr("invalid.empty", lang, field=tr("reform.name", lang))
+    assert [e.value for e in at.error] == [tr("reform.invalid", lang, problems=empty)]
+    assert _registered(wh.path) == []
+
+    at.text_input(key="new-name").input("一窗受理 / One window")
+    at.text_area(key="new-description").input("merged windows")
+    at.button(key="new-save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    added = Reform(
+        id="one-window",
+        name="一窗受理 / One window",
+        effective=date(2025, 4, 1),
+        matters=["M-001", "M-002"],
+        description="merged windows",
+    )
+    assert _registered(wh.path) == [added]
+    assert at.selectbox(key="reform").value == "one-window"  # the page shows it at once
+    assert tr("reform.saved", lang, name=added.name, run=2) in at.success[0].value
+    _expect_reform(at, wh.path, added, Design.of(added), lang)
+
+    # The same id again is refused; editing keeps the id and the design.
+    at.text_input(key="new-id").input("one-window")
+    at.text_input(key="new-name").input("again")
+    at.date_input(key="new-effective").set_value(date(2025, 4, 1))
+    at.multiselect(key="new-matters").set_value(["M-003"])
+    at.button(key="new-save").click().run()
+    assert [e.value for e in at.error] == [tr("reform.id_taken", lang, id="one-window")]
+    at.multiselect(key="edit-one-window-matters").set_value(["M-001"])
+    at.button(key="edit-one-window-save").click().run()
+    assert _registered(wh.path) == [added.model_copy(update={"matters": ["M-001"]})]
+
+    # A design saved with listed control matters; a later edit touching one of them is refused.
+    key = "design-one-window"
+    at.radio(key=f"{key}-control").set_value("listed")
+    at.multiselect(key=f"{key}-matters").set_value(["M-004", "M-005"])
+    at.number_input(key=f"{key}-gap").set_value(7)
+    at.button(key=f"{key}-save").click().run()
+    assert not at.error, [e.value for e in at.error]
+    saved = _registered(wh.path)[0]
+    assert (saved.control, saved.gap_days) == (["M-004", "M-005"], 7)
+    at.multiselect(key="edit-one-window-matters").set_value(["M-001", "M-004"])
+    at.button(key="edit-one-window-save").click().run()
+    overlap = tr("invalid.overlap", lang, codes="M-004")
+    assert [e.value for e in at.error] == [tr("reform.invalid", lang, problems=overlap)]
+    assert _registered(wh.path)[0] == saved
+
+    at.checkbox(key="delete-one-window-sure").check()
+    at.button(key="delete-one-window-go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert _registered(wh.path) == []
+    assert [i.value for i in at.info] == [tr("reform.none", lang)]
+
+
+def test_a_design_that_breaks_a_rule_is_one_plain_message() -> None:
+    from pydantic import ValidationError
+
+    reform = Reform(id="r", name="R", effective=date(2025, 4, 1), matters=["M-001"])
+    try:
+        reforms.with_design(reform, Design(30, 0, ("M-001", "M-002")))
+    except ValidationError as exc:
+        message = reform_ui.problem(exc, "zh", reform.matters, ("M-001", "M-002"))
+    assert message == tr(
+        "reform.invalid", "zh", problems=tr("invalid.overlap", "zh", codes="M-001")
+    )
+    try:
+        reform_ui.draft("", "x", None, [], "", None)
+    except ValidationError as exc:
+        message = reform_ui.problem(exc, "en")
+    field = {k: tr(f"reform.{k}", "en") for k in ("id", "effective", "matters")}
+    reasons = [tr("invalid.empty", "en", field=f) for f in field.values()]
+    assert message == tr("reform.invalid", "en", problems="; ".join(reasons))

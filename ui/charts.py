@@ -216,3 +216,71 @@ def lines(
         )
         .properties(height=260)
     )
+
+
+def reform_series(
+    frame: pl.DataFrame,
+    groups: tuple[str, str],
+    effective: tuple[str, str],
+    windows: tuple[tuple[str, str, str], tuple[str, str, str]],
+    month_title: str,
+    value_title: str,
+    group_title: str,
+    percent: bool = False,
+) -> Drawn:
+    """Monthly lines of the touched and the control group (`frame`: month as an ISO date,
+    group, value, applications), told apart by colour and dash, with the effective date as a
+    labelled rule and the before and after windows shaded and named. `groups` are the two
+    group labels (touched first), `effective` the date and its label, `windows` each window's
+    first day, last day and label."""
+    fmt = ".0%" if percent else ",.2f"
+    x = alt.X("month:T", title=month_title, axis=alt.Axis(format="%Y-%m"))
+    shaded = pl.DataFrame(
+        {
+            "start": [w[0] for w in windows],
+            "end": [w[1] for w in windows],
+            "label": [w[2] for w in windows],
+        }
+    )
+    bands = alt.Chart(shaded).mark_rect(opacity=0.12, color=OKABE_ITO[4])
+    band_text = alt.Chart(shaded).mark_text(align="left", baseline="top", dx=4, dy=4)
+    lines_ = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title=value_title, axis=alt.Axis(format=fmt)),
+            color=alt.Color(
+                "group:N",
+                title=group_title,
+                scale=alt.Scale(domain=list(groups), range=[OKABE_ITO[0], OKABE_ITO[1]]),
+            ),
+            strokeDash=alt.StrokeDash(
+                "group:N",
+                title=group_title,
+                scale=alt.Scale(domain=list(groups), range=[[1, 0], [6, 3]]),
+            ),
+            tooltip=[
+                alt.Tooltip("group:N", title=group_title),
+                alt.Tooltip("month:T", title=month_title, format="%Y-%m"),
+                alt.Tooltip("value:Q", title=value_title, format=fmt),
+                alt.Tooltip("applications:Q", title="n"),
+            ],
+        )
+    )
+    at = pl.DataFrame({"at": [effective[0]], "label": [effective[1]]})
+    rule = alt.Chart(at).mark_rule(color=OKABE_ITO[3], size=2).encode(x="at:T")
+    rule_text = (
+        alt.Chart(at)
+        .mark_text(align="left", dx=4, dy=-6, color=OKABE_ITO[3])
+        .encode(x="at:T", y=alt.value(0), text="label:N")
+    )
+    return _drawn(
+        alt.layer(
+            bands.encode(x=alt.X("start:T", title=month_title), x2="end:T"),
+            band_text.encode(x="start:T", y=alt.value(14), text="label:N"),
+            lines_,
+            rule,
+            rule_text,
+        ).properties(height=300)
+    )

@@ -14,11 +14,11 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-from metrics import bottlenecks, catalog, followup, health, kpis, process, service
+from metrics import bottlenecks, catalog, followup, health, kpis, process, reforms, service
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.freshness import Freshness, failed_files, freshness
-from onewindow.config import Config, load_config
+from onewindow.config import Config, Reform, load_config
 from warehouse import Warehouse
 
 T = TypeVar("T")
@@ -154,3 +154,22 @@ def quarantine(version: str) -> pl.DataFrame:
 @st.cache_data(show_spinner=False)
 def failed(version: str) -> pl.DataFrame:
     return _read(lambda con: failed_files(con, Filters(), config().center.timezone))
+
+
+@st.cache_data(show_spinner=False)
+def reform_list(version: str) -> list[Reform]:
+    """The registry's reforms, by effective date."""
+    return _read(reforms.stored)
+
+
+@st.cache_data(show_spinner=False)
+def reform_units(version: str) -> pl.DataFrame:
+    return _read(lambda con: reforms.units(con, calendar(), config()))
+
+
+@st.cache_data(show_spinner=False)
+def reform_analysis(version: str, reform_id: str, design: reforms.Design) -> reforms.Analysis:
+    """One reform's effects and monthly series under `design` (the bootstrap at its default
+    2,000 resamples, seeded: the same for every view of this copy)."""
+    reform = next(r for r in reform_list(version) if r.id == reform_id)
+    return reforms.analyse(reform_units(version), reform, design)

@@ -207,6 +207,113 @@ TEXT: dict[str, tuple[str, str]] = {
     "data.loaded": ("运行 {run}：{status}", "Run {run}: {status}"),
     "data.load_failed": ("加载失败：{reason}", "The load failed: {reason}"),
     "data.status": ("状态", "Status"),
+    # reform
+    "reform.pick": ("选择改革", "Reform"),
+    "reform.none": (
+        "还没有登记改革。可在 onewindow.toml 中用 [[reforms]] 声明（id、name、effective、"
+        "matters，可选 description、window_days、gap_days、control），下次加载数据时登记；"
+        "也可以在下方「登记新改革」中添加。",
+        "No reform is registered yet. Declare one under [[reforms]] in onewindow.toml (id, "
+        "name, effective, matters; optionally description, window_days, gap_days, control): "
+        "the next load registers it. Or add one with “Add a reform” below.",
+    ),
+    "reform.about": (
+        "实施日期 {date} · 改革事项：{matters}",
+        "Effective {date} · touched matters: {matters}",
+    ),
+    "reform.windows": (
+        "改革前 {b0} 至 {b1}，改革后 {a0} 至 {a1}（各 {days} 天，实施日期两侧各留空 {gap} 天），"
+        "对照：{control}。本页不受左侧筛选条件影响。",
+        "Before {b0} to {b1}, after {a0} to {a1} ({days} days each, {gap} days left out on each "
+        "side of the date), compared with {control}. The filters on the left do not apply here.",
+    ),
+    "reform.trial": (
+        "显示的是本次查看的设计，尚未保存。",
+        "Showing a design for this view only; it is not saved.",
+    ),
+    "reform.headline": (
+        "双重差分：改革事项的变化减去对照事项的变化",
+        "Difference in differences: the change in touched matters minus the change in controls",
+    ),
+    "reform.table": ("全部指标", "Every KPI"),
+    "reform.table_note": (
+        "比率以 % 显示，其变化以百分点计；区间为 95% 自助法置信区间（按办件重抽样 2000 次）。"
+        "区间包含 0 即为「无明显效果」。",
+        "Rates in %, their changes in percentage points; intervals are 95 % bootstrap "
+        "intervals (2,000 resamples of applications). An interval holding zero reads “no "
+        "clear effect”.",
+    ),
+    "reform.series": (
+        "月度走势：改革事项与对照事项",
+        "Monthly series: touched and control matters",
+    ),
+    "reform.series_note": (
+        "实施日期之前两条线应大致平行（平行趋势假设），双重差分才可解读为改革的效果。",
+        "Before the effective date the two lines should move in parallel (the parallel-trends "
+        "assumption) for the DiD to read as the reform's effect.",
+    ),
+    "reform.group": ("组别", "Group"),
+    "reform.window_before": ("改革前窗口", "before window"),
+    "reform.window_after": ("改革后窗口", "after window"),
+    "reform.effective_on": ("实施 {date}", "effective {date}"),
+    "reform.design": ("分析设计（窗口、间隔、对照）", "Design (windows, gap, control)"),
+    "reform.window_days": ("窗口天数", "Window (days)"),
+    "reform.gap_days": ("间隔天数", "Gap (days)"),
+    "reform.control": ("对照组", "Control"),
+    "reform.control_matters": ("对照事项", "Control matters"),
+    "reform.control_matters_note": (
+        "仅在选择「所列事项」时使用。",
+        "Used only with “listed matters”.",
+    ),
+    "control.untouched": ("全部未改革事项", "All untouched matters"),
+    "control.departments": ("同部门未改革事项", "Untouched matters of the same departments"),
+    "control.listed": ("所列事项", "Listed matters"),
+    "reform.apply": ("仅本次查看", "Apply to this view"),
+    "reform.save_design": ("保存设计", "Save design"),
+    "reform.edit": ("修改或删除本改革", "Edit or delete this reform"),
+    "reform.add": ("登记新改革", "Add a reform"),
+    "reform.id": ("编号", "Id"),
+    "reform.name": ("名称", "Name"),
+    "reform.name_help": (
+        "可同时写中英文，如「企业开办一件事 / One-thing business setup」。",
+        "Chinese and English may share it, e.g. “企业开办一件事 / One-thing business setup”.",
+    ),
+    "reform.effective": ("实施日期", "Effective date"),
+    "reform.matters": ("改革事项", "Touched matters"),
+    "reform.description": ("说明", "Description"),
+    "reform.save": ("保存", "Save"),
+    "reform.delete": ("删除本改革", "Delete this reform"),
+    "reform.confirm_delete": ("确认删除「{name}」", "Yes, delete “{name}”"),
+    "reform.saved": (
+        "已保存改革「{name}」（运行 {run}）。",
+        "Saved the reform “{name}” (run {run}).",
+    ),
+    "reform.deleted": (
+        "已删除改革「{name}」（运行 {run}）。",
+        "Deleted the reform “{name}” (run {run}).",
+    ),
+    "reform.id_taken": (
+        "编号 {id} 已被使用：请换一个编号，或在「修改或删除本改革」中修改它。",
+        "The id {id} is taken: choose another, or edit that reform under “Edit or delete "
+        "this reform”.",
+    ),
+    "reform.save_failed": ("保存失败：{reason}", "Saving failed: {reason}"),
+    "reform.invalid": ("无法保存：{problems}。", "Cannot save: {problems}."),
+    "invalid.empty": ("{field}不能为空", "{field} must not be empty"),
+    "invalid.gt": ("{field}必须大于 {n}", "{field} must be greater than {n}"),
+    "invalid.ge": ("{field}不能小于 {n}", "{field} must be at least {n}"),
+    "invalid.overlap": (
+        "对照事项 {codes} 也是改革事项",
+        "control matters {codes} are also touched",
+    ),
+    "invalid.no_control": ("请至少选择一个对照事项", "pick at least one control matter"),
+    "invalid.other": ("{field}无效：{reason}", "{field} is invalid: {reason}"),
+    "verdict.improved": ("改善", "improved"),
+    "verdict.worsened": ("变差", "worsened"),
+    "verdict.increased": ("上升", "increased"),
+    "verdict.decreased": ("下降", "decreased"),
+    "verdict.no_clear_effect": ("无明显效果", "no clear effect"),
+    "verdict.not_enough_data": ("数据不足", "not enough data"),
 }
 
 # Column headers of the tables, by the metrics' snake_case names.

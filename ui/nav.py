@@ -26,5 +26,6 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("supervision", "pages/supervision.py", "supervisor", "红黄牌", "Supervision"),
     PageSpec("windows", "pages/windows.py", "supervisor", "窗口与人员", "Windows & staff"),
     PageSpec("satisfaction", "pages/satisfaction.py", "director", "好差评", "Satisfaction"),
+    PageSpec("reforms", "pages/reforms.py", "reform", "改革成效", "Reform effects"),
     PageSpec("data", "pages/data.py", "steward", "数据状况", "Data health"),
 )

@@ -1,6 +1,7 @@
 """The one filter bar and the language, shared by every page and kept in the URL's query
 string so a link reproduces the view. Parameters (docs/dashboard.md): lang, period, from, to,
-department, matter, channel (the last three may repeat), and focus (the Matters page's matter)."""
+department, matter, channel (the last three may repeat), focus (the Matters page's matter) and
+reform (the Reform page's reform)."""
 
 from __future__ import annotations
 
@@ -117,6 +118,8 @@ def _seed(
             state[key] = _url_list(key, valid)
     if "focus" not in state and st.query_params.get("focus") in matters:
         state["focus"] = st.query_params.get("focus")
+    if "reform" not in state and st.query_params.get("reform"):
+        state["reform"] = st.query_params.get("reform")  # the Reform page checks it is known
 
 
 def _write_url() -> None:
@@ -135,6 +138,8 @@ def _write_url() -> None:
             wanted[key] = list(state[key])
     if state.get("focus"):  # the Matters page's one matter
         wanted["focus"] = state["focus"]
+    if state.get("reform"):  # the Reform page's reform
+        wanted["reform"] = state["reform"]
     current = {k: st.query_params.get_all(k) for k in st.query_params}
     target = {k: v if isinstance(v, list) else [v] for k, v in wanted.items()}
     if current != target:
