@@ -109,7 +109,9 @@ def facts_sql(
             SELECT base.*, ca.wd_index AS accepted_wd, cc.wd_index AS completed_wd,
                 ca.is_working_day AS accepted_on_workday,
                 (accepted_at AT TIME ZONE '{zone}')::DATE AS accepted_day,
-                (completed_at AT TIME ZONE '{zone}')::DATE AS completed_day
+                (completed_at AT TIME ZONE '{zone}')::DATE AS completed_day,
+                (coalesce(submitted_at, first_event) AT TIME ZONE '{zone}')::DATE
+                    AS submitted_day
             FROM base
             LEFT JOIN ow_calendar ca ON ca.day = (accepted_at AT TIME ZONE '{zone}')::DATE
             LEFT JOIN ow_calendar cc ON cc.day = (completed_at AT TIME ZONE '{zone}')::DATE)

@@ -115,6 +115,13 @@ _DIM_COLUMN = {
 }
 
 
+# Instants of the facts whose local day the facts also hold (metrics/facts.py).
+_LOCAL_DAY = {
+    "coalesce(submitted_at, first_event)": "submitted_day",
+    "accepted_at": "accepted_day",
+    "completed_at": "completed_day",
+}
+
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=ZoneInfo("UTC"))
 
 
@@ -145,6 +152,8 @@ def kpis(
     zone = cal.zone
 
     def key(column: str, alias: str = "") -> str:
+        if by == "month" and column in _LOCAL_DAY:  # a DATE: no time-zone conversion per row
+            return f"strftime({_LOCAL_DAY[column]}, '%Y-%m')"
         if by == "month":
             return f"strftime({column} AT TIME ZONE '{zone}', '%Y-%m')"
         return alias + _DIM_COLUMN[by] if by in _DIM_COLUMN else "'all'"

@@ -40,8 +40,8 @@ def show() -> None:
     ranked = moves.with_columns(
         (pl.col("from_step") + " → " + pl.col("to_step")).alias("transition")
     )
-    st.altair_chart(
-        charts.bars(
+    st.vega_lite_chart(
+        spec=charts.bars(
             ranked.head(TOP),
             "transition",
             "total_work_h",
@@ -71,8 +71,8 @@ def show() -> None:
     if matrix.is_empty():
         st.info(tr("bottlenecks.no_handovers", lang))
     else:
-        st.altair_chart(
-            charts.heatmap(
+        st.vega_lite_chart(
+            spec=charts.heatmap(
                 matrix,
                 "to_department",
                 "from_department",
@@ -118,8 +118,8 @@ def show() -> None:
         )
     )
     st.markdown(f"**{tr('bottlenecks.trend', lang)}**")
-    st.altair_chart(
-        charts.lines(
+    st.vega_lite_chart(
+        spec=charts.lines(
             series,
             "month",
             "median_work_h",

@@ -82,8 +82,8 @@ def one_matter(view: View, version: str, code: str) -> None:
         if spread.is_empty():
             page.no_data(lang)
         else:
-            st.altair_chart(
-                charts.histogram(
+            st.vega_lite_chart(
+                spec=charts.histogram(
                     spread,
                     "processing_workdays",
                     "applications",
@@ -101,8 +101,8 @@ def one_matter(view: View, version: str, code: str) -> None:
             .fill_null("other")
             .map_elements(lambda c: channel(c, lang), return_dtype=pl.String)
         ).select("channel", pl.col("value").alias("applications"))
-        st.altair_chart(
-            charts.bars(
+        st.vega_lite_chart(
+            spec=charts.bars(
                 mix,
                 "channel",
                 "applications",

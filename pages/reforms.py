@@ -118,8 +118,8 @@ def series(monthly: pl.DataFrame, reform: Reform, design: Design, lang: Lang) ->
         "applications",
     )
     (b0, b1), (a0, a1) = design.windows(reform.effective)
-    st.altair_chart(
-        charts.reform_series(
+    st.vega_lite_chart(
+        spec=charts.reform_series(
             frame,
             (touched, control),
             (

@@ -66,8 +66,8 @@ def show() -> None:
     for tab, dim in zip(tabs, DIMENSIONS, strict=True):
         with tab:
             counts = card_counts(cards, dim)
-            tab.altair_chart(
-                charts.cards(
+            tab.vega_lite_chart(
+                spec=charts.cards(
                     counts.head(15),
                     dim,
                     column(dim, lang),

@@ -40,8 +40,8 @@ def show() -> None:
             .alias("weekday")
         )
         st.subheader(tr("windows.heat", lang))
-        st.altair_chart(
-            charts.heatmap(
+        st.vega_lite_chart(
+            spec=charts.heatmap(
                 heat,
                 "hour",
                 "weekday",
@@ -65,8 +65,8 @@ def show() -> None:
         .alias("flag")
     )
     if not marked.is_empty():
-        st.altair_chart(
-            charts.bars(
+        st.vega_lite_chart(
+            spec=charts.bars(
                 marked.head(25),
                 "staff",
                 "median_step_min",

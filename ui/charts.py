@@ -3,8 +3,13 @@ colour-blindness types); red and yellow cards always carry a text label too."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec
+
 import altair as alt
 import polars as pl
+import streamlit as st
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
 Drawn = alt.Chart | alt.LayerChart
@@ -16,10 +21,28 @@ def _drawn(chart: object) -> Drawn:
     return chart
 
 
+P = ParamSpec("P")
+Spec = dict[str, Any]
+
+
+def spec(build: Callable[P, Drawn]) -> Callable[P, Spec]:
+    """Makes a chart builder return its Vega-Lite spec, cached on its arguments (frames by
+    content). Building and validating an Altair chart costs 30–50 ms; a page of charts on a
+    cached rerun would spend most of its time there. Draw with st.vega_lite_chart(spec=…)."""
+
+    @st.cache_data(show_spinner=False, max_entries=512)
+    @functools.wraps(build)
+    def cached(*args: P.args, **kwargs: P.kwargs) -> Spec:
+        return build(*args, **kwargs).to_dict()
+
+    return cached
+
+
 RED = "#D55E00"  # vermilion: distinguishable from the yellow under deuteranopia
 YELLOW = "#E69F00"
 
 
+@spec
 def trend(
     frame: pl.DataFrame,
     x: str,
@@ -59,6 +82,7 @@ def trend(
     return _drawn(alt.layer(*layers).properties(title=title, height=220))
 
 
+@spec
 def bars(
     frame: pl.DataFrame,
     category: str,
@@ -91,6 +115,7 @@ def bars(
     return _drawn(chart.properties(height=max(160, 22 * frame.height)))
 
 
+@spec
 def cards(
     frame: pl.DataFrame,
     category: str,
@@ -131,6 +156,7 @@ def cards(
     return _drawn((chart + text).properties(height=max(120, 26 * frame.height)))
 
 
+@spec
 def histogram(
     frame: pl.DataFrame, x: str, y: str, x_title: str, y_title: str, rules: list[tuple[float, str]]
 ) -> Drawn:
@@ -163,6 +189,7 @@ def histogram(
     return _drawn(alt.layer(*layers).properties(height=260))
 
 
+@spec
 def heatmap(
     frame: pl.DataFrame,
     x: str,
@@ -195,6 +222,7 @@ def heatmap(
     return _drawn((cells + text).properties(height=max(160, 28 * frame[y].n_unique())))
 
 
+@spec
 def lines(
     frame: pl.DataFrame, x: str, y: str, series: str, x_title: str, y_title: str, series_title: str
 ) -> Drawn:
@@ -218,6 +246,7 @@ def lines(
     )
 
 
+@spec
 def reform_series(
     frame: pl.DataFrame,
     groups: tuple[str, str],

@@ -116,8 +116,8 @@ def trend_charts(
             goal_text = (
                 "" if goal is None else f"{tr('target.line', lang)} {kpi_value(kpi, goal, lang)}"
             )
-            column.altair_chart(
-                charts.trend(
+            column.vega_lite_chart(
+                spec=charts.trend(
                     series,
                     "month",
                     "value",
