@@ -7,6 +7,7 @@ period; open figures are as of the period's end. Formulas: docs/metrics.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal
@@ -145,8 +146,13 @@ def kpis(
     config: Config,
     by: str = "none",
     as_of: datetime | None = None,
+    only: Sequence[str] = (),
 ) -> pl.DataFrame:
-    """Long table: [dimension,] kpi, value, target, meets_target."""
+    """Long table: [dimension,] kpi, value, target, meets_target. With `only`, just the
+    cohorts those KPIs belong to are computed (a page that shows a few KPIs skips the rest)."""
+    unknown = [name for name in only if name not in KPIS]
+    if unknown:
+        raise ValueError(f"unknown KPI {unknown[0]!r}")
     facts, params = derived.source(con, cal, "d_facts", filters)
     start, end, as_of = period_bounds(filters, cal.zone, as_of or _last_instant(con))
     zone = cal.zone
@@ -233,6 +239,9 @@ def kpis(
                 avg(epoch(service_end) - epoch(service_start)) / 60 AS service_mean_min
             FROM (SELECT *, (epoch(called_at) - epoch(issued_at)) / 60 AS wait_min
                   FROM tickets) WHERE {within("issued_at")} GROUP BY key"""
+    if only:
+        wanted = {KPIS[name].cohort for name in only}
+        cohorts = {name: sql for name, sql in cohorts.items() if name in wanted}
     named: dict[str, datetime] = {"end": end, "as_of": as_of}
     if start is not None:
         named["start"] = start
@@ -243,9 +252,13 @@ def kpis(
             f"SELECT key, '{n}' AS kpi, {n}::DOUBLE AS value FROM c" for n in names
         )
         parts.append(f"(WITH c AS ({sql}) {unpivot})")
+    if not parts:  # only ticket KPIs were asked for, and the cut leaves no ticket figures
+        empty = pl.DataFrame(schema={"key": pl.String, "kpi": pl.String, "value": pl.Float64})
+        return _with_targets(empty, config, by)
     query = f"WITH f AS ({facts}) " + " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
     positional = _inline(query, params)
-    frame = con.sql(positional, params=named).pl()
+    used = {name: value for name, value in named.items() if f"${name}" in positional}
+    frame = con.sql(positional, params=used).pl()
     return _with_targets(frame, config, by)
 
 

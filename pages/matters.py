@@ -32,7 +32,7 @@ TRENDS = ("submitted", "on_time_rate", "processing_workdays_median")
 
 def all_matters(view: View, version: str) -> pl.DataFrame:
     """One row per matter with activity in the period: names in the reader's language."""
-    kpis = wide(data.kpi_table(version, view.filters, "matter"), "matter")
+    kpis = wide(data.kpi_table(version, view.filters, "matter", only=COLUMNS), "matter")
     catalog = data.matters(version)
     names = matter_names(catalog, view.lang)
     if kpis.is_empty():
@@ -55,9 +55,9 @@ def one_matter(view: View, version: str, code: str) -> None:
     lang = view.lang
     cut = Filters(view.filters.start, view.filters.end, (code,), (), view.filters.channels)
     before = Filters(view.previous.start, view.previous.end, (code,), (), view.filters.channels)
-    now = data.kpi_table(version, cut)
-    monthly = data.kpi_table(version, trailing_year(cut), "month")
-    widgets.kpi_cards(CARDS, now, data.kpi_table(version, before), monthly, lang)
+    now = data.kpi_table(version, cut, only=CARDS)
+    monthly = data.kpi_table(version, trailing_year(cut), "month", only=CARDS)
+    widgets.kpi_cards(CARDS, now, data.kpi_table(version, before, only=CARDS), monthly, lang)
     limits = data.matters(version).filter(pl.col("matter_code") == code)
     rules: list[tuple[float, str]] = []
     for name, key in (
@@ -95,7 +95,9 @@ def one_matter(view: View, version: str, code: str) -> None:
             )
     with right:
         st.markdown(f"**{tr('matters.channels', lang)}**")
-        mix = data.kpi_table(version, cut, "channel").filter(pl.col("kpi") == "submitted")
+        mix = data.kpi_table(version, cut, "channel", only=("submitted",)).filter(
+            pl.col("kpi") == "submitted"
+        )
         mix = mix.with_columns(
             pl.col("channel")
             .fill_null("other")

@@ -32,6 +32,10 @@ LEAGUE = (
     "open_red_cards",
 )
 
+DRAG = ("completed", "overdue", "on_time_rate")
+# The first table also tells whether the period has any data at all.
+SHOWN = (*CARDS, "completed", "open")
+
 
 def show() -> None:
     started = page.begin("overview")
@@ -39,13 +43,13 @@ def show() -> None:
         return
     view, version = started
     lang = view.lang
-    now = data.kpi_table(version, view.filters)
+    now = data.kpi_table(version, view.filters, only=SHOWN)
     counts = widgets.values(now)
     if not any(counts.get(k) for k in ("submitted", "completed", "open")):
         page.no_data(lang)
         return
-    before = data.kpi_table(version, view.previous)
-    monthly = data.kpi_table(version, trailing_year(view.filters), "month")
+    before = data.kpi_table(version, view.previous, only=CARDS)
+    monthly = data.kpi_table(version, trailing_year(view.filters), "month", only=CARDS)
     widgets.kpi_cards(CARDS, now, before, monthly, lang)
     widgets.target_summary(CARDS, now, lang)
 
@@ -54,14 +58,14 @@ def show() -> None:
 
     st.subheader(tr("overview.league", lang))
     st.caption(tr("overview.league_note", lang))
-    league = wide(data.kpi_table(version, view.filters, "department"), "department")
+    league = wide(data.kpi_table(version, view.filters, "department", only=LEAGUE), "department")
     if not league.is_empty():
         league = league.select("department", *LEAGUE).sort("on_time_rate", nulls_last=True)
     table(league, "departments", lang, percent=[k for k in LEAGUE if k.endswith("_rate")])
 
     st.subheader(tr("overview.drag", lang))
     st.caption(tr("overview.drag_note", lang))
-    by_matter = wide(data.kpi_table(version, view.filters, "matter"), "matter")
+    by_matter = wide(data.kpi_table(version, view.filters, "matter", only=DRAG), "matter")
     drag = on_time_drag(by_matter)
     names = matter_names(data.matters(version), lang)
     drag = drag.with_columns(

@@ -207,6 +207,20 @@ def test_kpis_and_cards(wh: Warehouse) -> None:
     assert values["instant_share"] == pytest.approx(1 / 5)
     on_time = march.filter(march["kpi"] == "on_time_rate").row(0, named=True)
     assert (on_time["target"], on_time["meets_target"]) == (0.99, False)
+    # Asking for a few KPIs computes their cohorts only, with the same values.
+    with wh.read() as con:
+        few = kpis.kpis(
+            con,
+            CAL,
+            Filters(start=date(2025, 3, 1), end=date(2025, 3, 31)),
+            Config(),
+            only=("on_time_rate", "online_rate"),
+        )
+    cohorts = {kpis.KPIS[k].cohort for k in few["kpi"]}
+    assert cohorts == {"completed", "submitted"}
+    assert few.equals(march.filter(march["kpi"].is_in(few["kpi"].to_list())))
+    with pytest.raises(ValueError, match="unknown KPI 'speed'"), wh.read() as con:
+        kpis.kpis(con, CAL, Filters(), Config(), only=("speed",))
 
 
 @pytest.mark.parametrize(

@@ -81,8 +81,11 @@ def as_of(version: str, filters: Filters) -> datetime:
 
 
 @st.cache_data(show_spinner=False)
-def kpi_table(version: str, filters: Filters, by: str = "none") -> pl.DataFrame:
-    return _read(lambda con: kpis.kpis(con, calendar(), filters, config(), by))
+def kpi_table(
+    version: str, filters: Filters, by: str = "none", only: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """`only`: the KPIs the page shows; their cohorts alone are computed (metrics.kpis)."""
+    return _read(lambda con: kpis.kpis(con, calendar(), filters, config(), by, only=only))
 
 
 @st.cache_data(show_spinner=False)
