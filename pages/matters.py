@@ -55,9 +55,16 @@ def one_matter(view: View, version: str, code: str) -> None:
     lang = view.lang
     cut = Filters(view.filters.start, view.filters.end, (code,), (), view.filters.channels)
     before = Filters(view.previous.start, view.previous.end, (code,), (), view.filters.channels)
-    now = data.kpi_table(version, cut, only=CARDS)
-    monthly = data.kpi_table(version, trailing_year(cut), "month", only=CARDS)
-    widgets.kpi_cards(CARDS, now, data.kpi_table(version, before, only=CARDS), monthly, lang)
+    now, previous, monthly, channels = data.kpi_tables(
+        version,
+        [
+            (cut, "none", CARDS),
+            (before, "none", CARDS),
+            (trailing_year(cut), "month", CARDS),
+            (cut, "channel", ("submitted",)),
+        ],
+    )
+    widgets.kpi_cards(CARDS, now, previous, monthly, lang)
     limits = data.matters(version).filter(pl.col("matter_code") == code)
     rules: list[tuple[float, str]] = []
     for name, key in (
@@ -95,9 +102,7 @@ def one_matter(view: View, version: str, code: str) -> None:
             )
     with right:
         st.markdown(f"**{tr('matters.channels', lang)}**")
-        mix = data.kpi_table(version, cut, "channel", only=("submitted",)).filter(
-            pl.col("kpi") == "submitted"
-        )
+        mix = channels.filter(pl.col("kpi") == "submitted")
         mix = mix.with_columns(
             pl.col("channel")
             .fill_null("other")

@@ -43,13 +43,20 @@ def show() -> None:
         return
     view, version = started
     lang = view.lang
-    now = data.kpi_table(version, view.filters, only=SHOWN)
+    now, before, monthly, by_department, by_matter = data.kpi_tables(
+        version,
+        [
+            (view.filters, "none", SHOWN),
+            (view.previous, "none", CARDS),
+            (trailing_year(view.filters), "month", CARDS),
+            (view.filters, "department", LEAGUE),
+            (view.filters, "matter", DRAG),
+        ],
+    )
     counts = widgets.values(now)
     if not any(counts.get(k) for k in ("submitted", "completed", "open")):
         page.no_data(lang)
         return
-    before = data.kpi_table(version, view.previous, only=CARDS)
-    monthly = data.kpi_table(version, trailing_year(view.filters), "month", only=CARDS)
     widgets.kpi_cards(CARDS, now, before, monthly, lang)
     widgets.target_summary(CARDS, now, lang)
 
@@ -58,15 +65,15 @@ def show() -> None:
 
     st.subheader(tr("overview.league", lang))
     st.caption(tr("overview.league_note", lang))
-    league = wide(data.kpi_table(version, view.filters, "department", only=LEAGUE), "department")
+    league = wide(by_department, "department")
     if not league.is_empty():
         league = league.select("department", *LEAGUE).sort("on_time_rate", nulls_last=True)
     table(league, "departments", lang, percent=[k for k in LEAGUE if k.endswith("_rate")])
 
     st.subheader(tr("overview.drag", lang))
     st.caption(tr("overview.drag_note", lang))
-    by_matter = wide(data.kpi_table(version, view.filters, "matter", only=DRAG), "matter")
-    drag = on_time_drag(by_matter)
+    matters_wide = wide(by_matter, "matter")
+    drag = on_time_drag(matters_wide)
     names = matter_names(data.matters(version), lang)
     drag = drag.with_columns(
         pl.col("matter").replace_strict(names, default=pl.col("matter")).alias("matter_name")

@@ -5,7 +5,9 @@ invalidates every cached figure at once. No SQL here: metrics/ owns it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -13,6 +15,7 @@ from typing import TypeVar
 import duckdb
 import polars as pl
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from metrics import bottlenecks, catalog, followup, health, kpis, process, reforms, service
 from metrics.calendar import WorkCalendar
@@ -86,6 +89,23 @@ def kpi_table(
 ) -> pl.DataFrame:
     """`only`: the KPIs the page shows; their cohorts alone are computed (metrics.kpis)."""
     return _read(lambda con: kpis.kpis(con, calendar(), filters, config(), by, only=only))
+
+
+KpiAsk = tuple[Filters, str, tuple[str, ...]]  # filters, by, only
+
+
+def kpi_tables(version: str, asks: Sequence[KpiAsk]) -> list[pl.DataFrame]:
+    """Several kpi_table() at once, each on its own connection in its own thread. DuckDB plans
+    and runs a query without holding Python's lock, so a page's tables cost about the
+    slowest one, not their sum (the Overview asks for five)."""
+    context = get_script_run_ctx()
+
+    def one(ask: KpiAsk) -> pl.DataFrame:
+        add_script_run_ctx(threading.current_thread(), context)  # the cache needs the session
+        return kpi_table(version, *ask)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(asks))) as pool:
+        return list(pool.map(one, asks))
 
 
 @st.cache_data(show_spinner=False)
