@@ -19,7 +19,7 @@ from metrics.facts import app_filter, facts_sql, steps_sql, transitions_sql
 from metrics.filters import Filters
 
 # Raise when a builder's SQL changes: stored tables built by older code are then rebuilt.
-VERSION = 3
+VERSION = 4
 
 Builder = Callable[[WorkCalendar, Filters, str | None], tuple[str, list[object]]]
 

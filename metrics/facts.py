@@ -157,7 +157,7 @@ def steps_sql(
 ) -> tuple[str, list[object]]:
     """Every event as a handled step: who, where, when (local day), how long it took, and
     its occurrence: 1 for the first time the application passes the step, 2 and more for
-    rework."""
+    rework; staff_occurrence likewise per application and staff member."""
     where, params = app_filter(filters)
     sql = f"""
         SELECT e.application_id, a.matter_code, m.department AS matter_department, a.channel,
@@ -166,7 +166,10 @@ def steps_sql(
             epoch(e.ts) - epoch(e.started_at) AS step_s,
             row_number() OVER (
                 PARTITION BY e.application_id, e.step ORDER BY e.ts, e.file_id, e.source_row
-            ) AS occurrence
+            ) AS occurrence,
+            row_number() OVER (
+                PARTITION BY e.application_id, e.staff ORDER BY e.ts, e.file_id, e.source_row
+            ) AS staff_occurrence
         FROM events e
         JOIN applications a USING (application_id)
         LEFT JOIN matters m ON m.matter_code = a.matter_code

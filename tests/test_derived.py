@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 
 from etl.profile import Profile, load_profile
 from etl.run import load_files
-from metrics import bottlenecks, derived, followup, process
+from metrics import bottlenecks, derived, followup, process, service
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.reports import REPORTS
@@ -178,6 +178,12 @@ def test_receipt_reports_equal_the_reference(tmp_path: Path, receipt: Path) -> N
         whole = process.rework(con, CAL, Filters())
         bounded = process.rework(con, CAL, Filters(start=date(2000, 1, 1), end=date(2100, 1, 1)))
     assert whole["applications_with_rework"].sum() > 0
+    assert_frame_equal(whole, bounded)
+    # Likewise a staff member's applications: first steps, or a distinct count in a period.
+    with wh.read() as con:
+        whole = service.workload(con, CAL, Filters())
+        bounded = service.workload(con, CAL, Filters(start=date(2000, 1, 1), end=date(2100, 1, 1)))
+    assert whole["applications"].sum() > 0
     assert_frame_equal(whole, bounded)
 
 
