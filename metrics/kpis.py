@@ -175,6 +175,14 @@ def kpis(
     wait_target = config.queue.wait_target_min
     local = f"(r.rectified_at AT TIME ZONE '{zone}')"
     rated_local = f"(r.rated_at AT TIME ZONE '{zone}')"
+    app_cut = filters.matters or filters.departments or filters.channels
+    # Ratings need the facts only to be cut or keyed by an application's attributes; every
+    # stored rating belongs to a stored application (the ETL quarantines the others).
+    rated_from = (
+        "evaluations r JOIN f USING (application_id)"
+        if app_cut or by not in ("none", "month")
+        else "evaluations r"
+    )
     cohorts = {
         "submitted": f"""SELECT {key(sub_date)} AS key,
                 count(*) AS submitted,
@@ -218,13 +226,12 @@ def kpis(
                 avg(CASE WHEN r.rating <= 2 THEN (r.rectified_at IS NOT NULL AND
                     {cal.work_seconds_sql(local, "cr")} - {cal.work_seconds_sql(rated_local, "ca")}
                     <= {rectify_s})::INT END) AS rectification_rate
-            FROM evaluations r JOIN f USING (application_id)
+            FROM {rated_from}
             JOIN ow_calendar ca ON ca.day = {rated_local}::DATE
             LEFT JOIN ow_calendar cr ON cr.day = {local}::DATE
             WHERE {within("r.rated_at")} GROUP BY key""",
     }
     # Tickets name no matter, department or channel: their figures exist only uncut by those.
-    app_cut = filters.matters or filters.departments or filters.channels
     if by in ("none", "window", "month") and not app_cut:
         ticket_key = {
             "none": "'all'",

@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 
 from etl.profile import Profile, load_profile
 from etl.run import load_files
-from metrics import bottlenecks, derived, followup, process, service
+from metrics import bottlenecks, derived, followup, kpis, process, service
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.reports import REPORTS
@@ -205,3 +205,18 @@ def test_the_demo_reports_equal_the_reference(tmp_path: Path) -> None:
         Filters(departments=departments, channels=("online",)),
     ]
     _assert_same(wh, tmp_path, cuts)
+    _ratings_without_the_join(wh)
+
+
+def _ratings_without_the_join(wh: Warehouse) -> None:
+    # Ratings read without the facts when nothing cuts by application: the same figures as
+    # through them (a cut naming every channel takes the join).
+    rated = ["ratings", "good_review_rate", "bad_reviews", "rectification_rate"]
+    with wh.read() as con:
+        channels = tuple(
+            r[0] for r in con.execute("SELECT DISTINCT channel FROM applications").fetchall()
+        )
+        plain = kpis.kpis(con, CAL, Filters(), CONFIG, "month", only=rated)
+        joined = kpis.kpis(con, CAL, Filters(channels=channels), CONFIG, "month", only=rated)
+    assert plain.height > 0
+    assert_frame_equal(plain, joined)
