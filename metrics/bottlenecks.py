@@ -4,6 +4,7 @@ facts (metrics/derived.py); formulas in docs/metrics.md ("Dashboard")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import duckdb
@@ -47,9 +48,7 @@ def slower_steps(
     the `baseline_months` before them (by the second event's local day), each side with at
     least `min_count` transitions; largest rise first. The filters' period is not used: the
     two windows are."""
-    cut = Filters(
-        matters=filters.matters, departments=filters.departments, channels=filters.channels
-    )
+    cut = replace(filters, start=None, end=None)
     sql, params = derived.source(con, cal, "d_transitions", cut)
     split = shift_months(end, -recent_months) + timedelta(days=1)
     begin = shift_months(split, -baseline_months)

@@ -5,6 +5,7 @@ Pure functions on dates and frames; formulas are in docs/metrics.md ("Dashboard"
 from __future__ import annotations
 
 import calendar
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Literal
 
@@ -77,7 +78,7 @@ def trailing_year(filters: Filters) -> Filters:
         raise ValueError("trailing_year needs a period with an end")
     end = filters.end
     start = shift_months(end, -11).replace(day=1)
-    return Filters(start, end, filters.matters, filters.departments, filters.channels)
+    return replace(filters, start=start, end=end)
 
 
 def wide(long: pl.DataFrame, by: str) -> pl.DataFrame:

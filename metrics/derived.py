@@ -55,12 +55,14 @@ def source(
     con: duckdb.DuckDBPyConnection, cal: WorkCalendar, table: str, filters: Filters
 ) -> tuple[str, list[object]]:
     """SQL (and its parameters) for the rows of `table` that `filters` keeps by matter,
-    department and channel: a scan of the stored table when current, else its reference SQL."""
+    department, channel, window and staff: a scan of the stored table when current, else its
+    reference SQL."""
     if current(con, cal):
         where, params = app_filter(
             filters,
             alias=table,
             department=f"{table}.{_DEPARTMENT.get(table, 'matter_department')}",
+            desks="d_facts",
         )
         return f"SELECT * FROM {table} WHERE {where}", params
     return TABLES[table](cal, filters, None)

@@ -14,10 +14,21 @@ from metrics.filters import Filters
 ORDER = "ORDER BY ts, file_id, source_row"
 
 
+# Each application's window and staff member, as the facts define them (facts_sql): those on
+# the application record, else those of its first acceptance step.
+DESKS = """
+    SELECT a.application_id, coalesce(a.window_id, x.window_id) AS window_id,
+        coalesce(a.staff, x.staff) AS staff
+    FROM applications a LEFT JOIN (
+        SELECT application_id, arg_min(window_id, ts) AS window_id, arg_min(staff, ts) AS staff
+        FROM events WHERE stage = 'accept' GROUP BY application_id) x USING (application_id)"""
+
+
 def app_filter(
-    filters: Filters, alias: str = "a", department: str = "m.department"
+    filters: Filters, alias: str = "a", department: str = "m.department", desks: str = DESKS
 ) -> tuple[str, list[object]]:
-    """Application-level cuts: matter, department (the matter's), channel."""
+    """Application-level cuts: matter, department (the matter's), channel, and the window and
+    staff member that handled it (looked up in `desks`: application_id, window_id, staff)."""
     parts: list[str] = ["TRUE"]
     params: list[object] = []
     for column, values in (
@@ -28,6 +39,16 @@ def app_filter(
         if values:
             parts.append(f"{column} IN (SELECT unnest(?))")
             params.append(list(values))
+    desk_parts = []
+    for column, values in (("window_id", filters.windows), ("staff", filters.staff)):
+        if values:
+            desk_parts.append(f"{column} IN (SELECT unnest(?))")
+            params.append(list(values))
+    if desk_parts:
+        parts.append(
+            f"{alias}.application_id IN (SELECT application_id FROM ({desks}) "
+            f"WHERE {' AND '.join(desk_parts)})"
+        )
     return " AND ".join(parts), params
 
 

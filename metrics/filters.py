@@ -1,6 +1,9 @@
-"""The filter every metric takes: a period, and the matters, departments and channels a user
-can narrow to (the --from, --to, --matter, --department and --channel of `onewindow report`),
-and the reforms the `reforms` report is narrowed to (--reform)."""
+"""The filter every metric takes: a period, and the matters, departments, channels, windows and
+staff a user can narrow to (the --from, --to, --matter, --department, --channel, --window and
+--staff of `onewindow report`), and the reforms the `reforms` report is narrowed to (--reform).
+
+Windows and staff cut applications by the window and staff member that handled them: those on
+the application record, else those of its acceptance step (the facts' `window_id`, `staff`)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,14 @@ class Filters:
     matters: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    windows: tuple[str, ...] = ()
+    staff: tuple[str, ...] = ()
     reforms: tuple[str, ...] = ()  # reform ids: only the `reforms` report takes them
+
+    @property
+    def cuts_applications(self) -> bool:
+        """True when the filter keeps only some applications (not only a period)."""
+        return bool(self.matters or self.departments or self.channels or self.windows or self.staff)
 
     def period_sql(self, column: str, zone: str) -> tuple[str, list[object]]:
         """A WHERE fragment keeping rows whose instant `column` falls in the period, in

@@ -175,7 +175,7 @@ def kpis(
     wait_target = config.queue.wait_target_min
     local = f"(r.rectified_at AT TIME ZONE '{zone}')"
     rated_local = f"(r.rated_at AT TIME ZONE '{zone}')"
-    app_cut = filters.matters or filters.departments or filters.channels
+    app_cut = filters.cuts_applications
     # Ratings need the facts only to be cut or keyed by an application's attributes; every
     # stored rating belongs to a stored application (the ETL quarantines the others).
     rated_from = (

@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--matter", action="append", default=[], help="matter code")
     rep.add_argument("--department", action="append", default=[])
     rep.add_argument("--channel", action="append", default=[])
+    rep.add_argument("--window", action="append", default=[], help="window that handled it")
+    rep.add_argument("--staff", action="append", default=[], help="staff member who handled it")
     rep.add_argument(
         "--reform", action="append", default=[], help="reform id (report reforms only)"
     )
@@ -253,9 +255,11 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
     chosen = REPORTS.get(args.name)
     if chosen is None:
         raise UsageError(f"unknown report {args.name!r}; choose one of {', '.join(REPORTS)}")
-    if not chosen.app_cuts and (args.matter or args.department or args.channel):
+    if not chosen.app_cuts and (
+        args.matter or args.department or args.channel or args.window or args.staff
+    ):
         raise UsageError(
-            f"report {args.name} cannot be cut by matter, department or channel; "
+            f"report {args.name} cannot be cut by matter, department, channel, window or staff; "
             "use --from and --to"
         )
     if not chosen.period and (args.start or args.end):
@@ -274,6 +278,8 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         matters=tuple(args.matter),
         departments=tuple(args.department),
         channels=tuple(args.channel),
+        windows=tuple(args.window),
+        staff=tuple(args.staff),
         reforms=tuple(args.reform),
     )
     with wh.read() as con:

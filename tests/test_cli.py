@@ -76,6 +76,12 @@ def test_report_formats(tmp_path: Path) -> None:
             "onewindow: report rework cannot be cut by 'staff'; choose one of none\n",
         ),
         (
+            ["report", "queue", "--staff", "staff-01"],
+            2,
+            "onewindow: report queue cannot be cut by matter, department, channel, window or "
+            "staff; use --from and --to\n",
+        ),
+        (
             ["report", "jobs"],
             1,
             "onewindow: no warehouse at {db}: run `onewindow demo` or `onewindow load` first\n",

@@ -61,6 +61,8 @@ CUTS = [
     Filters(start=date(2025, 3, 10), end=date(2025, 4, 20)),
     Filters(matters=("M-001", "M-003"), channels=("online", "window")),
     Filters(departments=("市场监管局",)),
+    Filters(windows=("3号窗口", "7号窗口"), start=date(2025, 3, 1)),
+    Filters(staff=("staff-01", "staff-02", "staff-03"), channels=("online", "window")),
 ]
 
 
@@ -134,6 +136,27 @@ def test_increments_and_corrections_keep_the_tables_exact(
     write_csv(tmp_path / "matters_2.csv", MATTER_HEADER, changed)
     load_files(wh, [(tmp_path / "matters_2.csv", center_profile)], calendar=CAL)
     _assert_same(wh, tmp_path, CUTS)
+
+
+def test_window_and_staff_cut_applications_by_who_accepted_them(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    apps, steps = center_rows(60)
+    load_files(wh, [(f, center_profile) for f in _files(tmp_path, apps, steps, "1")])
+    # The fixture's applications name no window or staff: their acceptance step (受理) does.
+    accepted = {s[0]: (s[5], s[6]) for s in steps if s[1] == "受理"}
+    with wh.read() as con:
+        for filters, keep in (
+            (Filters(windows=("3号窗口",)), lambda w, s: w == "3号窗口"),
+            (Filters(staff=("staff-01", "staff-07")), lambda w, s: s in ("staff-01", "staff-07")),
+            (
+                Filters(windows=("3号窗口",), staff=("staff-01",)),
+                lambda w, s: (w, s) == ("3号窗口", "staff-01"),
+            ),
+        ):
+            expected = sorted(a for a, (w, s) in accepted.items() if keep(w, s))
+            shown = process.cases(con, CAL, filters)["application_id"].to_list()
+            assert shown == expected and (expected or filters.staff == ("staff-01",))
 
 
 def test_another_calendar_is_not_served_from_the_tables(
