@@ -52,7 +52,15 @@ def pick(reforms: list[Reform], lang: Lang) -> Reform:
 
 def control_text(control: Control, lang: Lang) -> str:
     label = wording.control_label(control, lang)
-    return f"{label}（{'、'.join(control)}）" if isinstance(control, tuple) else label
+    if not isinstance(control, tuple):
+        return label
+    if len(control) > 8:  # a long list of codes buries the sentence: count them instead
+        return (
+            f"{label}（{len(control)} 个事项）"
+            if lang == "zh"
+            else f"{label} ({len(control)} matters)"
+        )
+    return f"{label}（{'、'.join(control)}）"
 
 
 def about(reform: Reform, design: Design, names: dict[str, str], lang: Lang) -> None:
@@ -86,8 +94,8 @@ def headline(effects: pl.DataFrame, control: Control, lang: Lang) -> None:
         r = rows[kpi]
         verdict = r["verdict"]
         column.metric(
-            kpi_name(kpi, lang),
-            registry.did_text(kpi, r["did"], lang),
+            registry.did_label(kpi, lang),
+            registry.did_text(kpi, r["did"], lang, unit=False),
             delta=tr(f"verdict.{verdict}", lang),
             delta_color=COLOUR.get(verdict, "gray"),
             delta_arrow="off",

@@ -327,8 +327,8 @@ def _expect_reform(at: AppTest, db: Path, reform: Reform, design: Design, lang: 
     shown = {m.label: (m.value, m.delta) for m in at.metric}
     for kpi in reform_ui.HEADLINE:
         r = rows[kpi]
-        assert shown[kpi_name(kpi, lang)] == (
-            reform_ui.did_text(kpi, r["did"], lang),
+        assert shown[reform_ui.did_label(kpi, lang)] == (
+            reform_ui.did_text(kpi, r["did"], lang, unit=False),
             tr(f"verdict.{r['verdict']}", lang),
         ), (kpi, lang)
         reading = wording.reading(

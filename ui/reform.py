@@ -15,7 +15,7 @@ from metrics.wording import PHRASES
 from onewindow.config import Reform
 from ui import data
 from ui.fmt import DASH, Lang, missing
-from ui.i18n import tr
+from ui.i18n import kpi_name, tr
 
 # The KPIs whose DiD heads the page: what "最多跑一次"-type reforms aim at.
 HEADLINE = ("processing_workdays_mean", "online_rate", "trips_mean", "materials_mean")
@@ -101,13 +101,24 @@ def problem(
     return tr("reform.invalid", lang, problems=joined)
 
 
-def did_text(kpi: str, did: float | None, lang: Lang) -> str:
-    """A DiD with its sign and unit, in the units of the reform table (rates in percentage
+def did_text(kpi: str, did: float | None, lang: Lang, unit: bool = True) -> str:
+    """A DiD with its sign (and unit), in the units of the reform table (rates in percentage
     points), e.g. "−1.12 working days" or "+12.3 个百分点"."""
     if did is None or missing(did):
         return DASH
     phrase = PHRASES[kpi]
     size = did * phrase.scale
     sign = "+" if size > 0 else "−" if size < 0 else ""
-    unit = phrase.unit_zh if lang == "zh" else phrase.unit_en
-    return f"{sign}{abs(size):.{phrase.decimals}f}{unit}"
+    text = f"{sign}{abs(size):.{phrase.decimals}f}"
+    return text + (did_unit(kpi, lang) if unit else "")
+
+
+def did_unit(kpi: str, lang: Lang) -> str:
+    phrase = PHRASES[kpi]
+    return phrase.unit_zh if lang == "zh" else phrase.unit_en
+
+
+def did_label(kpi: str, lang: Lang) -> str:
+    """A headline card's label: the KPI and the unit of its DiD, so the value fits the card."""
+    unit = did_unit(kpi, lang).strip()
+    return f"{kpi_name(kpi, lang)}（{unit}）" if lang == "zh" else f"{kpi_name(kpi, lang)} ({unit})"
