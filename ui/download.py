@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 import xlsxwriter
 
-from ui.fmt import Lang
+from ui.fmt import DASH, Lang
 from ui.i18n import column, tr
 
 _FORMULA_START = r"^[=+\-@\t\r]"
@@ -81,7 +81,12 @@ def table(
         for c in percent
         if c in frame.columns
     }
-    st.dataframe(shown, hide_index=True, column_config=config)
+    # On screen a missing text reads "—", not "None"; the downloads keep empty cells.
+    st.dataframe(
+        shown.with_columns(pl.col(pl.String).fill_null(DASH)),
+        hide_index=True,
+        column_config=config,
+    )
     left, right = st.columns(2)
     left.download_button(
         tr("download.csv", lang),
