@@ -96,7 +96,10 @@ def bars(
     """Horizontal bars, largest on top; `label` names a text column drawn at each bar."""
     fmt = ".1%" if percent else ",.1f"
     base = alt.Chart(frame).encode(
-        y=alt.Y(f"{category}:N", title=category_title, sort="-x"),
+        # labelOverlap off: Vega-Lite would drop every other bar's name to avoid crowding.
+        y=alt.Y(
+            f"{category}:N", title=category_title, sort="-x", axis=alt.Axis(labelOverlap=False)
+        ),
         x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(format=fmt)),
         tooltip=[
             alt.Tooltip(f"{category}:N", title=category_title),
@@ -133,7 +136,10 @@ def cards(
         )
     )
     base = alt.Chart(long).encode(
-        y=alt.Y(f"{category}:N", title=category_title, sort="-x"),
+        # labelOverlap off: Vega-Lite would drop every other bar's name to avoid crowding.
+        y=alt.Y(
+            f"{category}:N", title=category_title, sort="-x", axis=alt.Axis(labelOverlap=False)
+        ),
         x=alt.X("n:Q", title=count_title, stack="zero"),
         tooltip=[
             alt.Tooltip(f"{category}:N", title=category_title),
@@ -203,7 +209,7 @@ def heatmap(
     """A grid coloured by `value` (viridis, readable in grey too), the value written in."""
     base = alt.Chart(frame).encode(
         x=alt.X(f"{x}:O", title=x_title),
-        y=alt.Y(f"{y}:N", title=y_title, sort=y_sort),
+        y=alt.Y(f"{y}:N", title=y_title, sort=y_sort, axis=alt.Axis(labelOverlap=False)),
         tooltip=[
             alt.Tooltip(f"{y}:N", title=y_title),
             alt.Tooltip(f"{x}:O", title=x_title),

@@ -59,6 +59,13 @@ def to_xlsx(frame: pl.DataFrame, sheet: str = "data") -> bytes:
     return buffer.getvalue()
 
 
+def _number_format(values: pl.Series) -> str:
+    """Whole numbers without decimals, others with two (the downloads keep every digit)."""
+    known = values.drop_nulls().drop_nans()
+    whole = known.is_empty() or bool((known == known.round(0)).all())
+    return "%d" if whole else "%.2f"
+
+
 def localised(frame: pl.DataFrame, lang: Lang) -> pl.DataFrame:
     """Column headers in the reader's language (left as they are when two would clash)."""
     names = [column(c, lang) for c in frame.columns]
@@ -77,10 +84,17 @@ def table(
     and its CSV and Excel downloads under it."""
     shown = localised(frame, lang)
     config = {
-        column(c, lang): st.column_config.NumberColumn(format="percent")
-        for c in percent
-        if c in frame.columns
+        column(c, lang): st.column_config.NumberColumn(format=_number_format(frame[c]))
+        for c, dtype in frame.schema.items()
+        if dtype.is_float() and c not in percent
     }
+    config.update(
+        {
+            column(c, lang): st.column_config.NumberColumn(format="percent")
+            for c in percent
+            if c in frame.columns
+        }
+    )
     # On screen a missing text reads "—", not "None"; the downloads keep empty cells.
     st.dataframe(
         shown.with_columns(pl.col(pl.String).fill_null(DASH)),
