@@ -49,8 +49,8 @@ def test_translation_picks_the_language() -> None:
 def test_formats_per_language() -> None:
     assert fmt.kpi_value("on_time_rate", 0.98765, "zh") == "98.8%"
     assert fmt.kpi_value("submitted", 12345.0, "en") == "12,345"
-    assert fmt.kpi_value("processing_workdays_median", 3.0, "zh") == "3.0个工作日"
-    assert fmt.kpi_value("processing_workdays_median", 3.0, "en") == "3.0 working days"
+    assert fmt.kpi_value("processing_workdays_median", 3.0, "zh") == "3.0 天"
+    assert fmt.kpi_value("processing_workdays_median", 3.0, "en") == "3.0 days"
     assert fmt.kpi_value("on_time_rate", None, "en") == "—"
     assert fmt.kpi_change("on_time_rate", 0.95, 0.97, "zh") == "-2.0 个百分点"
     assert fmt.kpi_change("on_time_rate", 0.97, 0.95, "en") == "+2.0 pp"

@@ -67,7 +67,8 @@ def kpi_value(kpi: str, value: float | None, lang: Lang) -> str:
     if what == "decimal":
         return decimal(value, 2)
     unit = {
-        "workdays": ("个工作日", " working days"),
+        # Short: the card is narrow and its label already says "working days" (工作日).
+        "workdays": (" 天", " days"),
         "hours": ("小时", " h"),
         "minutes": ("分钟", " min"),
     }[what]
