@@ -14,14 +14,24 @@ from metrics.filters import Filters
 ORDER = "ORDER BY ts, file_id, source_row"
 
 
-# Each application's window and staff member, as the facts define them (facts_sql): those on
-# the application record, else those of its first acceptance step.
-DESKS = """
+def _only(only: str | None, alias: str = "a") -> str:
+    """Restricts to the applications of relation `only` (the ETL's refresh of a run)."""
+    return f" AND {alias}.application_id IN (SELECT application_id FROM {only})" if only else ""
+
+
+def _accepted_by(only: str | None = None) -> str:
+    """The window and staff member of each application's first acceptance step."""
+    return f"""
+        SELECT application_id, arg_min(window_id, ts) AS window_id, arg_min(staff, ts) AS staff
+        FROM events e WHERE stage = 'accept'{_only(only, "e")} GROUP BY application_id"""
+
+
+# Each application's window and staff member, as the facts hold them: those on the
+# application record, else those of its first acceptance step.
+DESKS = f"""
     SELECT a.application_id, coalesce(a.window_id, x.window_id) AS window_id,
         coalesce(a.staff, x.staff) AS staff
-    FROM applications a LEFT JOIN (
-        SELECT application_id, arg_min(window_id, ts) AS window_id, arg_min(staff, ts) AS staff
-        FROM events WHERE stage = 'accept' GROUP BY application_id) x USING (application_id)"""
+    FROM applications a LEFT JOIN ({_accepted_by()}) x USING (application_id)"""
 
 
 def app_filter(
@@ -50,11 +60,6 @@ def app_filter(
             f"WHERE {' AND '.join(desk_parts)})"
         )
     return " AND ".join(parts), params
-
-
-def _only(only: str | None, alias: str = "a") -> str:
-    """Restricts to the applications of relation `only` (the ETL's refresh of a run)."""
-    return f" AND {alias}.application_id IN (SELECT application_id FROM {only})" if only else ""
 
 
 def events_sql(
@@ -100,13 +105,11 @@ def facts_sql(
                 min(ts) FILTER (WHERE stage = 'accept') AS accept_event,
                 max(ts) FILTER (WHERE stage = 'complete') AS complete_event,
                 count(DISTINCT local_ts::DATE) FILTER (WHERE in_person) AS in_person_days,
-                arg_min(window_id, ts) FILTER (WHERE stage = 'accept') AS accept_window,
-                arg_min(staff, ts) FILTER (WHERE stage = 'accept') AS accept_staff,
                 max(w) - min(w) AS work_s
             FROM ev GROUP BY application_id)
         SELECT a.application_id, a.matter_code, m.department, a.channel, a.applicant_type,
-            coalesce(a.window_id, p.accept_window) AS window_id,
-            coalesce(a.staff, p.accept_staff) AS staff, a.submitted_at, p.first_event,
+            coalesce(a.window_id, x.window_id) AS window_id,
+            coalesce(a.staff, x.staff) AS staff, a.submitted_at, p.first_event,
             p.last_event, p.first_day, p.last_day,
             epoch(p.last_event) - epoch(p.first_event) AS duration_s,
             p.work_s / 3600.0 AS duration_work_h,
@@ -122,6 +125,7 @@ def facts_sql(
         FROM applications a
         LEFT JOIN matters m ON m.matter_code = a.matter_code
         LEFT JOIN per_app p USING (application_id)
+        LEFT JOIN ({_accepted_by(only)}) x USING (application_id)
         LEFT JOIN suspended s USING (application_id)
         WHERE {where}{_only(only)}"""
     facts = f"""

@@ -10,8 +10,8 @@ import polars as pl
 
 from metrics import derived
 from metrics.calendar import WorkCalendar
+from metrics.facts import app_filter
 from metrics.filters import Filters
-from metrics.process import app_filter
 from onewindow.config import Config
 
 
