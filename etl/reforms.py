@@ -85,9 +85,8 @@ def apply_staged(con: duckdb.DuckDBPyConnection) -> None:
     if not _staged(con, "st_reforms"):
         return
     if _staged(con, "st_reforms_config_sync"):
-        config = "SELECT reform_id FROM d.st_reforms WHERE op = 'config'"
-        con.execute(f"DELETE FROM reforms WHERE origin = 'config' AND reform_id IN ({config})")
-        con.execute(f"DELETE FROM reforms WHERE origin = 'config' AND reform_id NOT IN ({config})")
+        # The config's reforms are replaced as a whole; the page's and the demo's stay.
+        con.execute("DELETE FROM reforms WHERE origin = 'config'")
         # Reforms saved on the page (or by the demo), and deletions, win over the config.
         con.execute(
             f"""INSERT INTO reforms ({_COLUMNS}, origin, deleted)

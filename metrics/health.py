@@ -6,6 +6,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from metrics import catalog
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 
@@ -43,16 +44,12 @@ def calendar_coverage(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> pl.D
     Monday–Friday fallback (no statutory holiday data): figures there count holidays as
     working days."""
     cal.register(con)
-    # The first and last instants bound the years: two conversions, not one per event.
+    days = catalog.data_days(con, cal.zone)
+    first, last = (days[0].year, days[1].year) if days else (0, -1)
     frame: pl.DataFrame = con.sql(
-        f"""WITH bounds AS (
-            SELECT year(min(t) AT TIME ZONE '{cal.zone}') AS first,
-                year(max(t) AT TIME ZONE '{cal.zone}') AS last
-            FROM (SELECT min(ts) AS t FROM events UNION ALL SELECT max(ts) FROM events
-                  UNION ALL SELECT min(submitted_at) FROM applications
-                  UNION ALL SELECT max(submitted_at) FROM applications))
-        SELECT year(c.day) AS year, count(*) FILTER (WHERE c.source = 'fallback') AS fallback_days
-        FROM ow_calendar c, bounds b WHERE year(c.day) BETWEEN b.first AND b.last
-        GROUP BY year(c.day) HAVING fallback_days > 0 ORDER BY year"""
+        """SELECT year(day) AS year, count(*) FILTER (WHERE source = 'fallback') AS fallback_days
+        FROM ow_calendar WHERE year(day) BETWEEN ? AND ?
+        GROUP BY year(day) HAVING fallback_days > 0 ORDER BY year""",
+        params=[first, last],
     ).pl()
     return frame

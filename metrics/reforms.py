@@ -47,7 +47,9 @@ class Measure:
     stat: Stat
 
 
-# Per-application forms of the KPIs of metrics/kpis.py (same cohorts, same formulas).
+# Per-application forms of the KPIs of metrics/kpis.py (same cohorts, same formulas; but the
+# good-review rate is each application's share of good ratings, averaged over applications,
+# the unit the bootstrap resamples, where kpis averages over ratings).
 MEASURES: tuple[Measure, ...] = (
     Measure("processing_workdays_median", "processing_workdays::DOUBLE", "median"),
     Measure("processing_workdays_mean", "processing_workdays::DOUBLE", "mean"),
@@ -150,10 +152,9 @@ def units(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, config: Config) -> 
         f"""WITH f AS ({facts}),
         r AS (SELECT application_id, avg((rating >= {good})::DOUBLE) AS good
               FROM evaluations GROUP BY application_id)
-        SELECT (coalesce(f.submitted_at, f.first_event) AT TIME ZONE '{cal.zone}')::DATE AS day,
-            f.matter_code, f.department, {values}
+        SELECT f.submitted_day AS day, f.matter_code, f.department, {values}
         FROM f LEFT JOIN r USING (application_id)
-        WHERE coalesce(f.submitted_at, f.first_event) IS NOT NULL""",
+        WHERE f.submitted_day IS NOT NULL""",
         params=params,
     ).pl()
     return frame

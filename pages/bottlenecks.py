@@ -14,6 +14,9 @@ from ui.i18n import column, tr
 TOP = 15
 RECENT_MONTHS, BASELINE_MONTHS, MIN_COUNT = 3, 6, 5  # the defaults of slower_steps
 
+# A transition's name on the charts: "from → to".
+TRANSITION = (pl.col("from_step") + " → " + pl.col("to_step")).alias("transition")
+
 
 def show() -> None:
     started = page.begin("bottlenecks")
@@ -37,9 +40,7 @@ def show() -> None:
     )
 
     st.subheader(tr("bottlenecks.ranked", lang))
-    ranked = moves.with_columns(
-        (pl.col("from_step") + " → " + pl.col("to_step")).alias("transition")
-    )
+    ranked = moves.with_columns(TRANSITION)
     st.vega_lite_chart(
         spec=charts.bars(
             ranked.head(TOP),
@@ -113,7 +114,7 @@ def show() -> None:
         trend.join(chosen, on=["from_step", "to_step"])
         .sort("month")
         .with_columns(
-            (pl.col("from_step") + " → " + pl.col("to_step")).alias("transition"),
+            TRANSITION,
             pl.col("month").map_elements(lambda m: month(m, lang), return_dtype=pl.String),
         )
     )

@@ -3,11 +3,12 @@ against its promised and statutory limits, its trend, channels, process map and 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import polars as pl
 import streamlit as st
 
 from metrics.dashboard import trailing_year, wide
-from metrics.filters import Filters
 from ui import charts, data, page, widgets
 from ui.download import table
 from ui.fmt import Lang
@@ -53,8 +54,8 @@ def all_matters(view: View, version: str) -> pl.DataFrame:
 
 def one_matter(view: View, version: str, code: str) -> None:
     lang = view.lang
-    cut = Filters(view.filters.start, view.filters.end, (code,), (), view.filters.channels)
-    before = Filters(view.previous.start, view.previous.end, (code,), (), view.filters.channels)
+    cut = replace(view.filters, matters=(code,), departments=())
+    before = replace(view.previous, matters=(code,), departments=())
     now, previous, monthly, channels = data.kpi_tables(
         version,
         [

@@ -21,12 +21,18 @@ def show() -> None:
         return
     view, version = started
     lang = view.lang
-    now = data.kpi_table(version, view.filters, only=CARDS)
+    now, before, monthly = data.kpi_tables(
+        version,
+        [
+            (view.filters, "none", CARDS),
+            (view.previous, "none", CARDS),
+            (trailing_year(view.filters), "month", CARDS),
+        ],
+    )
     if not widgets.values(now).get("ratings"):
         page.no_data(lang)
         return
-    monthly = data.kpi_table(version, trailing_year(view.filters), "month", only=CARDS)
-    widgets.kpi_cards(CARDS, now, data.kpi_table(version, view.previous, only=CARDS), monthly, lang)
+    widgets.kpi_cards(CARDS, now, before, monthly, lang)
     widgets.target_summary(CARDS, now, lang)
     st.subheader(tr("satisfaction.trend", lang))
     widgets.trend_charts(("good_review_rate", "bad_reviews"), monthly, now, lang)

@@ -24,13 +24,13 @@ def show() -> None:
     lang = view.lang
     staff = data.workload(version, view.filters)
     windows = data.window_workload(version, view.filters)
-    now = data.kpi_table(version, view.filters)
+    now = data.kpi_table(version, view.filters, only=QUEUE_CARDS)
     has_tickets = bool(widgets.values(now).get("tickets"))
     if staff.is_empty() and windows.is_empty() and not has_tickets:
         page.no_data(lang)
         return
     if has_tickets:
-        before = data.kpi_table(version, view.previous)
+        before = data.kpi_table(version, view.previous, only=QUEUE_CARDS)
         widgets.kpi_cards(QUEUE_CARDS, now, before, None, lang)
         target = data.config().queue.wait_target_min
         st.caption(tr("windows.wait_target", lang, minutes=decimal(target, 0)))
