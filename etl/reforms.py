@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from metrics.calendar import WorkCalendar
 from onewindow.config import Reform
 from warehouse import Warehouse
 
@@ -105,21 +106,28 @@ def apply_staged(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def save_reform(wh: Warehouse, reform: Reform, lock_timeout_s: float = 3600.0) -> int:
-    """Adds or replaces a reform (the reform page's save); returns the run id."""
-    return _run(wh, Update(save=(reform,)), lock_timeout_s)
+def save_reform(
+    wh: Warehouse, reform: Reform, calendar: WorkCalendar, lock_timeout_s: float = 3600.0
+) -> int:
+    """Adds or replaces a reform (the reform page's save); returns the run id. The run
+    refreshes the derived tables with `calendar`, the center's."""
+    return _run(wh, Update(save=(reform,)), calendar, lock_timeout_s)
 
 
-def delete_reform(wh: Warehouse, reform_id: str, lock_timeout_s: float = 3600.0) -> int:
+def delete_reform(
+    wh: Warehouse, reform_id: str, calendar: WorkCalendar, lock_timeout_s: float = 3600.0
+) -> int:
     """Deletes a reform (the reform page's delete; an id not stored changes nothing); returns
     the run id."""
-    return _run(wh, Update(delete=(reform_id,)), lock_timeout_s)
+    return _run(wh, Update(delete=(reform_id,)), calendar, lock_timeout_s)
 
 
-def _run(wh: Warehouse, update: Update, lock_timeout_s: float) -> int:
+def _run(wh: Warehouse, update: Update, calendar: WorkCalendar, lock_timeout_s: float) -> int:
     from etl.run import LoadError, load_files  # etl.run stages reforms with this module
 
-    result = load_files(wh, [], job="reforms", lock_timeout_s=lock_timeout_s, reforms=update)
+    result = load_files(
+        wh, [], calendar, job="reforms", lock_timeout_s=lock_timeout_s, reforms=update
+    )
     if result.status != "ok":
         raise LoadError(f"run {result.run_id} saving the reform ended {result.status}")
     return result.run_id

@@ -27,7 +27,6 @@ from etl.readers import UnreadableFile, read_source
 from etl.stage import Delta
 from etl.transform import map_rows
 from metrics.calendar import WorkCalendar
-from onewindow.config import Config
 from warehouse import Warehouse
 
 log = logging.getLogger("onewindow.etl")
@@ -129,19 +128,19 @@ def _known_files(wh: Warehouse, hashes: list[str]) -> dict[str, KnownFile]:
 def load_files(
     wh: Warehouse,
     items: Sequence[tuple[Path, Profile]],
+    calendar: WorkCalendar,
     *,
     job: str = "load",
     secret: bytes | None = None,
     lock_timeout_s: float = 3600.0,
     progress: Progress | None = None,
-    calendar: WorkCalendar | None = None,
     reforms: registry.Update | None = None,
 ) -> RunResult:
     """Loads the files, each with its profile, as one atomic run. The derived tables are
-    refreshed with `calendar` (the config's; default: the default config's); with `reforms`,
+    refreshed with `calendar`, always the center's (WorkCalendar.from_config of its config):
+    a run refreshed with another would serve figures of another calendar. With `reforms`,
     the run also changes the reform registry (etl/reforms.py)."""
     progress = progress or Progress(total_files=len(items))
-    calendar = calendar or WorkCalendar.from_config(Config())
     with wh.writer(apply_delta, lock_timeout_s) as writer:
         run_id, next_file_id = writer.next_ids()
         profiles = ", ".join(sorted({p.name for _, p in items})) or None

@@ -132,16 +132,17 @@ class WorkCalendar:
         """Makes the calendar view `ow_calendar` cover every day the warehouse's instants touch
         (plus two years ahead, for deadlines); returns its first day (the base of W)."""
         bounds = con.execute(
-            f"""SELECT min(d), max(d) FROM (
-                SELECT (min(ts) AT TIME ZONE '{self.zone}')::DATE AS d FROM events
-                UNION ALL SELECT (max(ts) AT TIME ZONE '{self.zone}')::DATE FROM events
+            """SELECT min(d), max(d) FROM (
+                SELECT (min(ts) AT TIME ZONE $zone)::DATE AS d FROM events
+                UNION ALL SELECT (max(ts) AT TIME ZONE $zone)::DATE FROM events
                 UNION ALL SELECT (min(least(submitted_at, accepted_at, completed_at))
-                    AT TIME ZONE '{self.zone}')::DATE FROM applications
-                UNION ALL SELECT (min(rated_at) AT TIME ZONE '{self.zone}')::DATE
+                    AT TIME ZONE $zone)::DATE FROM applications
+                UNION ALL SELECT (min(rated_at) AT TIME ZONE $zone)::DATE
                     FROM evaluations
                 UNION ALL SELECT (max(coalesce(completed_at, submitted_at))
-                    AT TIME ZONE '{self.zone}')::DATE FROM applications
-                UNION ALL SELECT (min(issued_at) AT TIME ZONE '{self.zone}')::DATE FROM tickets)"""
+                    AT TIME ZONE $zone)::DATE FROM applications
+                UNION ALL SELECT (min(issued_at) AT TIME ZONE $zone)::DATE FROM tickets)""",
+            {"zone": self.zone},
         ).fetchall()[0]
         today = date.today()
         first = min(BASE, (bounds[0] or today) - timedelta(days=7))

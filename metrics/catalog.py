@@ -42,10 +42,11 @@ def data_days(con: duckdb.DuckDBPyConnection, zone: str) -> tuple[date, date] | 
     row = con.execute(
         # The local day of the first instant is the first local day: one conversion, not
         # one per event (10M of them take seconds).
-        f"""SELECT (min(t) AT TIME ZONE '{zone}')::DATE, (max(t) AT TIME ZONE '{zone}')::DATE
+        """SELECT (min(t) AT TIME ZONE $zone)::DATE, (max(t) AT TIME ZONE $zone)::DATE
         FROM (SELECT min(ts) AS t FROM events UNION ALL SELECT max(ts) FROM events
               UNION ALL SELECT min(submitted_at) FROM applications
-              UNION ALL SELECT max(submitted_at) FROM applications)"""
+              UNION ALL SELECT max(submitted_at) FROM applications)""",
+        {"zone": zone},
     ).fetchall()[0]
     if row[0] is None:
         return None

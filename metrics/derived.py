@@ -17,11 +17,12 @@ import duckdb
 from metrics.calendar import WorkCalendar
 from metrics.facts import app_filter, facts_sql, steps_sql, transitions_sql
 from metrics.filters import Filters
+from warehouse.sql import Params, execute
 
 # Raise when a builder's SQL changes: stored tables built by older code are then rebuilt.
 VERSION = 4
 
-Builder = Callable[[WorkCalendar, Filters, str | None], tuple[str, list[object]]]
+Builder = Callable[[WorkCalendar, Filters, str | None], tuple[str, Params]]
 
 TABLES: dict[str, Builder] = {
     "d_facts": facts_sql,
@@ -53,8 +54,8 @@ def current(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> bool:
 
 def source(
     con: duckdb.DuckDBPyConnection, cal: WorkCalendar, table: str, filters: Filters
-) -> tuple[str, list[object]]:
-    """SQL (and its parameters) for the rows of `table` that `filters` keeps by matter,
+) -> tuple[str, Params]:
+    """SQL (and its named parameters) for the rows of `table` that `filters` keeps by matter,
     department, channel, window and staff: a scan of the stored table when current, else its
     reference SQL."""
     if current(con, cal):
@@ -87,7 +88,7 @@ def refresh(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> str:
         if full:
             for table, build in TABLES.items():
                 sql, params = build(cal, Filters(), None)
-                con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}", params)
+                execute(con, f"CREATE OR REPLACE TABLE {table} AS {sql}", params)
         else:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE ow_touched AS SELECT DISTINCT application_id "
@@ -99,7 +100,7 @@ def refresh(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> str:
                     "WHERE application_id IN (SELECT application_id FROM ow_touched)"
                 )
                 sql, params = build(cal, Filters(), "ow_touched")
-                con.execute(f"INSERT INTO {table} SELECT * FROM ({sql})", params)
+                execute(con, f"INSERT INTO {table} SELECT * FROM ({sql})", params)
         con.execute("DELETE FROM d_pending")
         con.execute("DELETE FROM d_state")
         con.execute("INSERT INTO d_state VALUES (?, now())", [wanted])

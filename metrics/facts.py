@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
+from warehouse.sql import Params, merge
 
 ORDER = "ORDER BY ts, file_id, source_row"
 
@@ -36,24 +37,24 @@ DESKS = f"""
 
 def app_filter(
     filters: Filters, alias: str = "a", department: str = "m.department", desks: str = DESKS
-) -> tuple[str, list[object]]:
+) -> tuple[str, Params]:
     """Application-level cuts: matter, department (the matter's), channel, and the window and
-    staff member that handled it (looked up in `desks`: application_id, window_id, staff)."""
+    staff member that handled it (looked up in `desks`: application_id, window_id, staff).
+    The values are the filter's named parameters (Filters.app_params)."""
+    params = filters.app_params()
     parts: list[str] = ["TRUE"]
-    params: list[object] = []
-    for column, values in (
-        (f"{alias}.matter_code", filters.matters),
-        (department, filters.departments),
-        (f"{alias}.channel", filters.channels),
+    for column, name in (
+        (f"{alias}.matter_code", "f_matters"),
+        (department, "f_departments"),
+        (f"{alias}.channel", "f_channels"),
     ):
-        if values:
-            parts.append(f"{column} IN (SELECT unnest(?))")
-            params.append(list(values))
-    desk_parts = []
-    for column, values in (("window_id", filters.windows), ("staff", filters.staff)):
-        if values:
-            desk_parts.append(f"{column} IN (SELECT unnest(?))")
-            params.append(list(values))
+        if name in params:
+            parts.append(f"{column} IN (SELECT unnest(${name}))")
+    desk_parts = [
+        f"{column} IN (SELECT unnest(${name}))"
+        for column, name in (("window_id", "f_windows"), ("staff", "f_staff"))
+        if name in params
+    ]
     if desk_parts:
         parts.append(
             f"{alias}.application_id IN (SELECT application_id FROM ({desks}) "
@@ -62,12 +63,10 @@ def app_filter(
     return " AND ".join(parts), params
 
 
-def events_sql(
-    cal: WorkCalendar, filters: Filters, only: str | None = None
-) -> tuple[str, list[object]]:
+def events_sql(cal: WorkCalendar, filters: Filters, only: str | None = None) -> tuple[str, Params]:
     """Events of the filtered applications with their local time and W (working seconds)."""
     where, params = app_filter(filters)
-    local = f"(e.ts AT TIME ZONE '{cal.zone}')"
+    local = "(e.ts AT TIME ZONE $zone)"
     sql = f"""
         SELECT e.application_id, a.matter_code, m.department AS matter_department, a.channel,
             e.step, e.ts, e.stage, e.in_person, e.department, e.window_id, e.staff,
@@ -78,17 +77,14 @@ def events_sql(
         LEFT JOIN matters m ON m.matter_code = a.matter_code
         JOIN ow_calendar c ON c.day = {local}::DATE
         WHERE {where}{_only(only)}"""
-    return sql, params
+    return sql, {**params, "zone": cal.zone}
 
 
-def facts_sql(
-    cal: WorkCalendar, filters: Filters, only: str | None = None
-) -> tuple[str, list[object]]:
+def facts_sql(cal: WorkCalendar, filters: Filters, only: str | None = None) -> tuple[str, Params]:
     """One row per application: first/last event, accepted, completed, processing working
     days (minus suspended ones), on-time, trips, fully online, instant."""
     ev, params = events_sql(cal, filters, only)
     where, app_params = app_filter(filters)
-    zone = cal.zone
     sql = f"""
         WITH ev AS ({ev}),
         suspended AS (  -- each suspend event paired with the next resume
@@ -133,13 +129,13 @@ def facts_sql(
         dated AS (
             SELECT base.*, ca.wd_index AS accepted_wd, cc.wd_index AS completed_wd,
                 ca.is_working_day AS accepted_on_workday,
-                (accepted_at AT TIME ZONE '{zone}')::DATE AS accepted_day,
-                (completed_at AT TIME ZONE '{zone}')::DATE AS completed_day,
-                (coalesce(submitted_at, first_event) AT TIME ZONE '{zone}')::DATE
+                (accepted_at AT TIME ZONE $zone)::DATE AS accepted_day,
+                (completed_at AT TIME ZONE $zone)::DATE AS completed_day,
+                (coalesce(submitted_at, first_event) AT TIME ZONE $zone)::DATE
                     AS submitted_day
             FROM base
-            LEFT JOIN ow_calendar ca ON ca.day = (accepted_at AT TIME ZONE '{zone}')::DATE
-            LEFT JOIN ow_calendar cc ON cc.day = (completed_at AT TIME ZONE '{zone}')::DATE)
+            LEFT JOIN ow_calendar ca ON ca.day = (accepted_at AT TIME ZONE $zone)::DATE
+            LEFT JOIN ow_calendar cc ON cc.day = (completed_at AT TIME ZONE $zone)::DATE)
         SELECT dated.*,
             completed_at IS NOT NULL AS completed,
             completed_wd - accepted_wd - suspended_workdays AS processing_workdays,
@@ -153,12 +149,12 @@ def facts_sql(
             CASE WHEN completed_at IS NULL THEN NULL
                  ELSE completed_day = accepted_day END AS instant
         FROM dated"""
-    return facts, params + app_params
+    return facts, merge(params, app_params)
 
 
 def transitions_sql(
     cal: WorkCalendar, filters: Filters, only: str | None = None
-) -> tuple[str, list[object]]:
+) -> tuple[str, Params]:
     """Every pair of consecutive events (a → b) of an application; `to_day` is the local day
     of b, the day the transition ends."""
     ev, params = events_sql(cal, filters, only)
@@ -177,9 +173,7 @@ def transitions_sql(
     return sql, params
 
 
-def steps_sql(
-    cal: WorkCalendar, filters: Filters, only: str | None = None
-) -> tuple[str, list[object]]:
+def steps_sql(cal: WorkCalendar, filters: Filters, only: str | None = None) -> tuple[str, Params]:
     """Every event as a handled step: who, where, when (local day), how long it took, and
     its occurrence: 1 for the first time the application passes the step, 2 and more for
     rework; staff_occurrence likewise per application and staff member."""
@@ -187,7 +181,7 @@ def steps_sql(
     sql = f"""
         SELECT e.application_id, a.matter_code, m.department AS matter_department, a.channel,
             e.step, e.staff, e.department, e.window_id, e.ts,
-            (e.ts AT TIME ZONE '{cal.zone}')::DATE AS day,
+            (e.ts AT TIME ZONE $zone)::DATE AS day,
             epoch(e.ts) - epoch(e.started_at) AS step_s,
             row_number() OVER (
                 PARTITION BY e.application_id, e.step ORDER BY e.ts, e.file_id, e.source_row
@@ -199,4 +193,4 @@ def steps_sql(
         JOIN applications a USING (application_id)
         LEFT JOIN matters m ON m.matter_code = a.matter_code
         WHERE {where}{_only(only)}"""
-    return sql, params
+    return sql, {**params, "zone": cal.zone}

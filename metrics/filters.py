@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from warehouse.sql import Params
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -27,19 +29,33 @@ class Filters:
         """True when the filter keeps only some applications (not only a period)."""
         return bool(self.matters or self.departments or self.channels or self.windows or self.staff)
 
-    def period_sql(self, column: str, zone: str) -> tuple[str, list[object]]:
-        """A WHERE fragment keeping rows whose instant `column` falls in the period, in
-        `zone`'s days."""
-        return self.days_sql(f"({column} AT TIME ZONE '{zone}')::DATE")
+    def app_params(self) -> Params:
+        """The application cuts as named parameters: `f_matters`, `f_departments`,
+        `f_channels`, `f_windows`, `f_staff` (those the filter sets)."""
+        cuts = {
+            "f_matters": self.matters,
+            "f_departments": self.departments,
+            "f_channels": self.channels,
+            "f_windows": self.windows,
+            "f_staff": self.staff,
+        }
+        return {name: list(values) for name, values in cuts.items() if values}
 
-    def days_sql(self, day: str) -> tuple[str, list[object]]:
-        """The same for an expression that already is the local day (a DATE)."""
+    def period_sql(self, column: str, zone: str) -> tuple[str, Params]:
+        """A WHERE fragment keeping rows whose instant `column` falls in the period, in
+        `zone`'s days (bound as `$zone`)."""
+        where, params = self.days_sql(f"({column} AT TIME ZONE $zone)::DATE")
+        return where, {**params, "zone": zone}
+
+    def days_sql(self, day: str) -> tuple[str, Params]:
+        """The same for an expression that already is the local day (a DATE), with the
+        period's first and last day bound as `$f_start` and `$f_end`."""
         parts: list[str] = ["TRUE"]
-        params: list[object] = []
+        params: Params = {}
         if self.start is not None:
-            parts.append(f"{day} >= ?")
-            params.append(self.start)
+            parts.append(f"{day} >= $f_start")
+            params["f_start"] = self.start
         if self.end is not None:
-            parts.append(f"{day} <= ?")
-            params.append(self.end)
+            parts.append(f"{day} <= $f_end")
+            params["f_end"] = self.end
         return " AND ".join(parts), params

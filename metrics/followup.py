@@ -13,6 +13,7 @@ from metrics.calendar import WorkCalendar
 from metrics.facts import app_filter
 from metrics.filters import Filters
 from onewindow.config import Config
+from warehouse import sql
 
 
 def bad_reviews(
@@ -30,23 +31,22 @@ def bad_reviews(
     zone = cal.zone
     period, params = filters.period_sql("r.rated_at", zone)
     cut, cut_params = app_filter(filters)
-    rated = f"(r.rated_at AT TIME ZONE '{zone}')"
-    # The 'as of' instant is a datetime we format, not user text: safe as a literal.
-    until = f"TIMESTAMPTZ '{as_of.isoformat()}'"
-    fixed = f"(coalesce(r.rectified_at, {until}) AT TIME ZONE '{zone}')"
+    rated = "(r.rated_at AT TIME ZONE $zone)"
+    fixed = "(coalesce(r.rectified_at, $as_of::TIMESTAMPTZ) AT TIME ZONE $zone)"
     within = config.satisfaction.rectify_within_workdays
-    frame: pl.DataFrame = con.sql(
+    frame = sql.frame(
+        con,
         f"""SELECT r.application_id, a.matter_code, m.department, r.rating, r.reason,
             r.rated_at, r.rectified_at,
             round(({cal.work_seconds_sql(fixed, "cf")} - {cal.work_seconds_sql(rated, "cr")})
-                  / {cal.day_seconds}, 2) AS age_workdays
+                  / $day_s, 2) AS age_workdays
         FROM evaluations r JOIN applications a USING (application_id)
         LEFT JOIN matters m ON m.matter_code = a.matter_code
         JOIN ow_calendar cr ON cr.day = {rated}::DATE
         JOIN ow_calendar cf ON cf.day = {fixed}::DATE
         WHERE r.rating <= 2 AND {period} AND {cut}""",
-        params=[*params, *cut_params],
-    ).pl()
+        sql.merge(params, cut_params, {"as_of": as_of, "day_s": cal.day_seconds}),
+    )
     status = (
         pl.when(pl.col("rectified_at").is_not_null() & (pl.col("age_workdays") <= within))
         .then(pl.lit("rectified"))
@@ -72,7 +72,8 @@ def window_workload(
     day, median step time (step start → end) in minutes; busiest first."""
     steps, params = derived.source(con, cal, "d_steps", filters)
     period, period_params = filters.days_sql("day")
-    frame: pl.DataFrame = con.sql(
+    frame = sql.frame(
+        con,
         f"""SELECT window_id, count(*) AS steps,
             count(DISTINCT application_id) AS applications,
             count(DISTINCT day) AS days_active,
@@ -81,6 +82,6 @@ def window_workload(
             median(step_s) / 60 AS median_step_min
         FROM ({steps}) WHERE window_id IS NOT NULL AND {period}
         GROUP BY window_id ORDER BY steps DESC, window_id""",
-        params=[*params, *period_params],
-    ).pl()
+        sql.merge(params, period_params),
+    )
     return frame

@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from metrics.filters import Filters
+from warehouse import sql
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,13 @@ def freshness(con: duckdb.DuckDBPyConnection) -> Freshness:
 def failed_files(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.DataFrame:
     """Files a run could not load, newest run first, with the error."""
     where, params = filters.period_sql("r.started_at", zone)
-    frame: pl.DataFrame = con.sql(
+    frame = sql.frame(
+        con,
         f"""SELECT f.run_id,
-            strftime(r.started_at AT TIME ZONE '{zone}', '%Y-%m-%d %H:%M:%S') AS started_at,
+            strftime(r.started_at AT TIME ZONE $zone, '%Y-%m-%d %H:%M:%S') AS started_at,
             f.path AS file, f.table_name, f.profile, f.error
         FROM etl_run_files f JOIN etl_runs r USING (run_id)
         WHERE f.status = 'failed' AND {where} ORDER BY f.run_id DESC, f.path""",
-        params=params,
-    ).pl()
+        params,
+    )
     return frame

@@ -9,33 +9,36 @@ import polars as pl
 from metrics import catalog
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
+from warehouse import sql
 
 
 def jobs(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.DataFrame:
     """One row per ETL run, newest first, with its counts and error."""
     where, params = filters.period_sql("started_at", zone)
-    frame: pl.DataFrame = con.sql(
+    frame = sql.frame(
+        con,
         f"""SELECT run_id, job, profile,
-            strftime(started_at AT TIME ZONE '{zone}', '%Y-%m-%d %H:%M:%S') AS started_at,
+            strftime(started_at AT TIME ZONE $zone, '%Y-%m-%d %H:%M:%S') AS started_at,
             round(epoch(finished_at - started_at), 3) AS duration_s,
             status, files, failed_files, rows_read, inserted, updated, duplicates,
             quarantined, error
         FROM etl_runs WHERE {where} ORDER BY run_id DESC""",
-        params=params,
-    ).pl()
+        params,
+    )
     return frame
 
 
 def quarantine(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.DataFrame:
     """Rows held back, with the file, the row a person finds in it, the field and why."""
     where, params = filters.period_sql("r.started_at", zone)
-    frame: pl.DataFrame = con.sql(
+    frame = sql.frame(
+        con,
         f"""SELECT q.run_id, q.path AS file, q.row_number AS row, q.table_name, q.field,
             q.reason, q.raw::VARCHAR AS raw_values
         FROM quarantine q JOIN etl_runs r USING (run_id)
         WHERE {where} ORDER BY q.run_id DESC, q.path, q.row_number""",
-        params=params,
-    ).pl()
+        params,
+    )
     return frame
 
 
@@ -46,10 +49,10 @@ def calendar_coverage(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> pl.D
     cal.register(con)
     days = catalog.data_days(con, cal.zone)
     first, last = (days[0].year, days[1].year) if days else (0, -1)
-    frame: pl.DataFrame = con.sql(
+    return sql.frame(
+        con,
         """SELECT year(day) AS year, count(*) FILTER (WHERE source = 'fallback') AS fallback_days
-        FROM ow_calendar WHERE year(day) BETWEEN ? AND ?
+        FROM ow_calendar WHERE year(day) BETWEEN $first AND $last
         GROUP BY year(day) HAVING fallback_days > 0 ORDER BY year""",
-        params=[first, last],
-    ).pl()
-    return frame
+        {"first": first, "last": last},
+    )

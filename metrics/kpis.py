@@ -20,6 +20,8 @@ from metrics import derived
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.config import Config
+from warehouse import sql
+from warehouse.sql import Params
 
 Better = Literal["higher", "lower", "none"]
 
@@ -161,7 +163,7 @@ def kpis(
         if by == "month" and column in _LOCAL_DAY:  # a DATE: no time-zone conversion per row
             return f"strftime({_LOCAL_DAY[column]}, '%Y-%m')"
         if by == "month":
-            return f"strftime({column} AT TIME ZONE '{zone}', '%Y-%m')"
+            return f"strftime({column} AT TIME ZONE $zone, '%Y-%m')"
         return alias + _DIM_COLUMN[by] if by in _DIM_COLUMN else "'all'"
 
     def within(column: str) -> str:
@@ -169,12 +171,9 @@ def kpis(
         return f"({lower}{column} < $end)"
 
     sub_date = "coalesce(submitted_at, first_event)"
-    good = config.satisfaction.good_from
-    rectify_s = config.satisfaction.rectify_within_workdays * cal.day_seconds
-    yellow_s = config.supervision.yellow_workdays * cal.day_seconds
-    wait_target = config.queue.wait_target_min
-    local = f"(r.rectified_at AT TIME ZONE '{zone}')"
-    rated_local = f"(r.rated_at AT TIME ZONE '{zone}')"
+    local = "(r.rectified_at AT TIME ZONE $zone)"
+    rated_local = "(r.rated_at AT TIME ZONE $zone)"
+    cards, cards_params = cards_sql(cal, "f", config)
     app_cut = filters.cuts_applications
     # Ratings need the facts only to be cut or keyed by an application's attributes; every
     # stored rating belongs to a stored application (the ETL quarantines the others).
@@ -219,13 +218,13 @@ def kpis(
                 count(*) AS open,
                 count(*) FILTER (WHERE card = 'yellow') AS open_yellow_cards,
                 count(*) FILTER (WHERE card = 'red') AS open_red_cards
-            FROM ({cards_sql(cal, "f", yellow_s)}) GROUP BY key""",
+            FROM ({cards}) GROUP BY key""",
         "rated": f"""SELECT {key("r.rated_at", "f.")} AS key, count(*) AS ratings,
-                avg((r.rating >= {good})::INT) AS good_review_rate,
+                avg((r.rating >= $good_from)::INT) AS good_review_rate,
                 count(*) FILTER (WHERE r.rating <= 2) AS bad_reviews,
                 avg(CASE WHEN r.rating <= 2 THEN (r.rectified_at IS NOT NULL AND
                     {cal.work_seconds_sql(local, "cr")} - {cal.work_seconds_sql(rated_local, "ca")}
-                    <= {rectify_s})::INT END) AS rectification_rate
+                    <= $rectify_s)::INT END) AS rectification_rate
             FROM {rated_from}
             JOIN ow_calendar ca ON ca.day = {rated_local}::DATE
             LEFT JOIN ow_calendar cr ON cr.day = {local}::DATE
@@ -236,47 +235,42 @@ def kpis(
         ticket_key = {
             "none": "'all'",
             "window": "window_id",
-            "month": f"strftime(issued_at AT TIME ZONE '{zone}', '%Y-%m')",
+            "month": "strftime(issued_at AT TIME ZONE $zone, '%Y-%m')",
         }[by]
         cohorts["issued"] = f"""SELECT {ticket_key} AS key, count(*) AS tickets,
                 avg(wait_min) AS wait_mean_min,
                 quantile_cont(wait_min, 0.9) AS wait_p90_min,
-                avg((wait_min <= {wait_target})::INT) AS wait_within_target_rate,
+                avg((wait_min <= $wait_target_min)::INT) AS wait_within_target_rate,
                 avg((outcome = 'no_show')::INT) AS no_show_rate,
                 avg(epoch(service_end) - epoch(service_start)) / 60 AS service_mean_min
             FROM (SELECT *, (epoch(called_at) - epoch(issued_at)) / 60 AS wait_min
                   FROM tickets) WHERE {within("issued_at")} GROUP BY key"""
     if only:
         wanted = {KPIS[name].cohort for name in only}
-        cohorts = {name: sql for name, sql in cohorts.items() if name in wanted}
-    named: dict[str, datetime] = {"end": end, "as_of": as_of}
+        cohorts = {name: text for name, text in cohorts.items() if name in wanted}
+    named: Params = {
+        "end": end,
+        "as_of": as_of,
+        "zone": zone,
+        "good_from": config.satisfaction.good_from,
+        "rectify_s": config.satisfaction.rectify_within_workdays * cal.day_seconds,
+        "wait_target_min": config.queue.wait_target_min,
+    }
     if start is not None:
         named["start"] = start
     parts = []
-    for cohort, sql in cohorts.items():
+    for cohort, text in cohorts.items():
         names = [k.name for k in KPIS.values() if k.cohort == cohort]
         unpivot = " UNION ALL ".join(
             f"SELECT key, '{n}' AS kpi, {n}::DOUBLE AS value FROM c" for n in names
         )
-        parts.append(f"(WITH c AS ({sql}) {unpivot})")
+        parts.append(f"(WITH c AS ({text}) {unpivot})")
     if not parts:  # only ticket KPIs were asked for, and the cut leaves no ticket figures
         empty = pl.DataFrame(schema={"key": pl.String, "kpi": pl.String, "value": pl.Float64})
         return _with_targets(empty, config, by)
     query = f"WITH f AS ({facts}) " + " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts)
-    positional = _inline(query, params)
-    used = {name: value for name, value in named.items() if f"${name}" in positional}
-    frame = con.sql(positional, params=used).pl()
+    frame = sql.frame(con, query, sql.merge(params, cards_params, named))
     return _with_targets(frame, config, by)
-
-
-def _inline(query: str, params: list[object]) -> str:
-    """Positional parameters of the facts (lists of filter values) become literals, so the
-    whole query can take named ones ($start, $end)."""
-    for value in params:
-        assert isinstance(value, list)
-        literal = "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in value) + "]"
-        query = query.replace("(SELECT unnest(?))", f"(SELECT unnest({literal}))", 1)
-    return query
 
 
 def _with_targets(frame: pl.DataFrame, config: Config, by: str) -> pl.DataFrame:
@@ -306,18 +300,16 @@ def _with_targets(frame: pl.DataFrame, config: Config, by: str) -> pl.DataFrame:
     return out.rename({"key": by})
 
 
-def cards_sql(cal: WorkCalendar, facts: str, yellow_s: float) -> str:
-    """Open applications at $as_of with a deadline: red past it, yellow within `yellow_s`
-    working seconds of it. The deadline is the explicit one, else the end of the promised
+def cards_sql(cal: WorkCalendar, facts: str, config: Config) -> tuple[str, Params]:
+    """Open applications at $as_of with a deadline: red past it, yellow within the configured
+    working days of it. The deadline is the explicit one, else the end of the promised
     limit's last working day (limits count from the day after acceptance)."""
-    zone = cal.zone
-    day_end = max(end for _, end in cal.spans)
-    end_local = f"($as_of::TIMESTAMPTZ AT TIME ZONE '{zone}')"
-    due_local = f"(due_at AT TIME ZONE '{zone}')"
-    return f"""
+    end_local = "($as_of::TIMESTAMPTZ AT TIME ZONE $zone)"
+    due_local = "(due_at AT TIME ZONE $zone)"
+    query = f"""
         WITH open_apps AS (
             SELECT {facts}.*, coalesce(deadline_at, (
-                SELECT (c.day + to_seconds({day_end})) AT TIME ZONE '{zone}'
+                SELECT (c.day + to_seconds($day_end_s)) AT TIME ZONE $zone
                 FROM ow_calendar c
                 WHERE c.wd_index = {facts}.accepted_wd + greatest(
                     {facts}.promised_limit_days,
@@ -329,16 +321,22 @@ def cards_sql(cal: WorkCalendar, facts: str, yellow_s: float) -> str:
               AND (completed_at IS NULL OR completed_at >= $as_of)),
         timed AS (
             SELECT o.*, ({cal.work_seconds_sql(due_local, "cd")}
-                         - {cal.work_seconds_sql(end_local, "ce")}) / {cal.day_seconds}
+                         - {cal.work_seconds_sql(end_local, "ce")}) / $day_s
                     AS workdays_left
             FROM open_apps o
             LEFT JOIN ow_calendar cd ON cd.day = {due_local}::DATE
             JOIN ow_calendar ce ON ce.day = {end_local}::DATE)
         SELECT *, CASE WHEN due_at IS NULL THEN NULL
                        WHEN due_at < $as_of THEN 'red'
-                       WHEN workdays_left <= {yellow_s / cal.day_seconds} THEN 'yellow'
+                       WHEN workdays_left <= $yellow_workdays THEN 'yellow'
                   END AS card
         FROM timed"""
+    return query, {
+        "zone": cal.zone,
+        "day_end_s": max(end for _, end in cal.spans),
+        "day_s": cal.day_seconds,
+        "yellow_workdays": config.supervision.yellow_workdays,
+    }
 
 
 def _last_instant(con: duckdb.DuckDBPyConnection) -> datetime | None:
@@ -360,12 +358,11 @@ def cards(
     """Open applications with a yellow or red card at the period's end, most urgent first."""
     facts, params = derived.source(con, cal, "d_facts", filters)
     _, _, as_of = period_bounds(filters, cal.zone, as_of or _last_instant(con))
-    yellow_s = config.supervision.yellow_workdays * cal.day_seconds
+    open_cards, cards_params = cards_sql(cal, "f", config)
     query = f"""WITH f AS ({facts}) SELECT application_id, matter_code, department, window_id,
             staff, channel, accepted_at, due_at, card, round(workdays_left, 2) AS workdays_left,
             round(greatest(0, epoch($as_of::TIMESTAMPTZ) - epoch(due_at)) / 3600, 1)
                 AS overdue_hours
-        FROM ({cards_sql(cal, "f", yellow_s)}) WHERE card IS NOT NULL
+        FROM ({open_cards}) WHERE card IS NOT NULL
         ORDER BY workdays_left, application_id"""
-    frame: pl.DataFrame = con.sql(_inline(query, params), params={"as_of": as_of}).pl()
-    return frame
+    return sql.frame(con, query, sql.merge(params, cards_params, {"as_of": as_of}))

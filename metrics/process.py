@@ -12,6 +12,7 @@ from metrics import derived
 from metrics.calendar import WorkCalendar
 from metrics.facts import app_filter, events_sql, facts_sql, transitions_sql
 from metrics.filters import Filters
+from warehouse import sql
 
 # The SQL builders stay importable from here: the reference definitions behind these metrics.
 __all__ = [
@@ -27,15 +28,16 @@ __all__ = [
 
 def cases(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters) -> pl.DataFrame:
     """One row per application with events; the period keeps those whose last event is in it."""
-    sql, params = derived.source(con, cal, "d_facts", filters)
+    query, params = derived.source(con, cal, "d_facts", filters)
     period, period_params = filters.days_sql("last_day")
-    frame: pl.DataFrame = con.sql(
+    frame = sql.frame(
+        con,
         f"""SELECT application_id, matter_code, channel, first_event, last_event, duration_s,
             duration_work_h, processing_workdays, on_time, trips
-        FROM ({sql}) WHERE first_event IS NOT NULL AND {period}
+        FROM ({query}) WHERE first_event IS NOT NULL AND {period}
         ORDER BY application_id""",
-        params=params + period_params,
-    ).pl()
+        sql.merge(params, period_params),
+    )
     return frame
 
 
@@ -46,7 +48,7 @@ def transitions(
     total time and its share of all transition time; ranked by total time. With `by` =
     matter, ranked within each matter; with `by` = month, each transition's monthly trend
     (the month of its second event)."""
-    sql, params = derived.source(con, cal, "d_transitions", filters)
+    query, params = derived.source(con, cal, "d_transitions", filters)
     period, period_params = filters.days_sql("to_day")
     keys = {
         "matter": ("matter_code", "matter_code"),
@@ -56,8 +58,9 @@ def transitions(
     group = f"{select}, " if select else ""
     partition = f"PARTITION BY {name}" if name else ""
     order = f"{name}, " if name else ""
-    frame: pl.DataFrame = con.sql(
-        f"""WITH t AS ({sql}), agg AS (
+    frame = sql.frame(
+        con,
+        f"""WITH t AS ({query}), agg AS (
             SELECT {group}from_step, to_step, count(*) AS count,
                 avg(duration_s) AS mean_s, median(duration_s) AS median_s,
                 quantile_cont(duration_s, 0.9) AS p90_s,
@@ -71,14 +74,14 @@ def transitions(
         SELECT *, total_s / sum(total_s) OVER ({partition}) AS share_of_time,
             rank() OVER ({partition} ORDER BY total_s DESC) AS rank
         FROM agg ORDER BY {order}rank, from_step, to_step""",
-        params=params + period_params,
-    ).pl()
+        sql.merge(params, period_params),
+    )
     return frame
 
 
 def rework(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters) -> pl.DataFrame:
     """Per step: applications in which it occurs more than once (in the period)."""
-    sql, params = derived.source(con, cal, "d_steps", filters)
+    query, params = derived.source(con, cal, "d_steps", filters)
     if filters.start is None and filters.end is None:
         # Over all time an application reworked a step iff the step has a 2nd occurrence:
         # counting those avoids grouping 10M steps by application (same figures).
@@ -86,17 +89,18 @@ def rework(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters) 
             count(*) FILTER (WHERE occurrence = 1) AS applications,
             count(*) FILTER (WHERE occurrence > 1) AS repeats
             FROM ev"""
-        period_params: list[object] = []
+        period_params: sql.Params = {}
     else:
         period, period_params = filters.days_sql("day")
         per_step = f"""count(*) FILTER (WHERE n > 1) AS applications_with_rework,
             count(*) AS applications, (sum(n) - count(*))::BIGINT AS repeats
             FROM (SELECT application_id, step, count(*) AS n FROM ev WHERE {period}
                   GROUP BY ALL)"""
-    frame: pl.DataFrame = con.sql(
-        f"""WITH ev AS ({sql})
+    frame = sql.frame(
+        con,
+        f"""WITH ev AS ({query})
         SELECT step, {per_step}
         GROUP BY step ORDER BY applications_with_rework DESC, step""",
-        params=params + period_params,
-    ).pl()
+        sql.merge(params, period_params),
+    )
     return frame

@@ -30,6 +30,7 @@ from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.kpis import KPIS
 from onewindow.config import Config, Reform
+from warehouse import sql
 
 RESAMPLES = 2000
 SEED = 20250701
@@ -146,18 +147,17 @@ def units(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, config: Config) -> 
     """One row per application: its local submission day, matter, department and its value
     of every measured KPI (null outside the KPI's cohort)."""
     facts, params = derived.source(con, cal, "d_facts", Filters())
-    good = config.satisfaction.good_from
     values = ", ".join(f"{m.value} AS {m.kpi}" for m in MEASURES)
-    frame: pl.DataFrame = con.sql(
+    return sql.frame(
+        con,
         f"""WITH f AS ({facts}),
-        r AS (SELECT application_id, avg((rating >= {good})::DOUBLE) AS good
+        r AS (SELECT application_id, avg((rating >= $good_from)::DOUBLE) AS good
               FROM evaluations GROUP BY application_id)
         SELECT f.submitted_day AS day, f.matter_code, f.department, {values}
         FROM f LEFT JOIN r USING (application_id)
         WHERE f.submitted_day IS NOT NULL""",
-        params=params,
-    ).pl()
-    return frame
+        sql.merge(params, {"good_from": config.satisfaction.good_from}),
+    )
 
 
 def _grouped(units: pl.DataFrame, reform: Reform, control: Control) -> pl.DataFrame:

@@ -13,9 +13,14 @@ from pathlib import Path
 
 import xlsxwriter
 
+from metrics.calendar import WorkCalendar
+from onewindow.config import Config
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 RECEIPT = SHARED / "data" / "real" / "receipt.csv"
 PROFILES = Path(__file__).resolve().parents[1] / "profiles"
+# The default config's calendar: the center's calendar of every test that sets no other.
+CALENDAR = WorkCalendar.from_config(Config())
 
 APPLICATION_HEADER = [
     "办件编号",
@@ -188,7 +193,9 @@ if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "data/fixture")
     files = center_exports(out / "exports")
     profile = load_profile(write_profile(out))
-    result = load_files(Warehouse(out / "warehouse.duckdb"), [(f, profile) for f in files])
+    result = load_files(
+        Warehouse(out / "warehouse.duckdb"), [(f, profile) for f in files], calendar=CALENDAR
+    )
     print(f"loaded run {result.run_id} into {out / 'warehouse.duckdb'}")
 
 

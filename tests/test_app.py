@@ -20,7 +20,7 @@ from metrics.filters import Filters
 from metrics.reforms import Design
 from onewindow.config import Config, Reform
 from tests.conftest import run_cli
-from tests.fixtures import APPLICATION_HEADER, center_rows, write_csv
+from tests.fixtures import APPLICATION_HEADER, CALENDAR, center_rows, write_csv
 from ui import fmt, widgets
 from ui import reform as reform_ui
 from ui.fmt import Lang
@@ -244,7 +244,9 @@ def test_data_page_shows_quarantined_rows(
     apps[0][3] = "soon"
     wh = Warehouse(tmp_path / "w.duckdb")
     load_files(
-        wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)]
+        wh,
+        [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)],
+        calendar=CALENDAR,
     )
     at = _open(wh.path, monkeypatch, "data", lang="en")
     shown = _metrics(at)
@@ -260,11 +262,11 @@ def test_a_new_run_reaches_the_open_dashboard(
     apps, _ = center_rows(6)
     wh = Warehouse(tmp_path / "w.duckdb")
     load_files(wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps[:3]),
-                     center_profile)])  # fmt: skip
+                     center_profile)], calendar=CALENDAR)  # fmt: skip
     at = _open(wh.path, monkeypatch, "data", lang="en")
     assert _metrics(at)["Runs"] == "1"
     load_files(wh, [(write_csv(tmp_path / "applications2.csv", APPLICATION_HEADER, apps[3:]),
-                     center_profile)])  # fmt: skip
+                     center_profile)], calendar=CALENDAR)  # fmt: skip
     at.run()
     assert _metrics(at)["Runs"] == "2"
 
@@ -297,7 +299,7 @@ def test_a_warehouse_too_new_is_one_plain_message(
     apps, _ = center_rows(3)
     wh = Warehouse(tmp_path / "w.duckdb")
     load_files(wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps),
-                     center_profile)])  # fmt: skip
+                     center_profile)], calendar=CALENDAR)  # fmt: skip
     with duckdb.connect(str(wh.published())) as con:  # as a later OneWindow would leave it
         con.execute("INSERT INTO schema_migrations VALUES (999, 'future', now())")
     monkeypatch.setenv("ONEWINDOW_DB", str(wh.path))
@@ -375,7 +377,9 @@ def _small_center(tmp_path: Path, center_profile: Profile) -> Warehouse:
     apps, _ = center_rows(60)
     wh = Warehouse(tmp_path / "w.duckdb")
     load_files(
-        wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)]
+        wh,
+        [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)],
+        calendar=CALENDAR,
     )
     return wh
 
@@ -463,3 +467,44 @@ def test_a_design_that_breaks_a_rule_is_one_plain_message() -> None:
     field = {k: tr(f"reform.{k}", "en") for k in ("id", "effective", "matters")}
     reasons = [tr("invalid.empty", "en", field=f) for f in field.values()]
     assert message == tr("reform.invalid", "en", problems="; ".join(reasons))
+
+
+def test_uploads_and_reform_edits_refresh_with_the_centers_calendar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A center with its own calendar: the dashboard's upload box and reform form leave the
+    derived tables current for that calendar, never the default one."""
+    import ui.data
+    from metrics import derived
+    from tests.fixtures import center_exports, write_profile
+    from ui.upload import load_upload
+
+    db = tmp_path / "w.duckdb"
+    (tmp_path / "onewindow.toml").write_text(
+        f"""db = "{db}"
+[center]
+timezone = "Europe/Amsterdam"
+working_hours = ["08:00-12:00", "13:00-16:00"]
+[calendar]
+holidays = "none"
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ONEWINDOW_CONFIG_FILE", str(tmp_path / "onewindow.toml"))
+    ui.data.config.clear()
+    config = ui.data.config()
+    center = WorkCalendar.from_config(config)
+    assert center != CAL
+    profile = write_profile(tmp_path)
+    wh = Warehouse(db)
+    for path in center_exports(tmp_path / "in", n=8):
+        load_upload(wh, config, path.name, path.read_bytes(), profile)
+        with wh.read() as con:
+            assert derived.current(con, center) and not derived.current(con, CAL)
+    reform_ui.save(Reform(id="r1", name="R1", effective=date(2025, 3, 10), matters=["M-001"]))
+    with wh.read() as con:
+        assert derived.current(con, center) and not derived.current(con, CAL)
+    reform_ui.delete("r1")
+    with wh.read() as con:
+        assert derived.current(con, center) and not derived.current(con, CAL)
+    ui.data.config.clear()

@@ -21,6 +21,7 @@ from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.kpis import KPIS
 from onewindow.config import Config
+from tests.fixtures import CALENDAR
 from tests.test_metrics_units import APPS, MATTERS, PROFILE, STEPS
 from warehouse import Warehouse
 
@@ -106,7 +107,7 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     items = [(folder / n, first) for n in ("matters.csv", "apps.csv", "steps.csv", "junk.csv")]
     items += [(folder / n, slow) for n in ("slow_apps.csv", "slow_steps.csv", "ratings.csv")]
     warehouse = Warehouse(folder / "w.duckdb")
-    result = load_files(warehouse, items)
+    result = load_files(warehouse, items, calendar=CALENDAR)
     assert [f.status for f in result.files].count("failed") == 1, result
     return warehouse
 

@@ -24,6 +24,7 @@ from metrics.reports import REPORTS
 from onewindow.config import Config
 from tests.fixtures import (
     APPLICATION_HEADER,
+    CALENDAR,
     MATTER_HEADER,
     PROFILES,
     STEP_HEADER,
@@ -116,7 +117,9 @@ def test_increments_and_corrections_keep_the_tables_exact(
     matters = write_csv(tmp_path / "matters.csv", MATTER_HEADER, matter_rows())
     load_files(wh, [(matters, center_profile)], calendar=CAL)
     # Steps arrive before their applications, then the rest of both, then corrections.
-    load_files(wh, [(f, center_profile) for f in _files(tmp_path, [], steps[:200], "1")])
+    load_files(
+        wh, [(f, center_profile) for f in _files(tmp_path, [], steps[:200], "1")], calendar=CALENDAR
+    )
     load_files(
         wh,
         [(f, center_profile) for f in _files(tmp_path, apps, steps[150:], "2")],
@@ -142,7 +145,9 @@ def test_window_and_staff_cut_applications_by_who_accepted_them(
     tmp_path: Path, wh: Warehouse, center_profile: Profile
 ) -> None:
     apps, steps = center_rows(60)
-    load_files(wh, [(f, center_profile) for f in _files(tmp_path, apps, steps, "1")])
+    load_files(
+        wh, [(f, center_profile) for f in _files(tmp_path, apps, steps, "1")], calendar=CALENDAR
+    )
     # The fixture's applications name no window or staff: their acceptance step (受理) does.
     accepted = {s[0]: (s[5], s[6]) for s in steps if s[1] == "受理"}
     with wh.read() as con:
@@ -178,7 +183,9 @@ def test_applications_left_pending_by_a_crash_are_not_served(
     tmp_path: Path, wh: Warehouse, center_profile: Profile
 ) -> None:
     apps, steps = center_rows(10)
-    load_files(wh, [(f, center_profile) for f in _files(tmp_path, apps, steps, "1")])
+    load_files(
+        wh, [(f, center_profile) for f in _files(tmp_path, apps, steps, "1")], calendar=CALENDAR
+    )
     con = duckdb.connect(str(wh.published()))
     try:
         assert derived.current(con, CAL)

@@ -12,6 +12,7 @@ from etl.profile import Profile
 from etl.run import load_files
 from tests.fixtures import (
     APPLICATION_HEADER,
+    CALENDAR,
     MATTER_HEADER,
     STEP_HEADER,
     center_rows,
@@ -41,7 +42,7 @@ def _load(folder: Path, profile: Profile, writer: object, suffix: str) -> Wareho
         writer(folder / f"steps{suffix}", STEP_HEADER, steps),  # type: ignore[operator]
     ]
     wh = Warehouse(folder / "w.duckdb")
-    result = load_files(wh, [(f, profile) for f in files], secret=b"test-secret")
+    result = load_files(wh, [(f, profile) for f in files], secret=b"test-secret", calendar=CALENDAR)
     assert result.status == "ok" and all(f.quarantined == 0 for f in result.files), result
     return wh
 

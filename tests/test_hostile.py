@@ -15,6 +15,7 @@ from etl.profile import Profile, ProfileError, load_profile
 from etl.run import load_files
 from tests.fixtures import (
     APPLICATION_HEADER,
+    CALENDAR,
     CENTER_PROFILE,
     center_rows,
     write_csv,
@@ -43,7 +44,9 @@ def test_the_same_bytes_twice_in_one_run_count_once(
     a = write_csv(tmp_path / "applications_a.csv", APPLICATION_HEADER, apps)
     b = tmp_path / "applications_b.csv"
     b.write_bytes(a.read_bytes())
-    result = load_files(wh, [(a, center_profile), (b, center_profile), (a, center_profile)])
+    result = load_files(
+        wh, [(a, center_profile), (b, center_profile), (a, center_profile)], calendar=CALENDAR
+    )
     _balanced(result)
     assert sorted(
         (f.status, f.rows_read, f.loaded, f.duplicates, f.quarantined) for f in result.files
@@ -56,7 +59,7 @@ def test_a_changed_profile_reads_a_known_file_again(
 ) -> None:
     apps, _ = center_rows(3)
     path = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps)
-    load_files(wh, [(path, center_profile)])
+    load_files(wh, [(path, center_profile)], calendar=CALENDAR)
     utc = load_profile(
         write_profile(
             tmp_path,
@@ -64,9 +67,9 @@ def test_a_changed_profile_reads_a_known_file_again(
             "utc.toml",
         )
     )
-    again = load_files(wh, [(path, utc)])
+    again = load_files(wh, [(path, utc)], calendar=CALENDAR)
     assert (again.files[0].status, again.files[0].loaded) == ("loaded", 3)  # times corrected
-    assert load_files(wh, [(path, utc)]).files[0].status == "unchanged"
+    assert load_files(wh, [(path, utc)], calendar=CALENDAR).files[0].status == "unchanged"
 
 
 def test_personal_columns_may_only_become_the_applicant_key(tmp_path: Path) -> None:
@@ -86,7 +89,9 @@ def test_one_odd_file_fails_alone(tmp_path: Path, wh: Warehouse, center_profile:
         pl.lit([1, 2]).alias("附件列表")
     ).write_parquet(nested)  # an unmapped list column
     result = load_files(
-        wh, [(good, center_profile), (cr_only, center_profile), (nested, center_profile)]
+        wh,
+        [(good, center_profile), (cr_only, center_profile), (nested, center_profile)],
+        calendar=CALENDAR,
     )
     _balanced(result)
     by_name = {Path(f.path).name: f for f in result.files}
@@ -108,7 +113,7 @@ def test_blank_lines_keep_row_numbers(
     path.write_bytes(
         b"\r\n".join([lines[0], b"", lines[1], b"", b"", lines[2], lines[3]]) + b"\r\n"
     )
-    result = load_files(wh, [(path, center_profile)])
+    result = load_files(wh, [(path, center_profile)], calendar=CALENDAR)
     _balanced(result)
     assert [(r, f) for r, f, _ in _quarantine(wh)] == [(7, "channel")]  # line 7 in an editor
     with wh.read() as con:
@@ -127,7 +132,7 @@ def test_json_lines_split_on_newlines_only(
     lines = [json.dumps(r, ensure_ascii=False) for r in records] + ["[1, 2]"]
     path = tmp_path / "applications.jsonl"
     path.write_text("\n".join(lines), encoding="utf-8")  # no final newline
-    result = load_files(wh, [(path, center_profile)])
+    result = load_files(wh, [(path, center_profile)], calendar=CALENDAR)
     _balanced(result)
     assert (result.files[0].rows_read, result.files[0].loaded) == (4, 3)
     assert _quarantine(wh) == [(4, "(row)", "line is not a JSON object")]
@@ -139,7 +144,7 @@ def test_a_bom_file_in_another_encoding_names_the_problem(
     apps, _ = center_rows(2)
     path = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
-    result = load_files(wh, [(path, center_profile)])
+    result = load_files(wh, [(path, center_profile)], calendar=CALENDAR)
     assert result.files[0].error == (
         "starts with a UTF-8 byte-order mark but is not valid UTF-8 (undecodable byte at offset 3)"
     )
@@ -159,7 +164,7 @@ def test_excel_typed_cells_and_blank_rows(
         sheet.write_datetime(r * 2, 3, datetime(2025, 3, 5, 9, 30, 15), stamp)
         sheet.write_number(r * 2, 6, 2)
     book.close()
-    result = load_files(wh, [(path, center_profile)])
+    result = load_files(wh, [(path, center_profile)], calendar=CALENDAR)
     _balanced(result)
     assert (result.files[0].rows_read, result.files[0].loaded) == (2, 2)
     with wh.read() as con:

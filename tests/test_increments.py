@@ -6,7 +6,7 @@ from pathlib import Path
 
 from etl.profile import Profile
 from etl.run import load_files
-from tests.fixtures import APPLICATION_HEADER, STEP_HEADER, center_rows, write_csv
+from tests.fixtures import APPLICATION_HEADER, CALENDAR, STEP_HEADER, center_rows, write_csv
 from warehouse import Warehouse
 
 
@@ -23,8 +23,8 @@ def test_overlapping_exports_add_nothing_twice(
     second = write_csv(tmp_path / "applications_2.csv", APPLICATION_HEADER, apps[10:])
     steps_1 = write_csv(tmp_path / "steps_1.csv", STEP_HEADER, steps[:80])
     steps_2 = write_csv(tmp_path / "steps_2.csv", STEP_HEADER, steps[40:])
-    r1 = load_files(wh, [(first, center_profile), (steps_1, center_profile)])
-    r2 = load_files(wh, [(second, center_profile), (steps_2, center_profile)])
+    r1 = load_files(wh, [(first, center_profile), (steps_1, center_profile)], calendar=CALENDAR)
+    r2 = load_files(wh, [(second, center_profile), (steps_2, center_profile)], calendar=CALENDAR)
     assert [(f.loaded, f.duplicates) for f in r1.files] == [(20, 0), (80, 0)]
     assert [(f.loaded, f.duplicates) for f in r2.files] == [(10, 10), (40, 40)]
     assert (_count(wh, "applications"), _count(wh, "events")) == (30, 120)
@@ -35,7 +35,7 @@ def test_the_same_rows_twice_in_one_run_count_once(
 ) -> None:
     apps, _ = center_rows(5)
     a = write_csv(tmp_path / "applications_a.csv", APPLICATION_HEADER, apps + apps[:2])
-    result = load_files(wh, [(a, center_profile)])
+    result = load_files(wh, [(a, center_profile)], calendar=CALENDAR)
     assert (result.files[0].rows_read, result.files[0].loaded, result.files[0].duplicates) == (
         7,
         5,
@@ -49,7 +49,9 @@ def test_a_corrected_reexport_replaces_the_earlier_version(
 ) -> None:
     apps, _ = center_rows(5)
     load_files(
-        wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)]
+        wh,
+        [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)],
+        calendar=CALENDAR,
     )
     fixed = [list(a) for a in apps]
     fixed[2][6] = "0"  # trips corrected
@@ -62,6 +64,7 @@ def test_a_corrected_reexport_replaces_the_earlier_version(
                 center_profile,
             )
         ],
+        calendar=CALENDAR,
     )
     assert (result.files[0].loaded, result.files[0].duplicates) == (2, 3)
     with wh.read() as con:
@@ -84,12 +87,14 @@ def test_a_file_with_quarantined_rows_is_read_again_and_fixed_rows_leave_quarant
 ) -> None:
     apps, steps = center_rows(3)
     steps_file = write_csv(tmp_path / "steps.csv", STEP_HEADER, steps)
-    first = load_files(wh, [(steps_file, center_profile)])  # no applications yet
+    first = load_files(wh, [(steps_file, center_profile)], calendar=CALENDAR)  # no applications yet
     assert first.files[0].quarantined == 12 and _count(wh, "quarantine") == 12
     load_files(
-        wh, [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)]
+        wh,
+        [(write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps), center_profile)],
+        calendar=CALENDAR,
     )
-    again = load_files(wh, [(steps_file, center_profile)])
+    again = load_files(wh, [(steps_file, center_profile)], calendar=CALENDAR)
     assert (again.files[0].status, again.files[0].loaded, again.files[0].quarantined) == (
         "loaded",
         12,
@@ -103,10 +108,10 @@ def test_an_unchanged_file_is_not_read_again(
 ) -> None:
     apps, _ = center_rows(5)
     path = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps)
-    load_files(wh, [(path, center_profile)])
+    load_files(wh, [(path, center_profile)], calendar=CALENDAR)
     renamed = tmp_path / "applications_copy.csv"
     path.rename(renamed)  # same bytes under another name: still known by its content hash
-    result = load_files(wh, [(renamed, center_profile)])
+    result = load_files(wh, [(renamed, center_profile)], calendar=CALENDAR)
     assert (result.files[0].status, result.files[0].rows_read, result.files[0].duplicates) == (
         "unchanged",
         5,
@@ -127,7 +132,7 @@ def test_flat_log_conflicts_are_reported_not_dropped(
     assert first.startswith("Internet,case-10011") and second.startswith("Internet,case-10011")
     log = tmp_path / "receipt-conflict.csv"
     log.write_text("\n".join([header, first, second.replace("Internet,", "Desk,", 1)]) + "\n")
-    result = load_files(wh, [(log, load_profile(PROFILES / "receipt.toml"))])
+    result = load_files(wh, [(log, load_profile(PROFILES / "receipt.toml"))], calendar=CALENDAR)
     assert result.files[0].loaded == 2
     with wh.read() as con:
         assert con.execute("SELECT channel FROM applications").fetchall() == [("online",)]

@@ -19,7 +19,8 @@ from metrics import kpis, process
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.config import Config
-from warehouse import Warehouse
+from tests.fixtures import CALENDAR
+from warehouse import Warehouse, sql
 
 PROFILE = """
 name = "hand-built"
@@ -107,7 +108,7 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
         files.append(folder / name)
     profile = load_profile(folder / "p.toml")
     warehouse = Warehouse(folder / "w.duckdb")
-    result = load_files(warehouse, [(f, profile) for f in files])
+    result = load_files(warehouse, [(f, profile) for f in files], calendar=CALENDAR)
     assert all(f.quarantined == 0 for f in result.files), result
     return warehouse
 
@@ -236,11 +237,13 @@ def test_cards(wh: Warehouse, as_of: datetime, card: str | None, left: float) ->
     with wh.read() as con:
         CAL.register(con)
         facts, params = process.facts_sql(CAL, Filters())
-        rows = con.sql(
+        open_cards, card_params = kpis.cards_sql(CAL, "f", Config())  # yellow: 1 working day
+        rows = sql.frame(
+            con,
             f"WITH f AS ({facts}) SELECT application_id, card, workdays_left FROM "
-            f"({kpis.cards_sql(CAL, 'f', 7 * 3600)}) WHERE application_id = 'G'",
-            params={"as_of": as_of} if not params else None,
-        ).fetchall()
+            f"({open_cards}) WHERE application_id = 'G'",
+            sql.merge(params, card_params, {"as_of": as_of}),
+        ).rows()
         listed = kpis.cards(con, CAL, Filters(), Config(), as_of=as_of)
     assert rows[0][1] == card and rows[0][2] == pytest.approx(left)
     assert ("G" in listed["application_id"].to_list()) == (card is not None)
@@ -261,7 +264,9 @@ def test_years_beyond_the_holiday_data_are_flagged(tmp_path: Path) -> None:
     warehouse = Warehouse(tmp_path / "w.duckdb")
     profile = load_profile(tmp_path / "p.toml")
     load_files(
-        warehouse, [(tmp_path / n, profile) for n in ("matters.csv", "apps.csv", "steps.csv")]
+        warehouse,
+        [(tmp_path / n, profile) for n in ("matters.csv", "apps.csv", "steps.csv")],
+        calendar=CALENDAR,
     )
     with warehouse.read() as con:
         gaps = calendar_coverage(con, CAL)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from etl.profile import Profile
 from etl.run import load_files
-from tests.fixtures import APPLICATION_HEADER, center_exports, center_rows, write_csv
+from tests.fixtures import APPLICATION_HEADER, CALENDAR, center_exports, center_rows, write_csv
 from warehouse import Warehouse
 
 SECRET = b"center-secret"
@@ -38,7 +38,7 @@ def test_personal_data_is_never_stored_in_clear(tmp_path: Path, center_profile: 
     bad[0][2] = "传真"  # quarantined: its raw values must not carry personal columns
     files.append(write_csv(tmp_path / "in" / "applications_fix.csv", APPLICATION_HEADER, bad))
     wh = Warehouse(tmp_path / "wh" / "warehouse.duckdb")
-    result = load_files(wh, [(f, center_profile) for f in files], secret=SECRET)
+    result = load_files(wh, [(f, center_profile) for f in files], secret=SECRET, calendar=CALENDAR)
     assert sum(f.quarantined for f in result.files) == 1
 
     planted = [a[7] for a in apps] + [a[8] for a in apps] + [a[9] for a in apps]

@@ -11,7 +11,7 @@ import pytest
 from etl.profile import Profile
 from etl.progress import Progress
 from etl.run import load_files
-from tests.fixtures import center_exports
+from tests.fixtures import CALENDAR, center_exports
 from warehouse import Warehouse
 
 
@@ -27,7 +27,10 @@ def test_live_progress_and_one_log_line_per_file(
     screen = Terminal()
     with caplog.at_level(logging.INFO, logger="onewindow.etl"):
         result = load_files(
-            wh, [(f, center_profile) for f in files], progress=Progress(len(files), screen)
+            wh,
+            [(f, center_profile) for f in files],
+            progress=Progress(len(files), screen),
+            calendar=CALENDAR,
         )
     shown = screen.getvalue()
     assert "reading steps.csv" in shown and "publishing the run" in shown

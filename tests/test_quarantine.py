@@ -9,6 +9,7 @@ from etl.profile import Profile, load_profile
 from etl.run import load_files
 from tests.fixtures import (
     APPLICATION_HEADER,
+    CALENDAR,
     CENTER_PROFILE,
     STEP_HEADER,
     center_rows,
@@ -42,7 +43,7 @@ def test_every_bad_row_is_quarantined_with_its_reason(
     tmp_path: Path, wh: Warehouse, center_profile: Profile
 ) -> None:
     files = [_bad_applications(tmp_path), _steps(tmp_path)]
-    result = load_files(wh, [(f, center_profile) for f in files])
+    result = load_files(wh, [(f, center_profile) for f in files], calendar=CALENDAR)
     assert result.status == "ok"
     with wh.read() as con:
         q = con.execute(
@@ -116,7 +117,7 @@ def test_unreadable_files_fail_alone_and_the_run_goes_on(
     book = write_xlsx(tmp_path / "applications_book.xlsx", APPLICATION_HEADER, apps)
     book.write_bytes(book.read_bytes()[:2000])
     files = [good, empty, undecodable, missing, cut, book]
-    result = load_files(wh, [(f, center_profile) for f in files])
+    result = load_files(wh, [(f, center_profile) for f in files], calendar=CALENDAR)
     assert result.status == "partial"
     reasons = {Path(f.path).name: f.error for f in result.failed}
     assert reasons == {
@@ -142,7 +143,7 @@ def test_an_explicit_wrong_encoding_names_the_fix(tmp_path: Path, wh: Warehouse)
     profile = load_profile(write_profile(tmp_path, text))
     apps, _ = center_rows(2)
     path = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps)
-    result = load_files(wh, [(path, profile)])
+    result = load_files(wh, [(path, profile)], calendar=CALENDAR)
     assert result.failed[0].error == (
         "not valid utf-8 (undecodable byte at offset 0); "
         'set encoding = "auto" or the file\'s real encoding in the profile'

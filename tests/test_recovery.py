@@ -11,7 +11,7 @@ import duckdb
 
 from etl.profile import Profile
 from etl.run import load_files
-from tests.fixtures import APPLICATION_HEADER, center_rows, write_csv, write_profile
+from tests.fixtures import APPLICATION_HEADER, CALENDAR, center_rows, write_csv, write_profile
 from warehouse import Warehouse
 
 KILL_AT = """
@@ -29,7 +29,12 @@ def die(self, *args, **kwargs):
     if list(self.wh.deltas.glob("run-*.duckdb")):  # the run's own delta: we are publishing
         os.kill(os.getpid(), signal.SIGKILL)
 setattr(w.Writer, point, die)
-load_files(w.Warehouse(Path(sys.argv[1])), [(Path(sys.argv[2]), load_profile(Path(sys.argv[4])))])
+from tests.fixtures import CALENDAR
+load_files(
+    w.Warehouse(Path(sys.argv[1])),
+    [(Path(sys.argv[2]), load_profile(Path(sys.argv[4])))],
+    CALENDAR,
+)
 """
 
 
@@ -60,11 +65,11 @@ def test_a_kill_before_the_standby_commit_is_rolled_forward(
         for i in range(3)
     ]
     profile = write_profile(tmp_path, name="p.toml")
-    load_files(wh, [(files[0], center_profile)])
+    load_files(wh, [(files[0], center_profile)], calendar=CALENDAR)
     _killed_load(wh, files[1], "publish", profile)
     with wh.read() as con:  # readers still see the warehouse as before the killed run
         assert con.execute("SELECT count(*) FROM applications").fetchall()[0][0] == 3
-    result = load_files(wh, [(files[2], center_profile)])
+    result = load_files(wh, [(files[2], center_profile)], calendar=CALENDAR)
     assert result.run_id == 3 and result.files[0].loaded == 3
     a, b = _copies(wh)
     assert a == b
@@ -85,13 +90,13 @@ def test_a_kill_after_the_standby_commit_is_published_by_the_next_run(
     first = write_csv(tmp_path / "applications_1.csv", APPLICATION_HEADER, apps[:3])
     second = write_csv(tmp_path / "applications_2.csv", APPLICATION_HEADER, apps[3:])
     profile = write_profile(tmp_path, name="p.toml")
-    load_files(wh, [(first, center_profile)])
+    load_files(wh, [(first, center_profile)], calendar=CALENDAR)
     _killed_load(wh, second, "_catch_up", profile)  # dies right after applying to the standby
     # A run killed while staging leaves decoded copies of its inputs; the next writer drops them.
     leftover = wh.deltas / "scratch-killed" / "applications.csv.utf8.csv"
     leftover.parent.mkdir()
     leftover.write_text("办件编号\n", encoding="utf-8")
-    result = load_files(wh, [(second, center_profile)])
+    result = load_files(wh, [(second, center_profile)], calendar=CALENDAR)
     assert result.run_id == 3 and result.files[0].duplicates == 3  # run 2 was rolled forward
     a, b = _copies(wh)
     assert a == b

@@ -14,6 +14,7 @@ from etl.run import load_files
 from metrics import reforms
 from onewindow.config import ConfigError, Reform, load_config
 from tests.conftest import run_cli
+from tests.fixtures import CALENDAR
 from warehouse import Warehouse
 
 A = Reform(id="a", name="A", effective=date(2025, 7, 1), matters=["M1"])
@@ -21,7 +22,7 @@ B = Reform(id="b", name="B", effective=date(2025, 9, 1), matters=["M2"], control
 
 
 def _sync(wh: Warehouse, *config: Reform) -> None:
-    load_files(wh, [], job="maintenance", reforms=Update(config=config))
+    load_files(wh, [], job="maintenance", reforms=Update(config=config), calendar=CALENDAR)
 
 
 def _stored(wh: Warehouse) -> dict[str, tuple[str, str, object]]:
@@ -51,35 +52,41 @@ def test_config_reforms_are_synced_and_page_edits_survive_a_reload(wh: Warehouse
         "b": ("B", "config", "departments"),
     }
     # The page renames A; a reload of the config (still saying "A") keeps the page's name.
-    save_reform(wh, A.model_copy(update={"name": "A (edited)", "control": ["M9"]}))
+    save_reform(
+        wh, A.model_copy(update={"name": "A (edited)", "control": ["M9"]}), calendar=CALENDAR
+    )
     _sync(wh, A, B)
     assert _stored(wh)["a"] == ("A (edited)", "page", ["M9"])
     # Deleted on the page: a reload does not bring it back.
-    delete_reform(wh, "b")
+    delete_reform(wh, "b", calendar=CALENDAR)
     _sync(wh, A, B)
     assert set(_stored(wh)) == {"a"}
     # Saved again on the page, it is back.
-    save_reform(wh, B)
+    save_reform(wh, B, calendar=CALENDAR)
     assert _stored(wh)["b"] == ("B", "page", "departments")
 
 
 def test_a_reform_removed_from_the_config_leaves_the_warehouse(wh: Warehouse) -> None:
     _sync(wh, A, B)
     load_files(
-        wh, [], job="demo", reforms=Update(save=(B.model_copy(update={"id": "d"}),), origin="demo")
+        wh,
+        [],
+        job="demo",
+        reforms=Update(save=(B.model_copy(update={"id": "d"}),), origin="demo"),
+        calendar=CALENDAR,
     )
     _sync(wh, B)
     assert set(_stored(wh)) == {"b", "d"}
     _sync(wh)  # an empty config list removes every config reform, not the demo's
     assert _stored(wh) == {"d": ("B", "demo", "departments")}
     # A run that does not sync the config (a plain load) leaves the registry alone.
-    load_files(wh, [], job="load")
+    load_files(wh, [], job="load", calendar=CALENDAR)
     assert set(_stored(wh)) == {"d"}
 
 
 def test_every_registry_change_is_a_run_in_the_history(wh: Warehouse) -> None:
     _sync(wh, A)
-    run_id = save_reform(wh, B)
+    run_id = save_reform(wh, B, calendar=CALENDAR)
     with wh.read() as con:
         jobs = con.execute("SELECT run_id, job, status FROM etl_runs ORDER BY run_id").fetchall()
     assert jobs[-1] == (run_id, "reforms", "ok")

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from etl.profile import load_profile
 from etl.run import load_files
-from tests.fixtures import PROFILES, replicated_receipt
+from tests.fixtures import CALENDAR, PROFILES, replicated_receipt
 from warehouse import Warehouse
 
 
 def test_a_million_events_load_completely(tmp_path: Path, receipt: Path) -> None:
     big = replicated_receipt(tmp_path / "receipt-1m.csv", 117)
     wh = Warehouse(tmp_path / "w.duckdb")
-    result = load_files(wh, [(big, load_profile(PROFILES / "receipt.toml"))])
+    result = load_files(wh, [(big, load_profile(PROFILES / "receipt.toml"))], calendar=CALENDAR)
     assert [(f.rows_read, f.loaded, f.quarantined) for f in result.files] == [
         (1_003_509, 1_003_509, 0)
     ]

@@ -63,11 +63,13 @@ def control_of(choice: str, matters: Sequence[str]) -> Control:
 
 def save(reform: Reform) -> int:
     """Stores the reform (replacing one of the same id); returns the run id."""
-    return save_reform(data.warehouse(), reform, data.config().etl.lock_timeout_s)
+    return save_reform(data.warehouse(), reform, data.calendar(), data.config().etl.lock_timeout_s)
 
 
 def delete(reform_id: str) -> int:
-    return delete_reform(data.warehouse(), reform_id, data.config().etl.lock_timeout_s)
+    return delete_reform(
+        data.warehouse(), reform_id, data.calendar(), data.config().etl.lock_timeout_s
+    )
 
 
 def problem(

@@ -10,6 +10,7 @@ import polars as pl
 
 from etl.profile import load_profile
 from etl.run import load_files
+from metrics.calendar import WorkCalendar
 from onewindow.cli import outcome_frame
 from onewindow.config import Config
 from warehouse import Warehouse
@@ -36,6 +37,7 @@ def load_upload(
         result = load_files(
             wh,
             [(path, parsed)],
+            WorkCalendar.from_config(config),
             job="upload",
             secret=config.pseudonym_secret(),
             lock_timeout_s=config.etl.lock_timeout_s,

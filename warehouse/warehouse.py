@@ -37,7 +37,12 @@ COPY_NAMES = ("a.duckdb", "b.duckdb")
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path), read_only=read_only)
+    # A reader reaches nothing but its copy: no read_csv, COPY, ATTACH or extension of any
+    # file or URL, whatever SQL it is handed. Only the writer applies staged deltas.
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {"enable_external_access": False} if read_only else {}
+    )
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
     # Instants are stored in UTC; the center's zone is applied explicitly where days matter.
     con.execute("SET TimeZone = 'UTC'")
     return con

@@ -35,7 +35,7 @@ def load_demo(
     *,
     secret: bytes | None,
     progress: Progress | None = None,
-    calendar: WorkCalendar | None = None,
+    calendar: WorkCalendar,
     config_reforms: Sequence[Reform] = (),
 ) -> RunResult:
     """Loads the exports; the same run registers the reforms truth.json says were planted
