@@ -25,6 +25,7 @@ from etl.profile import Profile, ProfileError, load_profile
 from etl.progress import Progress
 from etl.reforms import Update
 from etl.run import LoadError, RunResult, load_files
+from metrics import catalog
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.reforms import UnknownReform
@@ -98,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--by", default="none", help="dimension to group by")
     rep.add_argument("--format", choices=["table", "csv", "json"], default="table")
     _common(rep)
+
+    monthly = sub.add_parser("monthly", help="write the monthly report: an A4 PDF and a workbook")
+    monthly.add_argument("--month", required=True, type=_month, help="YYYY-MM")
+    monthly.add_argument("--department", action="append", default=[], help="scope (repeatable)")
+    monthly.add_argument("--lang", choices=["zh", "en"], default="zh")
+    monthly.add_argument("--out", type=Path, required=True, help="folder for the two files")
+    _common(monthly)
     return parser
 
 
@@ -117,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "report": cmd_report,
             "serve": cmd_serve,
             "demo": cmd_demo,
+            "monthly": cmd_monthly,
         }[args.command]
         return command(args, config, wh)
     except UsageError as exc:
@@ -249,6 +258,39 @@ def cmd_serve(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         "false",
     ]
     return subprocess.call(command, env=env, cwd=app.parent)
+
+
+def _month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2026-11") from None
+
+
+def cmd_monthly(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
+    from metrics import monthly
+    from ui.monthly import ReportError, write
+
+    # The charts are the dashboard's cached builders, run here without a Streamlit server;
+    # the PDF library logs every font subset it makes. Neither is news to the user.
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
+
+    with wh.read() as con:
+        known = set(catalog.matters(con)["department"].drop_nulls())
+        unknown = [d for d in args.department if d not in known]
+        if unknown:
+            raise UsageError(f"no department named {unknown[0]!r} in the warehouse")
+        report = monthly.build(
+            con, WorkCalendar.from_config(config), config, args.month, tuple(args.department)
+        )
+    try:
+        written = write(report, args.out, args.lang, config.report.font)
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    print(written.pdf)
+    print(written.xlsx)
+    return 0
 
 
 def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:

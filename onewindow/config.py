@@ -120,6 +120,11 @@ class Queue(_Section):
     wait_target_min: float = Field(default=30.0, gt=0)
 
 
+class Report(_Section):
+    # TrueType font (or collection) with CJK glyphs for the monthly report's PDF.
+    font: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+
 DEFAULT_TARGETS = {
     "online_rate": 0.90,
     "on_time_rate": 0.99,
@@ -171,6 +176,7 @@ class Config(BaseSettings):
     satisfaction: Satisfaction = Satisfaction()
     supervision: Supervision = Supervision()
     queue: Queue = Queue()
+    report: Report = Report()
     reforms: list[Reform] = []
 
     @field_validator("targets")

@@ -81,14 +81,13 @@ def kpi_change(kpi: str, now: float | None, before: float | None, lang: Lang) ->
     if missing(now) or missing(before):
         return None
     diff = float(now or 0) - float(before or 0)
-    # ASCII "-": st.metric reads the delta's first character for its arrow and colour.
-    sign = "+" if diff >= 0 else "-"
-    if kind(kpi) == "rate":
-        points = abs(diff) * 100
-        return f"{sign}{points:.1f}" + (" 个百分点" if lang == "zh" else " pp")
-    if kind(kpi) == "count":
-        return f"{sign}{round(abs(diff)):,}"
-    return f"{sign}{abs(diff):,.1f}"
+    what = kind(kpi)
+    scale, places = {"rate": (100, 1), "count": (1, 0), "decimal": (1, 2)}.get(what, (1, 1))
+    size = f"{abs(diff) * scale:,.{places}f}"
+    # ASCII "-": st.metric reads the delta's first character for its arrow and colour. A
+    # change that rounds to nothing has no sign (never "-0.0").
+    sign = "-" if diff < 0 and float(size.replace(",", "")) != 0 else "+"
+    return sign + size + ((" 个百分点" if lang == "zh" else " pp") if what == "rate" else "")
 
 
 def day(value: date | datetime | None, lang: Lang) -> str:

@@ -12,6 +12,78 @@ TEXT: dict[str, tuple[str, str]] = {
     "group.supervisor": ("窗口与科室", "Supervisors"),
     "group.reform": ("改革成效", "Reform"),
     "group.steward": ("数据管理", "Data steward"),
+    # the monthly report (ui/monthly.py)
+    "monthly.title": ("{center}运行月报", "{center}: monthly report"),
+    "monthly.subtitle": (
+        "范围：{scope}　期间：{start} 至 {end}　生成：{generated}",
+        "Scope: {scope} · Period: {start} to {end} · Generated: {generated}",
+    ),
+    "monthly.whole_center": ("全中心", "whole center"),
+    "monthly.note": (
+        "按时办结率等时效指标统计本月办结的办件；办件量与渠道指标统计本月申请的办件；"
+        "在办红牌为月末仍未办结且已超承诺时限的办件。环比对比上月，同比对比去年同月。",
+        "Time and on-time figures count applications completed in the month; volume and "
+        "channel figures count those submitted in it; open red cards are applications still "
+        "open at the month's end past their promised limit. MoM compares with the month "
+        "before, YoY with the same month a year earlier.",
+    ),
+    "monthly.met": ("达标", "met"),
+    "monthly.missed": ("未达标", "missed"),
+    "monthly.col.kpi": ("指标", "KPI"),
+    "monthly.col.value": ("本月", "This month"),
+    "monthly.col.target": ("目标", "Target"),
+    "monthly.col.met": ("达标", "Met"),
+    "monthly.col.previous": ("上月", "Last month"),
+    "monthly.col.mom": ("环比", "MoM"),
+    "monthly.col.year_ago": ("去年同月", "A year ago"),
+    "monthly.col.yoy": ("同比", "YoY"),
+    "monthly.col.reform": ("改革", "Reform"),
+    "monthly.section.kpis": ("一、主要指标", "1. Key indicators"),
+    "monthly.section.departments": (
+        "二、部门排名（按按时办结率）",
+        "2. Departments by on-time rate",
+    ),
+    "monthly.section.drag": (
+        "三、拖累按时办结率的事项",
+        "3. Matters pulling the on-time rate down",
+    ),
+    "monthly.section.cards": ("四、红牌", "4. Red cards"),
+    "monthly.section.satisfaction": ("五、差评与整改", "5. Bad reviews and rectification"),
+    "monthly.section.reforms": ("六、改革成效", "6. Reform effects"),
+    "monthly.cards_summary": (
+        "月末在办红牌 {open} 件；本月超期办结 {closed} 件。",
+        "{open} red cards open at the month's end; {closed} applications completed late "
+        "in the month.",
+    ),
+    "monthly.none_late": ("本月没有超期办结的办件。", "No application was completed late."),
+    "monthly.none_open_red": ("月末没有在办红牌。", "No red card was open at the month's end."),
+    "monthly.none_closed_late": ("本月没有超期办结的办件。", "No application completed late."),
+    "monthly.none_bad_reviews": ("本月没有差评。", "No bad review this month."),
+    "monthly.none_reforms": ("没有登记的改革。", "No reform is registered."),
+    "monthly.empty": ("本月没有数据。", "No data this month."),
+    "monthly.more_rows": (
+        "另有 {n} 行，见 Excel 工作簿。",
+        "{n} more rows are in the Excel workbook.",
+    ),
+    "monthly.cover.center": ("中心", "Center"),
+    "monthly.cover.month": ("月份", "Month"),
+    "monthly.cover.period": ("期间", "Period"),
+    "monthly.cover.scope": ("范围", "Scope"),
+    "monthly.cover.generated": ("生成时间", "Generated"),
+    "monthly.cover.note": ("口径", "Definitions"),
+    "monthly.sheet.cover": ("说明", "About"),
+    "monthly.sheet.kpis": ("主要指标", "KPIs"),
+    "monthly.sheet.departments": ("部门排名", "Departments"),
+    "monthly.sheet.drag": ("拖累按时率的事项", "On-time drag"),
+    "monthly.sheet.open_red": ("在办红牌", "Open red cards"),
+    "monthly.sheet.closed_late": ("超期办结", "Completed late"),
+    "monthly.sheet.bad_reviews": ("差评整改", "Bad reviews"),
+    "monthly.sheet.reforms": ("改革成效", "Reforms"),
+    "monthly.sheet.series": ("近12个月", "Last 12 months"),
+    "monthly.download": (
+        "下载本月月报（PDF 与 Excel）",
+        "Download the monthly report (PDF and Excel)",
+    ),
     # sidebar: language and filters
     "app.title": ("一窗通 · 政务服务效能", "OneWindow · service efficiency"),
     "lang.label": ("语言", "Language"),
