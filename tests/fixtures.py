@@ -264,9 +264,12 @@ _XLSX_PARTS = {
 }
 
 
-def zip_bomb_xlsx(path: Path, header: list[str], unpacked_mb: int) -> Path:
+def zip_bomb_xlsx(
+    path: Path, header: list[str], unpacked_mb: int, declared_bytes: int | None = None
+) -> Path:
     """A workbook whose header row is `header` and whose sheet then holds `unpacked_mb` rows of
     one 1 MiB cell each: about 1,000 times smaller packed than unpacked, as zip bombs are.
+    With `declared_bytes` its zip directory lies about the sheet's unpacked size.
 
     Written without ever holding or compressing the sheet: one 1 MiB row is deflated once,
     ending in a full flush (byte-aligned, no reference to earlier data), so its packed bytes
@@ -300,7 +303,7 @@ def zip_bomb_xlsx(path: Path, header: list[str], unpacked_mb: int) -> Path:
         for name, text in _XLSX_PARTS.items()
     ]
     size = len(head) + len(body) * unpacked_mb + len(tail)
-    members.append(("xl/worksheets/sheet1.xml", crc, size, sheet))
+    members.append(("xl/worksheets/sheet1.xml", crc, declared_bytes or size, sheet))
     central = b""
     with open(path, "wb") as fh:
         for name, crc_, size_, chunks in members:

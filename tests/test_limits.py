@@ -134,6 +134,26 @@ def test_a_workbook_beyond_the_size_limit_fails_with_its_reason(
     assert again.files[0].status == "loaded" and again.files[0].loaded == 7
 
 
+@pytest.mark.parametrize("declared", [500_000, 300 * 1024 * 1024])
+def test_a_workbook_whose_directory_lies_is_measured_by_what_it_unpacks_to(
+    tmp_path: Path, center_profile: Profile, declared: int
+) -> None:
+    """The Excel reader unpacks a part to its end whatever the zip directory declares: a bomb
+    declaring a small sheet is caught by counting what it really unpacks to (and stops being
+    counted there); a sheet declaring more than it holds is damaged."""
+    book = zip_bomb_xlsx(tmp_path / "matters.xlsx", MATTER_HEADER, 200, declared_bytes=declared)
+    with pytest.raises(UnreadableFile) as refused:
+        check_workbook(book, center_profile.tables["matters"], ExcelLimits(512, 1_000_000))
+    if declared > 200 * 1024 * 1024:
+        assert "declared as 314,572,800 bytes but holds 209,7" in str(refused.value)
+        return
+    assert "declared as 500,000 bytes but holds 209,7" in str(refused.value)
+    with pytest.raises(UnreadableFile, match=r"packed more than \d+ times smaller"):
+        check_workbook(book, center_profile.tables["matters"], ExcelLimits(512, 100))
+    with pytest.raises(UnreadableFile, match=r"unpacks to more than the 100 MB allowed.*stopped"):
+        check_workbook(book, center_profile.tables["matters"], ExcelLimits(100, 1_000_000))
+
+
 def test_real_exports_pass_the_ratio_check(tmp_path: Path, center_profile: Profile) -> None:
     """Repetitive exports pack well, but nowhere near a bomb: 20,000 identical rows."""
     src = center_profile.tables["matters"]
