@@ -24,14 +24,16 @@ EVENTS_PER_APPLICATION = 5.84  # measured on the default demo: 233,706 steps / 4
 END = "2026-10-31"
 
 
-def _timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+def _timed(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system, all its threads) and peak RSS (MiB) of one
+    child process."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise SystemExit(f"{command} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, cpu, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -43,19 +45,20 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="ow-demo-bench-"))
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
     )
     print(
         "| target events | applications | steps written | generate s | generate peak MiB |"
-        " memory_limit | load s | load peak MiB |"
+        " memory_limit | load s | load CPU s | load peak MiB |"
     )
-    print("|---:|---:|---:|---:|---:|---|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     for events in args.events:
         apps = int(events / EVENTS_PER_APPLICATION)
         folder = out / f"e{events}"
         generated = "— | —"
         if not (folder / "truth.json").exists():
-            gen_s, gen_mb = _timed(
+            gen_s, _, gen_mb = _timed(
                 [
                     sys.executable,
                     "-c",
@@ -76,7 +79,7 @@ def main() -> None:
             db = out / f"w{events}-{limit or 'default'}.duckdb"
             config = out / f"{limit or 'default'}.toml"
             config.write_text(f'[etl]\nmemory_limit = "{limit}"\n' if limit else "")
-            load_s, load_mb = _timed(
+            load_s, load_cpu, load_mb = _timed(
                 [
                     sys.executable,
                     "-m",
@@ -93,7 +96,7 @@ def main() -> None:
             )
             print(
                 f"| {events:,} | {apps:,} | {written:,} | {generated} | {limit or 'default'} | "
-                f"{load_s:.1f} | {load_mb:,.0f} |",
+                f"{load_s:.1f} | {load_cpu:.1f} | {load_mb:,.0f} |",
                 flush=True,
             )
 
