@@ -10,6 +10,7 @@ replaces the stored row) or duplicate (same key, same values), then updated and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -20,15 +21,24 @@ from metrics import derived
 from metrics.calendar import WorkCalendar
 
 
-def apply_delta(con: duckdb.DuckDBPyConnection, delta: Path) -> None:
+def apply_delta(
+    con: duckdb.DuckDBPyConnection, delta: Path, step: Callable[[str], None] | None = None
+) -> None:
     """The run's data and records in one transaction, then the derived tables of what it
     touched in a second (metrics/derived.py). A crash between the two leaves the touched
-    applications in d_pending: readers fall back to the reference SQL until a later run."""
+    applications in d_pending: readers fall back to the reference SQL until a later run.
+    `step` is told what is being done (a terminal's progress line)."""
+    copy = str(con.execute("SELECT current_database()").fetchall()[0][0])
+
+    def tell(what: str) -> None:
+        if step is not None:
+            step(f"copy {copy}: {what}")
+
     con.execute(f"ATTACH '{delta}' AS d (READ_ONLY)")
     try:
         con.execute("BEGIN TRANSACTION")
         try:
-            _apply(con)
+            _apply(con, tell)
             _mark_touched(con)
             con.execute("COMMIT")
         except Exception:
@@ -38,7 +48,7 @@ def apply_delta(con: duckdb.DuckDBPyConnection, delta: Path) -> None:
     finally:
         con.execute("DETACH d")
     if calendar is not None:
-        derived.refresh(con, calendar)
+        derived.refresh(con, calendar, tell)
 
 
 def _mark_touched(con: duckdb.DuckDBPyConnection) -> None:
@@ -64,7 +74,7 @@ def _calendar(con: duckdb.DuckDBPyConnection) -> WorkCalendar | None:
     return WorkCalendar.from_json(rows[0][0]) if rows else None
 
 
-def _apply(con: duckdb.DuckDBPyConnection) -> None:
+def _apply(con: duckdb.DuckDBPyConnection, tell: Callable[[str], None]) -> None:
     run_id = int(con.execute("SELECT run_id FROM d.run").fetchall()[0][0])
     con.execute(
         "INSERT INTO etl_files SELECT file_id, sha256, size_bytes, ? FROM d.files WHERE is_new",
@@ -77,6 +87,7 @@ def _apply(con: duckdb.DuckDBPyConnection) -> None:
     processed = "SELECT file_id FROM d.files WHERE status = 'loaded'"
     con.execute(f"DELETE FROM quarantine WHERE file_id IN ({processed})")
     for table in LOAD_ORDER:
+        tell(f"merging {table}")
         _merge(con, table, run_id)
         if table == "applications":
             _fill_derived(con, run_id)

@@ -14,11 +14,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 
 from etl.profile import TableSource
+
+if TYPE_CHECKING:
+    from etl.xlsx_guard import ExcelLimits
 
 ROW = "__row"
 BOM = b"\xef\xbb\xbf"
@@ -45,14 +49,16 @@ class Source:
         return self.frame.height + len(self.rejects)
 
 
-def read_source(path: Path, src: TableSource, scratch: Path) -> Source:
+def read_source(
+    path: Path, src: TableSource, scratch: Path, excel: ExcelLimits | None = None
+) -> Source:
     if path.stat().st_size == 0:
         raise UnreadableFile("the file is empty")
     suffix = path.suffix.lower()
     if suffix in {".csv", ".txt", ".tsv"}:
         source = _read_csv(path, src, scratch)
     elif suffix in {".xlsx", ".xlsm", ".xls"}:
-        source = _read_excel(path, src)
+        source = _read_excel(path, src, excel)
     elif suffix == ".parquet":
         source = _read_parquet(path, src)
     elif suffix in {".jsonl", ".ndjson"}:
@@ -196,8 +202,12 @@ def _csv_reason(kind: str, message: str) -> str:
     return reasons.get(kind, kind.lower()) + detail
 
 
-def _read_excel(path: Path, src: TableSource) -> Source:
+def _read_excel(path: Path, src: TableSource, limits: ExcelLimits | None = None) -> Source:
     import fastexcel
+
+    from etl.xlsx_guard import check_workbook
+
+    check_workbook(path, src, limits)  # sizes and header before a byte of the sheet is unpacked
 
     try:
         book = fastexcel.read_excel(str(path))

@@ -26,8 +26,10 @@ from etl.progress import Progress
 from etl.readers import UnreadableFile, read_source
 from etl.stage import Delta
 from etl.transform import map_rows
+from etl.xlsx_guard import ExcelLimits
 from metrics.calendar import WorkCalendar
-from warehouse import Warehouse
+from onewindow.config import Etl as EtlSettings
+from warehouse import Resources, Warehouse
 
 log = logging.getLogger("onewindow.etl")
 
@@ -135,18 +137,25 @@ def load_files(
     lock_timeout_s: float = 3600.0,
     progress: Progress | None = None,
     reforms: registry.Update | None = None,
+    settings: EtlSettings | None = None,
 ) -> RunResult:
     """Loads the files, each with its profile, as one atomic run. The derived tables are
     refreshed with `calendar`, always the center's (WorkCalendar.from_config of its config):
     a run refreshed with another would serve figures of another calendar. With `reforms`,
-    the run also changes the reform registry (etl/reforms.py)."""
+    the run also changes the reform registry (etl/reforms.py). `settings` (the config's
+    `[etl]`) bounds DuckDB's memory and threads and the size of a workbook."""
     progress = progress or Progress(total_files=len(items))
-    with wh.writer(apply_delta, lock_timeout_s) as writer:
+    settings = settings or EtlSettings()
+    resources = Resources(settings.memory_limit, settings.threads)
+    excel = ExcelLimits(settings.excel_max_uncompressed_mb, settings.excel_max_ratio)
+    applier = functools.partial(apply_delta, step=progress.doing)
+    with wh.writer(applier, lock_timeout_s, resources) as writer:
         run_id, next_file_id = writer.next_ids()
         profiles = ", ".join(sorted({p.name for _, p in items})) or None
         delta = Delta(writer.delta_path(run_id), run_id, job, profiles, calendar.to_json())
+        writer.configure(delta.con, "stage")
         try:
-            _stage(wh, delta, items, next_file_id, secret, progress)
+            _stage(wh, delta, items, next_file_id, secret, progress, excel)
             if reforms is not None:
                 registry.stage(delta.con, reforms)
             path = delta.finish("ok", None)
@@ -175,6 +184,7 @@ def _stage(
     next_file_id: int,
     secret: bytes | None,
     progress: Progress,
+    excel: ExcelLimits,
 ) -> None:
     ordered = sorted(items, key=_order)
     hashes = {path: sha256_of(path) for path, _ in ordered}
@@ -221,7 +231,7 @@ def _stage(
             src = profile.tables[table]  # type: ignore[index]
             progress.doing(f"reading {path.name}")
             try:
-                source = read_source(path, src, Path(scratch))
+                source = read_source(path, src, Path(scratch), excel)
                 mapped = map_rows(source, table, src, profile, _needs_secret(src, secret, wh))
             except UnreadableFile as exc:
                 record("failed", 0, str(exc))

@@ -69,11 +69,16 @@ def source(
     return TABLES[table](cal, filters, None)
 
 
-def refresh(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> str:
+def refresh(
+    con: duckdb.DuckDBPyConnection,
+    cal: WorkCalendar,
+    step: Callable[[str], None] | None = None,
+) -> str:
     """Brings the stored tables up to date in one transaction: the applications listed in
     d_pending are recomputed, or everything when the calendar or the code changed. Runs after
     the run's data is committed (DuckDB 2.0.0 scans of rows inserted earlier in the same
-    transaction can miss them; etl/apply.py). Returns "full" or "incremental"."""
+    transaction can miss them; etl/apply.py). Returns "full" or "incremental". `step` is told
+    which table is being built (a terminal's progress line)."""
     wanted = fingerprint(cal, con)
     stored = con.execute("SELECT max(fingerprint) FROM d_state").fetchall()[0][0]
     tables = {
@@ -87,6 +92,8 @@ def refresh(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> str:
     try:
         if full:
             for table, build in TABLES.items():
+                if step:
+                    step(f"building {table}")
                 sql, params = build(cal, Filters(), None)
                 execute(con, f"CREATE OR REPLACE TABLE {table} AS {sql}", params)
         else:
@@ -95,6 +102,8 @@ def refresh(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> str:
                 "FROM d_pending"
             )
             for table, build in TABLES.items():
+                if step:
+                    step(f"updating {table}")
                 con.execute(
                     f"DELETE FROM {table} "
                     "WHERE application_id IN (SELECT application_id FROM ow_touched)"

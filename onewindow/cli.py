@@ -168,6 +168,7 @@ def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         progress=Progress(len(files), sys.stderr),
         calendar=WorkCalendar.from_config(config),
         reforms=Update(config=tuple(config.reforms)),
+        settings=config.etl,
     )
     print(format_table(outcome_frame(result)))
     print(f"run {result.run_id}: {result.status}")
@@ -221,6 +222,7 @@ def cmd_demo(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         progress=Progress(len(files), sys.stderr),
         calendar=WorkCalendar.from_config(config),
         config_reforms=config.reforms,
+        settings=config.etl,
     )
     print(format_table(outcome_frame(result)))
     print(f"run {result.run_id}: {result.status}")

@@ -6,6 +6,7 @@ Every key is documented in docs/config.md; tests/test_docs.py fails when one is 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -80,9 +81,26 @@ class Folders(_Section):
     quarantine: Path = Path("data/quarantine")
 
 
+def _duckdb_size(value: str | None) -> str | None:
+    """A DuckDB memory size such as '1GB', '512MB' or '80%'; checked here so a typo is a config
+    error, not a failed run."""
+    if value is None:
+        return None
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(%|[KMGT]i?B|bytes)?\s*", value, re.I):
+        raise ValueError(f"{value!r} is not a memory size such as '1GB', '512MB' or '50%'")
+    return value.strip()
+
+
 class Etl(_Section):
     profiles: list[Path] = []  # profiles the inbox job matches files against
     lock_timeout_s: float = Field(default=3600.0, gt=0)
+    # DuckDB's memory for staging, applying and the derived tables; beyond it DuckDB spills to
+    # the warehouse folder (docs/config.md). None: DuckDB's default, 80 % of the machine's RAM.
+    memory_limit: Annotated[str | None, AfterValidator(_duckdb_size)] = None
+    threads: int | None = Field(default=None, gt=0)
+    # A workbook is checked before it is read (etl/xlsx_guard.py).
+    excel_max_uncompressed_mb: float = Field(default=512.0, gt=0)
+    excel_max_ratio: float = Field(default=100.0, gt=1)
 
 
 class JobSchedule(_Section):

@@ -231,3 +231,96 @@ def replicated_receipt(path: Path, copies: int) -> Path:
         )
     pl.concat(parts).write_csv(path)
     return path
+
+
+_SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_XLSX_PARTS = {
+    "[Content_Types].xml": (
+        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.'
+        'openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
+        '"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/'
+        'worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        'spreadsheetml.worksheet+xml"/></Types>'
+    ),
+    "_rels/.rels": (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats'
+        '.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+        'openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+        'Target="xl/workbook.xml"/></Relationships>'
+    ),
+    "xl/workbook.xml": (
+        f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_SHEET_NS}" xmlns:r="http://'
+        'schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name='
+        '"导出" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats'
+        '.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+        'openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+        'Target="worksheets/sheet1.xml"/></Relationships>'
+    ),
+}
+
+
+def zip_bomb_xlsx(
+    path: Path, header: list[str], unpacked_mb: int, declared_bytes: int | None = None
+) -> Path:
+    """A workbook whose header row is `header` and whose sheet then holds `unpacked_mb` rows of
+    one 1 MiB cell each: about 1,000 times smaller packed than unpacked, as zip bombs are.
+    With `declared_bytes` its zip directory lies about the sheet's unpacked size.
+
+    Written without ever holding or compressing the sheet: one 1 MiB row is deflated once,
+    ending in a full flush (byte-aligned, no reference to earlier data), so its packed bytes
+    can be repeated as they are; only the CRC runs over the whole sheet."""
+    import struct
+    import zlib
+
+    def cell(text: str) -> str:
+        return f'<c t="inlineStr"><is><t>{text}</t></is></c>'
+
+    head = (
+        f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_SHEET_NS}"><sheetData>'
+        f'<row r="1">{"".join(cell(h) for h in header)}</row>'
+    ).encode()
+    body = f"<row>{cell('A' * (1 << 20))}</row>".encode()
+    tail = b"</sheetData></worksheet>"
+
+    def deflate(data: bytes, mode: int) -> bytes:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return packer.compress(data) + packer.flush(mode)
+
+    packed_body = deflate(body, zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(head)
+    for _ in range(unpacked_mb):
+        crc = zlib.crc32(body, crc)
+    crc = zlib.crc32(tail, crc)
+    sheet = [deflate(head, zlib.Z_FULL_FLUSH)] + [packed_body] * unpacked_mb
+    sheet.append(deflate(tail, zlib.Z_FINISH))  # a list of one chunk repeated: a few MB
+    members = [
+        (name, zlib.crc32(text.encode()), len(text.encode()), [deflate(text.encode(), 4)])
+        for name, text in _XLSX_PARTS.items()
+    ]
+    size = len(head) + len(body) * unpacked_mb + len(tail)
+    members.append(("xl/worksheets/sheet1.xml", crc, declared_bytes or size, sheet))
+    central = b""
+    with open(path, "wb") as fh:
+        for name, crc_, size_, chunks in members:
+            offset = fh.tell()
+            raw = name.encode()
+            # version 2.0, UTF-8 names, deflated, a fixed date, CRC, sizes, name length
+            fields = (20, 0x800, 8, 0, 0x21, crc_, sum(map(len, chunks)), size_, len(raw), 0)
+            fh.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields) + raw)
+            fh.writelines(chunks)
+            central += struct.pack(
+                "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, *fields, 0, 0, 0, 0, offset
+            )
+            central += raw
+        start = fh.tell()
+        fh.write(central)
+        end = struct.pack(
+            "<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), start, 0
+        )
+        fh.write(end)
+    return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,33 @@ def test_live_progress_and_one_log_line_per_file(
         "matters.csv [matters] loaded: read 7, loaded 7, duplicate 0, quarantined 0"
     )
     assert result.status == "ok"
+
+
+def test_the_apply_and_derived_steps_show_on_a_terminal(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    """After the files are read, each copy's merge and derived build is named as it runs, and
+    the rate stays that of reading."""
+    files = center_exports(tmp_path / "in", n=5)
+    screen = Terminal()
+    load_files(
+        wh,
+        [(f, center_profile) for f in files],
+        progress=Progress(len(files), screen),
+        calendar=CALENDAR,
+    )
+    shown = screen.getvalue().split("\r")
+    steps = [m[1] for line in shown if (m := re.search(r"rows/s +[\d,]+ s +(.*?) *$", line))]
+    after_reading = steps[steps.index("publishing the run") :]
+    for copy in sorted({s.split(":")[0] for s in after_reading if s.startswith("copy ")}):
+        assert [s.removeprefix(f"{copy}: ") for s in after_reading if s.startswith(copy)] == [
+            "merging matters",
+            "merging applications",
+            "merging events",
+            "merging evaluations",
+            "merging tickets",
+            "building d_facts",
+            "building d_transitions",
+            "building d_steps",
+        ]
+    assert {s.split(":")[0] for s in after_reading if s.startswith("copy ")} == {"copy a", "copy b"}

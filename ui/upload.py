@@ -41,5 +41,6 @@ def load_upload(
             job="upload",
             secret=config.pseudonym_secret(),
             lock_timeout_s=config.etl.lock_timeout_s,
+            settings=config.etl,
         )
     return result.run_id, result.status, outcome_frame(result)

@@ -22,6 +22,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -31,6 +32,25 @@ from warehouse.errors import WarehouseBusy, WarehouseMissing
 
 # Applies one staged delta file to an open read-write connection, in one transaction.
 Applier = Callable[[duckdb.DuckDBPyConnection, Path], None]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one writing connection may use (config `[etl] memory_limit`, `threads`). Beyond
+    the memory limit DuckDB spills to a folder of the warehouse's own, not to the system's
+    temporary folder: the data stays under the warehouse's permissions."""
+
+    memory_limit: str | None = None  # DuckDB size text, e.g. "1GB"; None: DuckDB's default
+    threads: int | None = None  # None: one per core
+
+    def configure(self, con: duckdb.DuckDBPyConnection, spill: Path) -> None:
+        spill.mkdir(parents=True, exist_ok=True)
+        con.execute("SET temp_directory = $dir", {"dir": str(spill)})
+        if self.memory_limit is not None:
+            con.execute("SET memory_limit = $limit", {"limit": self.memory_limit})
+        if self.threads is not None:
+            con.execute("SET threads = $n", {"n": self.threads})
+
 
 READ_RETRY_S = 1.0  # a reader re-resolves the link and retries this long on a lock conflict
 COPY_NAMES = ("a.duckdb", "b.duckdb")
@@ -58,6 +78,7 @@ class Warehouse:
         self.home = self.path.with_name(self.path.name + ".d")
         self.deltas = self.home / "deltas"
         self.lock_path = self.home / "etl.lock"
+        self.spill = self.home / "spill"  # DuckDB's temporary files of the writer's connections
 
     # ----- reading -------------------------------------------------------------------------
 
@@ -95,7 +116,9 @@ class Warehouse:
     # ----- writing -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def writer(self, applier: Applier, lock_timeout_s: float = 3600.0) -> Iterator[Writer]:
+    def writer(
+        self, applier: Applier, lock_timeout_s: float = 3600.0, resources: Resources | None = None
+    ) -> Iterator[Writer]:
         """Exclusive write access across processes: an flock on PATH.d/etl.lock."""
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.lock_path, "a+") as lock:
@@ -118,7 +141,7 @@ class Warehouse:
             lock.write(f"pid {os.getpid()} on {socket.gethostname()}")
             lock.flush()
             try:
-                w = Writer(self, applier)
+                w = Writer(self, applier, resources or Resources())
                 w.recover()
                 yield w
             finally:
@@ -133,9 +156,10 @@ class Warehouse:
 class Writer:
     """What the holder of the ETL lock may do. Created by Warehouse.writer() only."""
 
-    def __init__(self, wh: Warehouse, applier: Applier) -> None:
+    def __init__(self, wh: Warehouse, applier: Applier, resources: Resources) -> None:
         self.wh = wh
         self.applier = applier
+        self.resources = resources
         # What each copy holds, learnt once: while we hold the lock nobody else writes.
         self._have: dict[Path, set[int]] = {}
         self._migrated: set[Path] = set()
@@ -166,6 +190,7 @@ class Writer:
             tmp.unlink()
         for scratch in self.wh.deltas.glob("scratch-*"):
             shutil.rmtree(scratch, ignore_errors=True)  # may hold decoded copies of inputs
+        shutil.rmtree(self.wh.spill, ignore_errors=True)  # spilled by a killed writer
         published, standby = self.wh.published(), self.standby()
         if not standby.exists():
             self._clone(published, standby)
@@ -190,6 +215,11 @@ class Writer:
 
     def delta_path(self, run_id: int) -> Path:
         return self.wh.deltas / f"run-{run_id:08d}.duckdb"
+
+    def configure(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        """Gives a writing connection the run's memory limit, threads and its own spill
+        folder (PATH.d/spill/NAME): the staging connection and each copy's."""
+        self.resources.configure(con, self.wh.spill / name)
 
     def publish(self, delta: Path) -> None:
         """Applies a finished delta to the standby, swaps, then updates the other copy."""
@@ -238,7 +268,7 @@ class Writer:
         deadline = time.monotonic() + wait_s
         while True:
             try:
-                return _connect(copy, read_only=False)
+                con = _connect(copy, read_only=False)
             except duckdb.Error as exc:
                 if not _is_lock_conflict(exc):
                     raise
@@ -247,6 +277,9 @@ class Writer:
                         f"{copy} stayed open by a reader for {wait_s:.0f} s"
                     ) from None
                 time.sleep(0.05)
+                continue
+            self.configure(con, copy.stem)
+            return con
 
     def _runs(self, copy: Path) -> set[int]:
         if copy in self._have:

@@ -16,7 +16,7 @@ from etl.progress import Progress
 from etl.reforms import Update
 from etl.run import RunResult, load_files
 from metrics.calendar import WorkCalendar
-from onewindow.config import Reform
+from onewindow.config import Etl, Reform
 from warehouse import Warehouse
 
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "demo.toml"
@@ -37,6 +37,7 @@ def load_demo(
     progress: Progress | None = None,
     calendar: WorkCalendar,
     config_reforms: Sequence[Reform] = (),
+    settings: Etl | None = None,
 ) -> RunResult:
     """Loads the exports; the same run registers the reforms truth.json says were planted
     (beside the exports) and syncs the config's."""
@@ -51,6 +52,7 @@ def load_demo(
         progress=progress,
         calendar=calendar,
         reforms=Update(config=tuple(config_reforms), save=planted, origin="demo"),
+        settings=settings,
     )
 
 

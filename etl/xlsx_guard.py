@@ -1,0 +1,261 @@
+"""A workbook is checked before it is read: an .xlsx is a zip archive, and a few megabytes of
+it can unpack to gigabytes (a zip bomb, or a sheet a person cannot open either). The Excel
+reader holds the whole sheet in memory, so a workbook beyond the center's limits fails alone,
+with its reason, before a byte of its sheet is unpacked.
+
+What is checked, cheapest first:
+
+1. the zip central directory (a few KB at the end of the file): the declared unpacked size of
+   the workbook and of each part, and how many times each large part is packed
+   (`etl.excel_max_uncompressed_mb`, `etl.excel_max_ratio`). Real exports pack 5–25 times; a
+   zip bomb about 1,000 times.
+2. the sizes the parts really unpack to: each part's packed bytes are unpacked as a stream,
+   1 MB at a time, counted and dropped, stopping as soon as a limit is passed. The Excel
+   reader unpacks a part to its end whatever the directory declares, so a workbook that
+   understates its sizes is caught here; a part that holds more or less than declared is
+   refused as damaged. This costs one unpacking of a workbook within the limits (about 0.3 s
+   per 100 MB of sheet), never more than the limits of one beyond them.
+3. the header row, unpacked as a stream and parsed up to the end of the sheet's first row
+   (and the shared strings up to the last one it names): a workbook without the profile's
+   columns fails with the same reason as after a full read, without reading the rest.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from xml.etree.ElementTree import Element, ParseError, iterparse
+
+import polars as pl
+
+from etl.profile import TableSource
+from etl.readers import ROW, Source, UnreadableFile, _keep_mapped
+
+MB = 1024 * 1024
+# Parts smaller than this cannot hurt whatever they unpack to; tiny parts also pack oddly.
+RATIO_FROM_BYTES = 1 * MB
+CHUNK = 1 * MB  # what the size count unpacks at a time
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+@dataclass(frozen=True)
+class ExcelLimits:
+    max_uncompressed_mb: float = 512.0
+    max_ratio: float = 100.0
+
+
+def check_workbook(path: Path, src: TableSource, limits: ExcelLimits | None = None) -> None:
+    """Raises UnreadableFile when the workbook is beyond the limits or lacks mapped columns.
+    Files that are not zip archives (old .xls) are left to the reader."""
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as book:
+            _check_sizes(path, book.infolist(), limits or ExcelLimits())
+            sheet = _sheet_part(book, src.sheet)
+            if sheet is None:
+                return  # no such sheet: the reader names the problem
+            header = _header(book, sheet)
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        ParseError,
+        KeyError,
+        EOFError,
+        OSError,
+        ValueError,
+    ) as exc:
+        raise UnreadableFile(f"not a readable Excel workbook ({type(exc).__name__})") from None
+    if header is not None:
+        # The same check and reason as after a full read (readers._keep_mapped).
+        frame = pl.DataFrame(schema={**dict.fromkeys(header, pl.String), ROW: pl.Int64})
+        _keep_mapped(Source(frame), src)
+
+
+def _check_sizes(path: Path, parts: list[zipfile.ZipInfo], limits: ExcelLimits) -> None:
+    """First the sizes the zip directory declares, then the sizes the parts really unpack to,
+    counted as they stream by and never kept, stopping as soon as a limit is passed."""
+    _judge([(p.filename, p.compress_size, p.file_size) for p in parts], limits, at_least=False)
+    budget = limits.max_uncompressed_mb * MB
+    real: list[tuple[str, int, int]] = []
+    with open(path, "rb") as fh:
+        for part in parts:
+            left = budget - sum(size for *_, size in real)
+            stop = min(left, max(RATIO_FROM_BYTES, part.compress_size * limits.max_ratio)) + 1
+            size, complete = _unpacked(fh, part, int(stop))
+            real.append((part.filename, part.compress_size, size))
+            if not complete:
+                _judge(real, limits, at_least=True)
+            elif size != part.file_size:
+                raise UnreadableFile(
+                    f"the workbook's table of contents does not match its content "
+                    f"({part.filename} is declared as {part.file_size:,} bytes but holds "
+                    f"{size:,}): the file is damaged or was built to mislead, so it is not read"
+                )
+
+
+def _judge(parts: list[tuple[str, int, int]], limits: ExcelLimits, at_least: bool) -> None:
+    """Raises when a part (name, packed, unpacked bytes) is packed beyond the ratio limit or
+    all together unpack beyond the size limit."""
+    more = "more than " if at_least else ""
+    for name, packed, size in parts:
+        ratio = size / max(packed, 1)
+        if size >= RATIO_FROM_BYTES and ratio > limits.max_ratio:
+            raise UnreadableFile(
+                f"{name} is packed {more}{ratio:,.0f} times smaller than its content "
+                f"({_mb(packed)} unpacking to {more}{_mb(size)}); "
+                f"real exports pack at most about 25 times, and the limit is "
+                f"{limits.max_ratio:,.0f} (etl.excel_max_ratio): this is not a plain export, "
+                "so it is not read"
+            )
+    total = sum(size for *_, size in parts)
+    if total > limits.max_uncompressed_mb * MB:
+        name, _, largest = max(parts, key=lambda p: p[2])
+        allowed = _mb(limits.max_uncompressed_mb * MB)
+        amount = (
+            f"more than the {allowed} allowed for a workbook (unpacking stopped there; "
+            f"{name} alone more than {_mb(largest)})"
+            if at_least
+            else f"{_mb(total)} ({name} alone {_mb(largest)}), more than the {allowed} allowed "
+            "for a workbook"
+        )
+        raise UnreadableFile(
+            f"the workbook unpacks to {amount} (etl.excel_max_uncompressed_mb); export it as "
+            "CSV, or split it into smaller workbooks"
+        )
+
+
+def _unpacked(fh: IO[bytes], part: zipfile.ZipInfo, stop: int) -> tuple[int, bool]:
+    """How many bytes the part's packed data really unpacks to, whatever its declared size:
+    (count, True), or (at least `stop`, False) once that many have streamed by."""
+    fh.seek(part.header_offset)
+    local = fh.read(30)
+    if local[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("bad local header")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fh.seek(part.header_offset + 30 + name_len + extra_len)
+    if part.compress_type == zipfile.ZIP_STORED:
+        return part.compress_size, True
+    if part.compress_type != zipfile.ZIP_DEFLATED:
+        raise UnreadableFile(
+            f"{part.filename} is packed with a method Excel does not use "
+            f"(zip method {part.compress_type}), so it is not read"
+        )
+    inflater = zlib.decompressobj(-15)
+    left, count = part.compress_size, 0
+    while left > 0 or inflater.unconsumed_tail:
+        if count >= stop:
+            return count, False
+        if inflater.unconsumed_tail:
+            packed = inflater.unconsumed_tail
+        else:
+            packed = fh.read(min(left, CHUNK))
+            if not packed:
+                raise EOFError("the workbook ends inside one of its parts")
+            left -= len(packed)
+        count += len(inflater.decompress(packed, CHUNK))  # at most CHUNK bytes held at once
+    count += len(inflater.flush())
+    return count, count < stop
+
+
+def _mb(size: float) -> str:
+    mb = size / MB
+    return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:,.1f} MB"
+
+
+def _elements(stream: IO[bytes], tags: set[str]) -> Iterator[tuple[str, Element]]:
+    """(event, element) for start and end of the given tags, as the stream unpacks."""
+    for event, elem in iterparse(stream, events=("start", "end")):
+        if elem.tag in tags:
+            yield event, elem
+
+
+def _sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> str | None:
+    """The zip member of the profile's sheet (a name, or a 0-based index, default the first)."""
+    with book.open("xl/workbook.xml") as fh:
+        sheets = [
+            (e.get("name"), e.get(f"{_REL}id"))
+            for ev, e in _elements(fh, {f"{_MAIN}sheet"})
+            if ev == "end"
+        ]
+    if isinstance(sheet, str):
+        chosen = next((rid for name, rid in sheets if name == sheet), None)
+    else:
+        index = sheet or 0
+        chosen = sheets[index][1] if 0 <= index < len(sheets) else None
+    if chosen is None:
+        return None
+    with book.open("xl/_rels/workbook.xml.rels") as fh:
+        for ev, rel in _elements(fh, {f"{_PKG_REL}Relationship"}):
+            if ev == "end" and rel.get("Id") == chosen:
+                target = rel.get("Target") or ""
+                return (
+                    target.lstrip("/")
+                    if target.startswith("/")
+                    else posixpath.normpath(posixpath.join("xl", target))
+                )
+    return None
+
+
+def _header(book: zipfile.ZipFile, sheet: str) -> list[str] | None:
+    """The texts of the sheet's first row that holds a value, unpacking no further. None when
+    a header cell is not plain text (a number, a formula): then only a full read can tell the
+    column names as the reader sees them."""
+    cells: list[tuple[str | None, str | None]] = []  # (type, value)
+    with book.open(sheet) as fh:
+        in_row = False
+        for event, elem in _elements(fh, {f"{_MAIN}row", f"{_MAIN}c"}):
+            if elem.tag == f"{_MAIN}row":
+                if event == "start":
+                    in_row = True
+                    continue
+                if cells:
+                    break
+                in_row = False
+                elem.clear()
+            elif event == "end" and in_row:
+                kind = elem.get("t")
+                value = (
+                    "".join(t.text or "" for t in elem.iter(f"{_MAIN}t"))
+                    if kind == "inlineStr"
+                    else elem.findtext(f"{_MAIN}v")
+                )
+                if value not in (None, ""):
+                    cells.append((kind, value))
+    if not cells or any(kind not in ("s", "str", "inlineStr") for kind, _ in cells):
+        return None
+    wanted = {int(v) for kind, v in cells if kind == "s" and v is not None}
+    shared = _shared_strings(book, wanted)
+    header = [shared.get(int(v or 0), "") if kind == "s" else v or "" for kind, v in cells]
+    return [h.strip() for h in header]
+
+
+def _shared_strings(book: zipfile.ZipFile, wanted: set[int]) -> dict[int, str]:
+    """The shared strings of the given indexes, unpacking the table only up to the last one."""
+    if not wanted:
+        return {}
+    found: dict[int, str] = {}
+    with book.open("xl/sharedStrings.xml") as fh:
+        index = 0
+        for event, item in _elements(fh, {f"{_MAIN}si"}):
+            if event != "end":
+                continue
+            if index in wanted:
+                # Rich text holds several runs; phonetic hints (rPh) are not part of the text.
+                runs = [item.find(f"{_MAIN}t")] + [
+                    r.find(f"{_MAIN}t") for r in item.findall(f"{_MAIN}r")
+                ]
+                found[index] = "".join(r.text or "" for r in runs if r is not None)
+            item.clear()
+            index += 1
+            if index > max(wanted):
+                break
+    return found
