@@ -27,7 +27,7 @@ from etl.readers import UnreadableFile, read_source
 from etl.stage import Delta
 from etl.transform import map_rows
 from metrics.calendar import WorkCalendar
-from onewindow.config import Config
+from onewindow.config import Config, Plausibility
 from warehouse import Warehouse
 
 log = logging.getLogger("onewindow.etl")
@@ -136,18 +136,21 @@ def load_files(
     progress: Progress | None = None,
     calendar: WorkCalendar | None = None,
     reforms: registry.Update | None = None,
+    plausibility: Plausibility | None = None,
 ) -> RunResult:
     """Loads the files, each with its profile, as one atomic run. The derived tables are
     refreshed with `calendar` (the config's; default: the default config's); with `reforms`,
-    the run also changes the reform registry (etl/reforms.py)."""
+    the run also changes the reform registry (etl/reforms.py). Implausible times are held back
+    by `plausibility` (the config's [plausibility]; default: its defaults)."""
     progress = progress or Progress(total_files=len(items))
     calendar = calendar or WorkCalendar.from_config(Config())
     with wh.writer(apply_delta, lock_timeout_s) as writer:
         run_id, next_file_id = writer.next_ids()
         profiles = ", ".join(sorted({p.name for _, p in items})) or None
-        delta = Delta(writer.delta_path(run_id), run_id, job, profiles, calendar.to_json())
+        rules = plausibility or Plausibility()
+        delta = Delta(writer.delta_path(run_id), run_id, job, profiles, calendar.to_json(), rules)
         try:
-            _stage(wh, delta, items, next_file_id, secret, progress)
+            _stage(wh, delta, items, next_file_id, secret, progress, rules)
             if reforms is not None:
                 registry.stage(delta.con, reforms)
             path = delta.finish("ok", None)
@@ -176,6 +179,7 @@ def _stage(
     next_file_id: int,
     secret: bytes | None,
     progress: Progress,
+    rules: Plausibility,
 ) -> None:
     ordered = sorted(items, key=_order)
     hashes = {path: sha256_of(path) for path, _ in ordered}
@@ -223,7 +227,9 @@ def _stage(
             progress.doing(f"reading {path.name}")
             try:
                 source = read_source(path, src, Path(scratch))
-                mapped = map_rows(source, table, src, profile, _needs_secret(src, secret, wh))
+                mapped = map_rows(
+                    source, table, src, profile, _needs_secret(src, secret, wh), rules
+                )
             except UnreadableFile as exc:
                 record("failed", 0, str(exc))
                 progress.file_done(path, 0)
@@ -237,7 +243,9 @@ def _stage(
                 log.warning("%s failed with %s", path, type(exc).__name__)
                 progress.file_done(path, 0)
                 continue
-            ord_ = record("loaded", source.rows_read)
+            ord_ = record(
+                "loaded", source.rows_read, repeated=mapped.repeated, cleaned=source.cleaned
+            )
             read_in_run[sha] = source.rows_read
             delta.add_rows(table, file_id, ord_, mapped.frame)
             delta.add_quarantine(file_id, ord_, mapped.quarantine)

@@ -61,6 +61,7 @@ class Jobs:
             lock_timeout_s=self.config.etl.lock_timeout_s,
             calendar=WorkCalendar.from_config(self.config),
             reforms=Update(config=tuple(self.config.reforms)),
+            plausibility=self.config.plausibility,
         )
         export_quarantine(self.wh, result, self.config.folders.quarantine)
         move_files(result, self.config.folders.archive, self.config.folders.failed)

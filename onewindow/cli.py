@@ -159,6 +159,7 @@ def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         progress=Progress(len(files), sys.stderr),
         calendar=WorkCalendar.from_config(config),
         reforms=Update(config=tuple(config.reforms)),
+        plausibility=config.plausibility,
     )
     print(format_table(outcome_frame(result)))
     print(f"run {result.run_id}: {result.status}")

@@ -39,5 +39,6 @@ def load_upload(
             job="upload",
             secret=config.pseudonym_secret(),
             lock_timeout_s=config.etl.lock_timeout_s,
+            plausibility=config.plausibility,
         )
     return result.run_id, result.status, outcome_frame(result)
