@@ -205,7 +205,10 @@ def _repeat_conflicts(frame: pl.DataFrame, key: list[str], label: str) -> pl.Dat
     missing = "\u0000"  # null is a value too: a later blank replaces an earlier value
 
     def text(c: str) -> pl.Expr:
-        return pl.col(c).cast(pl.String).fill_null(missing)
+        value = pl.col(c)
+        if isinstance(frame.schema[c], pl.Datetime):
+            value = value.dt.strftime("%Y-%m-%d %H:%M:%S%:z")
+        return value.cast(pl.String).fill_null(missing)
 
     agg = repeats.group_by(key, maintain_order=True).agg(
         pl.col(label).last().cast(pl.String).alias("__label"),
