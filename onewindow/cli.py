@@ -264,9 +264,8 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
             "use --from and --to"
         )
     if not chosen.period and (args.start or args.end):
-        raise UsageError(
-            f"report {args.name} takes its periods from each reform; --from and --to do not apply"
-        )
+        why = "takes its periods from each reform" if chosen.reform_cut else "covers all data"
+        raise UsageError(f"report {args.name} {why}; --from and --to do not apply")
     if args.reform and not chosen.reform_cut:
         raise UsageError(f"report {args.name} cannot be cut by reform; only report reforms can")
     if args.by not in chosen.by:
