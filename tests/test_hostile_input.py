@@ -198,14 +198,14 @@ def test_trailing_commas_are_ignored_and_an_unnamed_column_with_values_fails(
 def test_a_stray_carriage_return_becomes_a_space(
     tmp_path: Path, wh: Warehouse, center_profile: Profile
 ) -> None:
-    _, steps = center_rows(2)
+    apps_rows, steps = center_rows(2)
     matters = write_csv(tmp_path / "matters.csv", MATTER_HEADER, matter_rows())
-    apps_rows, _ = center_rows(2)
     apps = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps_rows)
+    load_files(wh, [(matters, center_profile), (apps, center_profile)])
     steps[1][4] = "市场\r监管局"
-    path = write_csv(tmp_path / "steps.csv", STEP_HEADER, steps)
-    result = load_files(wh, [(matters, center_profile), (apps, center_profile)])
-    result = load_files(wh, [(path, center_profile)])
+    result = load_files(
+        wh, [(write_csv(tmp_path / "steps.csv", STEP_HEADER, steps), center_profile)]
+    )
     assert _balanced(result) == [("steps.csv", 8, 8, 0, 0)]
     assert _one(wh, "SELECT cleaned FROM etl_run_files WHERE table_name = 'events'") == [(1,)]
     assert _one(wh, "SELECT count(*) FROM events WHERE department = '市场 监管局'") == [(1,)]
