@@ -171,6 +171,13 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
         # A carriage return that ends no line (pasted into a cell) stops DuckDB's parser: it
         # becomes a space, and the value counts as cleaned.
         text = _BARE_CR.sub(" ", text)
+    joined = text.count("\n\ufeff")
+    if joined:
+        # Two exports joined: a byte-order mark before a quoted first field would break the
+        # line for DuckDB. Removed here (and counted); BOMs elsewhere go with the other
+        # invisible characters (_keep_mapped).
+        text = text.replace("\n\ufeff", "\n")
+        stray += joined
     try:
         header_line = next(csv.reader(io.StringIO(text), delimiter=src.delimiter), [])
     except csv.Error as exc:

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import xlsxwriter
 
 from etl.profile import Profile
@@ -40,10 +41,12 @@ def _one(wh: Warehouse, sql: str) -> list[tuple[object, ...]]:
         return con.execute(sql).fetchall()
 
 
-def _utf8(path: Path, header: list[str], rows: list[list[str]], bom: bool = True) -> bytes:
+def _utf8(
+    path: Path, header: list[str], rows: list[list[str]], bom: bool = True, quoting: int = 0
+) -> bytes:
     buffer = path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="")
     with buffer as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
+        writer = csv.writer(fh, lineterminator="\r\n", quoting=quoting)
         writer.writerow(header)
         writer.writerows(rows)
     return path.read_bytes()
@@ -52,12 +55,13 @@ def _utf8(path: Path, header: list[str], rows: list[list[str]], bom: bool = True
 # --- Clean text -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("quoting", [csv.QUOTE_MINIMAL, csv.QUOTE_ALL])
 def test_two_exports_joined_keep_their_ids_clean(
-    tmp_path: Path, wh: Warehouse, center_profile: Profile
+    tmp_path: Path, wh: Warehouse, center_profile: Profile, quoting: int
 ) -> None:
     apps, _ = center_rows(4)
-    first = _utf8(tmp_path / "a.csv", APPLICATION_HEADER, apps[:2])
-    second = _utf8(tmp_path / "b.csv", APPLICATION_HEADER, apps[2:])
+    first = _utf8(tmp_path / "a.csv", APPLICATION_HEADER, apps[:2], quoting=quoting)
+    second = _utf8(tmp_path / "b.csv", APPLICATION_HEADER, apps[2:], quoting=quoting)
     joined = tmp_path / "applications_joined.csv"
     # Two exports joined as `cat a.csv b.csv` does, and one more row whose id carries a BOM.
     joined.write_bytes(first + second + b"\xef\xbb\xbf" + ",".join(apps[3]).encode() + b"\r\n")
