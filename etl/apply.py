@@ -86,32 +86,44 @@ def _apply(con: duckdb.DuckDBPyConnection, tell: Callable[[str], None]) -> None:
     # A file read again replaces its earlier quarantine entries: fixed rows leave quarantine.
     processed = "SELECT file_id FROM d.files WHERE status = 'loaded'"
     con.execute(f"DELETE FROM quarantine WHERE file_id IN ({processed})")
+    _hold_implausible_events(con)
     for table in LOAD_ORDER:
         tell(f"merging {table}")
-        _merge(con, table, run_id)
+        if table == "events":
+            _remove_unlisted_events(con)
+            _merge(con, table, run_id, *_EVENT_CLASSES)
+        else:
+            _merge(con, table, run_id)
         if table == "applications":
             _fill_derived(con, run_id)
     apply_reforms(con)
     con.execute(
         f"""INSERT INTO quarantine
         SELECT q.file_id, q.row_number, {run_id}, f.path, f.table_name, q.field, q.reason, q.raw
-        FROM d.st_quarantine q JOIN d.files f USING (ord)"""
+        FROM d.st_quarantine q JOIN d.files f USING (ord)
+        UNION ALL
+        SELECT f.file_id, h.source_row, {run_id}, f.path, f.table_name, h.field, h.reason, NULL
+        FROM held h JOIN d.files f USING (ord)"""
     )
     con.execute(
-        f"""INSERT INTO etl_conflicts
-        SELECT {run_id}, file_id, application_id, field, kept, other FROM d.st_conflicts"""
+        f"""INSERT INTO etl_conflicts BY NAME
+        SELECT {run_id} AS run_id, c.file_id, c.application_id, c.field, c.kept, c.other,
+            f.table_name
+        FROM d.st_conflicts c JOIN d.files f USING (ord)"""
     )
     con.execute(
         f"""INSERT INTO etl_run_files
         SELECT {run_id}, f.file_id, f.path, f.table_name, f.profile, f.status, f.rows_read,
             coalesce(o.loaded, 0),
             CASE WHEN f.status = 'unchanged' THEN f.rows_read ELSE coalesce(o.dups, 0) END,
-            coalesce(q.n, 0) + coalesce(o.orphans, 0), f.error, f.profile_hash
+            coalesce(q.n, 0) + coalesce(o.orphans, 0), f.error, f.profile_hash,
+            f.repeated, f.cleaned, coalesce(o.removed, 0)
         FROM d.files f
         LEFT JOIN (SELECT ord,
                 sum(n) FILTER (WHERE cls IN ('new', 'changed')) AS loaded,
                 sum(n) FILTER (WHERE cls = 'dup') AS dups,
-                sum(n) FILTER (WHERE cls = 'orphan') AS orphans
+                sum(n) FILTER (WHERE cls IN ('orphan', 'held')) AS orphans,
+                sum(n) FILTER (WHERE cls = 'removed') AS removed
             FROM outcome WHERE tbl <> 'derived' GROUP BY ord) o USING (ord)
         LEFT JOIN (SELECT ord, count(*) AS n FROM d.st_quarantine GROUP BY ord) q
             USING (ord)"""
@@ -129,13 +141,99 @@ def _apply(con: duckdb.DuckDBPyConnection, tell: Callable[[str], None]) -> None:
             (SELECT coalesce(sum(n), 0) FROM outcome
                 WHERE cls = 'changed' AND tbl <> 'derived'),
             coalesce(sum(rf.duplicates), 0), coalesce(sum(rf.quarantined), 0),
-            r.error, r.host, r.pid
+            r.error, r.host, r.pid, coalesce(sum(rf.repeated), 0),
+            coalesce(sum(rf.cleaned), 0), coalesce(sum(rf.removed), 0)
         FROM d.run r LEFT JOIN etl_run_files rf ON rf.run_id = {run_id}
         GROUP BY ALL"""
     )
 
 
-def _merge(con: duckdb.DuckDBPyConnection, table: str, run_id: int) -> None:
+# Events: rows held back for lying outside their application ('held', quarantined), and rows
+# of an earlier complete step list that a later one in the same run replaces (duplicates).
+_EVENT_CLASSES = (
+    """WHEN h.reason IS NOT NULL THEN 'held'
+       WHEN later.ord IS NOT NULL THEN 'dup'""",
+    """LEFT JOIN held h ON h.ord = s.ord AND h.source_row = s.source_row
+       LEFT JOIN listed later ON s.complete_list AND later.application_id = s.application_id
+           AND s.ord < later.ord""",
+)
+
+
+def _hold_implausible_events(con: duckdb.DuckDBPyConnection) -> None:
+    """Staged events before their application's submission or after its completion by more than
+    the config's tolerance ([plausibility]), as the application stands
+    after this run: its staged row, else the stored one, else what a flat log derives. Read
+    before any table is written (see _merge)."""
+    order = "ord::BIGINT * 1000000000000 + source_row"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE held AS
+        WITH staged AS (
+            SELECT application_id, submitted_at, completed_at FROM d.st_applications
+            QUALIFY row_number() OVER (PARTITION BY application_id
+                                       ORDER BY ord DESC, source_row DESC) = 1),
+        derived AS (
+            SELECT application_id,
+                arg_min(submitted_at, {order}) FILTER (WHERE submitted_at IS NOT NULL)
+                    AS submitted_at,
+                arg_min(completed_at, {order}) FILTER (WHERE completed_at IS NOT NULL)
+                    AS completed_at
+            FROM d.st_derived GROUP BY application_id),
+        win AS (
+            SELECT application_id,
+                coalesce(s.submitted_at, a.submitted_at, d.submitted_at) AS submitted_at,
+                coalesce(s.completed_at, a.completed_at, d.completed_at) AS completed_at
+            FROM (SELECT DISTINCT application_id FROM d.st_events) e
+            LEFT JOIN staged s USING (application_id)
+            LEFT JOIN applications a USING (application_id)
+            LEFT JOIN derived d USING (application_id)),
+        tolerance AS (
+            SELECT to_microseconds((3600e6 * before_submission_hours)::BIGINT) AS early,
+                to_microseconds((86400e6 * after_completion_days)::BIGINT) AS late
+            FROM d.rules),
+        checked AS (
+            SELECT e.ord, e.source_row,
+                epoch(w.submitted_at - e.ts) / 86400 AS early_days,
+                epoch(e.ts - w.completed_at) / 86400 AS late_days
+            FROM d.st_events e JOIN win w USING (application_id), tolerance
+            WHERE e.ts < w.submitted_at - tolerance.early
+                OR e.ts > w.completed_at + tolerance.late)
+        SELECT ord, source_row, 'timestamp' AS field,
+            CASE WHEN early_days > 0
+                THEN 'event ' || round(early_days, 1) || ' days before its application was '
+                     || 'submitted (plausibility.before_submission_hours)'
+                ELSE 'event ' || round(late_days, 1) || ' days after its application was '
+                     || 'completed (plausibility.after_completion_days)' END AS reason
+        FROM checked"""
+    )
+
+
+def _remove_unlisted_events(con: duckdb.DuckDBPyConnection) -> None:
+    """A file that holds complete step lists (`complete_step_lists` in its profile) replaces
+    the stored events of its applications: those not in the list are removed, counted per file.
+    With several such files in a run, an application's last one counts."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE listed AS
+        SELECT application_id, max(ord) AS ord FROM d.st_events WHERE complete_list
+        GROUP BY application_id"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE unlisted AS
+        SELECT e.event_key, l.ord FROM events e JOIN listed l USING (application_id)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM d.st_events s WHERE s.event_key = e.event_key AND s.ord = l.ord)"""
+    )
+    con.execute(
+        """INSERT INTO outcome SELECT ord, 'removed', count(*), 'events' FROM unlisted
+        GROUP BY ord"""
+    )
+    con.execute("DELETE FROM events WHERE event_key IN (SELECT event_key FROM unlisted)")
+
+
+def _merge(
+    con: duckdb.DuckDBPyConnection, table: str, run_id: int, first: str = "", joins: str = ""
+) -> None:
+    """Classifies the staged rows (`first`: CASE branches tried first, over `joins`), then
+    updates and inserts."""
     cols = COLUMNS[table]
     key = KEYS[table]
     values = [c for c in cols if c not in key]
@@ -158,10 +256,10 @@ def _merge(con: duckdb.DuckDBPyConnection, table: str, run_id: int) -> None:
             SELECT *, row_number() OVER (PARTITION BY {", ".join(key)}
                                          ORDER BY ord DESC, source_row DESC) AS rn
             FROM d.st_{table})
-        SELECT s.*, CASE WHEN s.rn > 1 THEN 'dup' {orphan}
+        SELECT s.*, CASE {first} WHEN s.rn > 1 THEN 'dup' {orphan}
                          WHEN w.{key[0]} IS NULL THEN 'new'
                          WHEN {differs} THEN 'changed' ELSE 'dup' END AS cls
-        FROM s LEFT JOIN {table} w ON {on} {known}"""
+        FROM s LEFT JOIN {table} w ON {on} {known} {joins}"""
     )
     assign = ", ".join(f"{c} = c.{c}" for c in values)
     match = " AND ".join(f"{table}.{k} = c.{k}" for k in key)
@@ -210,7 +308,7 @@ def _fill_derived(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
         for c in DERIVED_FIELDS
         if c != "applicant_key"
     )
-    con.execute(f"INSERT INTO etl_conflicts SELECT {run_id}, * FROM ({clash})")
+    con.execute(f"INSERT INTO etl_conflicts SELECT {run_id}, *, 'applications' FROM ({clash})")
     fill = ", ".join(f"{c} = coalesce(applications.{c}, d.{c})" for c in DERIVED_FIELDS)
     gaps = " OR ".join(f"(applications.{c} IS NULL AND d.{c} IS NOT NULL)" for c in DERIVED_FIELDS)
     con.execute(

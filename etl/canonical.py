@@ -53,6 +53,7 @@ EVENT_FIELDS = (
     _f("department"),
     _f("window_id"),
     _f("staff"),
+    _f("event_id"),  # the step record's own number (环节流水号): then the event's key
 )
 
 # Application fields a flat event log may carry on every row (taken per application).
@@ -116,6 +117,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "department",
         "window_id",
         "staff",
+        "event_id",
     ),
     "evaluations": tuple(f.name for f in TABLES["evaluations"]),
     "tickets": tuple(f.name for f in TABLES["tickets"]),
@@ -133,6 +135,15 @@ KEYS: dict[str, tuple[str, ...]] = {
     "events": ("event_key",),
     "evaluations": ("application_id", "rated_at"),
     "tickets": ("ticket_id", "issued_at"),
+}
+
+# What etl_conflicts.application_id holds for each table: the record's own key column.
+RECORD_LABEL: dict[str, str] = {
+    "matters": "matter_code",
+    "applications": "application_id",
+    "events": "application_id",
+    "evaluations": "application_id",
+    "tickets": "ticket_id",
 }
 
 # Load order inside a run: what others refer to comes first.

@@ -38,6 +38,12 @@ class TableSource(BaseModel):
     constants: dict[str, str | int | float | bool] = {}
     values: dict[str, dict[str, str]] = {}
     nulls: dict[str, list[str]] = {}
+    # Events only: identical rows of one file are distinct events ("keep", as process-mining
+    # tools count them) or one event repeated by mistake ("merge").
+    identical_rows: Literal["keep", "merge"] = "keep"
+    # Events only: each file holds the complete step list of the applications in it, so their
+    # stored events that are not in the file are removed.
+    complete_step_lists: bool = False
 
     @field_validator("delimiter")
     @classmethod
@@ -94,6 +100,11 @@ class Profile(BaseModel):
                 needed = fdef.required and not (table == "events" and fname == "matter_code")
                 if needed and fname not in src.columns and fname not in src.constants:
                     raise ValueError(f"{where}.columns.{fname}: required field is not mapped")
+            if table != "events" and (src.identical_rows != "keep" or src.complete_step_lists):
+                raise ValueError(
+                    f"{where}: identical_rows and complete_step_lists apply to the events table "
+                    "only (other tables merge rows by their key)"
+                )
             for fname, mapping in src.values.items():
                 choices = known[fname].choices
                 for source_value, canonical in mapping.items():

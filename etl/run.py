@@ -29,6 +29,7 @@ from etl.transform import map_rows
 from etl.xlsx_guard import ExcelLimits
 from metrics.calendar import WorkCalendar
 from onewindow.config import Etl as EtlSettings
+from onewindow.config import Plausibility
 from warehouse import Resources, Warehouse
 
 log = logging.getLogger("onewindow.etl")
@@ -138,12 +139,14 @@ def load_files(
     progress: Progress | None = None,
     reforms: registry.Update | None = None,
     settings: EtlSettings | None = None,
+    plausibility: Plausibility | None = None,
 ) -> RunResult:
     """Loads the files, each with its profile, as one atomic run. The derived tables are
     refreshed with `calendar`, always the center's (WorkCalendar.from_config of its config):
     a run refreshed with another would serve figures of another calendar. With `reforms`,
     the run also changes the reform registry (etl/reforms.py). `settings` (the config's
-    `[etl]`) bounds DuckDB's memory and threads and the size of a workbook."""
+    `[etl]`) bounds DuckDB's memory and threads and the size of a workbook. Implausible times
+    are held back by `plausibility` (the config's [plausibility]; default: its defaults)."""
     progress = progress or Progress(total_files=len(items))
     settings = settings or EtlSettings()
     resources = Resources(settings.memory_limit, settings.threads)
@@ -152,10 +155,11 @@ def load_files(
     with wh.writer(applier, lock_timeout_s, resources) as writer:
         run_id, next_file_id = writer.next_ids()
         profiles = ", ".join(sorted({p.name for _, p in items})) or None
-        delta = Delta(writer.delta_path(run_id), run_id, job, profiles, calendar.to_json())
+        rules = plausibility or Plausibility()
+        delta = Delta(writer.delta_path(run_id), run_id, job, profiles, calendar.to_json(), rules)
         writer.configure(delta.con, "stage")
         try:
-            _stage(wh, delta, items, next_file_id, secret, progress, excel)
+            _stage(wh, delta, items, next_file_id, secret, progress, excel, rules)
             if reforms is not None:
                 registry.stage(delta.con, reforms)
             path = delta.finish("ok", None)
@@ -185,6 +189,7 @@ def _stage(
     secret: bytes | None,
     progress: Progress,
     excel: ExcelLimits,
+    rules: Plausibility,
 ) -> None:
     ordered = sorted(items, key=_order)
     hashes = {path: sha256_of(path) for path, _ in ordered}
@@ -232,7 +237,9 @@ def _stage(
             progress.doing(f"reading {path.name}")
             try:
                 source = read_source(path, src, Path(scratch), excel)
-                mapped = map_rows(source, table, src, profile, _needs_secret(src, secret, wh))
+                mapped = map_rows(
+                    source, table, src, profile, _needs_secret(src, secret, wh), rules
+                )
             except UnreadableFile as exc:
                 record("failed", 0, str(exc))
                 progress.file_done(path, 0)
@@ -246,7 +253,9 @@ def _stage(
                 log.warning("%s failed with %s", path, type(exc).__name__)
                 progress.file_done(path, 0)
                 continue
-            ord_ = record("loaded", source.rows_read)
+            ord_ = record(
+                "loaded", source.rows_read, repeated=mapped.repeated, cleaned=source.cleaned
+            )
             read_in_run[sha] = source.rows_read
             delta.add_rows(table, file_id, ord_, mapped.frame)
             delta.add_quarantine(file_id, ord_, mapped.quarantine)

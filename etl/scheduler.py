@@ -62,6 +62,7 @@ class Jobs:
             calendar=WorkCalendar.from_config(self.config),
             reforms=Update(config=tuple(self.config.reforms)),
             settings=self.config.etl,
+            plausibility=self.config.plausibility,
         )
         export_quarantine(self.wh, result, self.config.folders.quarantine)
         move_files(result, self.config.folders.archive, self.config.folders.failed)

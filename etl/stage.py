@@ -17,6 +17,8 @@ import polars as pl
 from etl.canonical import COLUMNS, DERIVED_FIELDS, TABLES
 from etl.profile import Profile
 from etl.readers import ROW
+from etl.transform import COMPLETE_LIST_COLUMN, OCCURRENCE
+from onewindow.config import Plausibility
 
 _SQL_TYPES = {
     "timestamp": "TIMESTAMPTZ",
@@ -36,6 +38,15 @@ _EXTRA_TYPES = {
 }
 _BOOKKEEPING = "file_id BIGINT, source_row BIGINT, ord INTEGER"
 
+# An event's key (docs/profiles.md, "Natural keys"): its own number when the profile maps
+# event_id, else its application, step, lifecycle and instant, plus its occurrence among
+# identical rows of its file from the second on (etl/transform.py), so the first of identical
+# rows keeps the key it had before occurrences were counted.
+EVENT_KEY = f"""md5_number(CASE WHEN event_id IS NOT NULL
+    THEN concat_ws(chr(31), application_id, 'event_id', event_id)
+    ELSE concat_ws(chr(31), application_id, step, lifecycle, epoch_us(ts)::VARCHAR,
+                   {OCCURRENCE}::VARCHAR) END)::UHUGEINT"""
+
 
 def _column_type(table: str, column: str) -> str:
     for f in TABLES[table]:
@@ -51,7 +62,13 @@ def _ddl(name: str, table: str, columns: tuple[str, ...]) -> str:
 
 class Delta:
     def __init__(
-        self, path: Path, run_id: int, job: str, profile: str | None, calendar: str | None
+        self,
+        path: Path,
+        run_id: int,
+        job: str,
+        profile: str | None,
+        calendar: str | None,
+        rules: Plausibility | None = None,
     ) -> None:
         self.path = path
         self.tmp = path.with_name(path.name + ".tmp")
@@ -64,6 +81,8 @@ class Delta:
         self.con.execute("SET TimeZone = 'UTC'")
         for table, cols in COLUMNS.items():
             self.con.execute(_ddl(f"st_{table}", table, cols))
+        # Events only: staged from a file that holds its applications' complete step lists.
+        self.con.execute("ALTER TABLE st_events ADD COLUMN complete_list BOOLEAN DEFAULT false")
         self.con.execute(
             _ddl("st_derived", "applications", ("application_id", *DERIVED_FIELDS, "complete_case"))
         )
@@ -71,7 +90,7 @@ class Delta:
             """CREATE TABLE files (file_id BIGINT, sha256 VARCHAR, size_bytes BIGINT,
                 is_new BOOLEAN, path VARCHAR, table_name VARCHAR, profile VARCHAR,
                 status VARCHAR, rows_read BIGINT, error VARCHAR, ord INTEGER,
-                profile_hash VARCHAR);
+                profile_hash VARCHAR, repeated BIGINT DEFAULT 0, cleaned BIGINT DEFAULT 0);
             CREATE TABLE st_quarantine (file_id BIGINT, row_number BIGINT, field VARCHAR,
                 reason VARCHAR, raw JSON, ord INTEGER);
             CREATE TABLE st_conflicts (file_id BIGINT, application_id VARCHAR, field VARCHAR,
@@ -80,10 +99,17 @@ class Delta:
                 started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR,
                 error VARCHAR, host VARCHAR, pid INTEGER);
             -- The working calendar the derived tables are refreshed with (metrics/derived.py).
-            CREATE TABLE calendar (definition VARCHAR);"""
+            CREATE TABLE calendar (definition VARCHAR);
+            -- How far an event may lie outside its application (config [plausibility]).
+            CREATE TABLE rules (before_submission_hours DOUBLE, after_completion_days DOUBLE);"""
         )
         if calendar is not None:
             self.con.execute("INSERT INTO calendar VALUES (?)", [calendar])
+        if rules is not None:
+            self.con.execute(
+                "INSERT INTO rules VALUES (?, ?)",
+                [rules.before_submission_hours, rules.after_completion_days],
+            )
 
     def add_file(
         self,
@@ -97,11 +123,14 @@ class Delta:
         status: str,
         rows_read: int,
         error: str | None = None,
+        *,
+        repeated: int = 0,
+        cleaned: int = 0,
     ) -> int:
         """Records a file's outcome; returns its order in the run (later files win)."""
         self._ord += 1
         self.con.execute(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 file_id,
                 sha256,
@@ -115,6 +144,8 @@ class Delta:
                 error,
                 self._ord,
                 profile.fingerprint(),
+                repeated,
+                cleaned,
             ],
         )
         return self._ord
@@ -123,10 +154,7 @@ class Delta:
         cols = [c for c in COLUMNS[table] if c != "event_key"]
         key = ""
         if table == "events":
-            key = (
-                "md5_number(concat_ws(chr(31), application_id, step, lifecycle, "
-                "epoch_us(ts)::VARCHAR))::UHUGEINT AS event_key, "
-            )
+            key = f"{EVENT_KEY} AS event_key, {COMPLETE_LIST_COLUMN} AS complete_list, "
         self._insert(f"st_{table}", f"{key}{', '.join(cols)}", file_id, ord_, frame)
 
     def add_derived(self, file_id: int, ord_: int, frame: pl.DataFrame) -> None:

@@ -9,15 +9,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from etl import parse
-from etl.canonical import COLUMNS, DERIVED_FIELDS, Field, field_map
+from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, RECORD_LABEL, Field, field_map
 from etl.profile import Profile, TableSource
 from etl.readers import ROW, Source
+from onewindow.config import Plausibility
 
 ERR_FIELD, ERR_REASON = "__err_field", "__err_reason"
+# Events: the occurrence of a row among identical rows of its file, from the second on (else
+# null), and whether the file holds complete step lists; etl/stage.py builds the key from them.
+OCCURRENCE, COMPLETE_LIST_COLUMN = "__key_occurrence", "__complete_list"
+# Instants that say when something happened: checked against config [plausibility]. Not
+# deadline_at (a deadline lies ahead) and not the application fields of a flat event log
+# (applications are flagged in data quality, metrics/health.py, not held back).
+_HAPPENED = {
+    "events": ("timestamp", "started_at"),
+    "evaluations": ("rated_at", "rectified_at"),
+    "tickets": ("issued_at", "called_at", "service_start", "service_end"),
+}
 
 
 @dataclass
@@ -26,6 +40,7 @@ class Mapped:
     quarantine: pl.DataFrame  # ROW, field, reason, raw
     applications: pl.DataFrame | None = None  # derived from a flat event log
     conflicts: pl.DataFrame | None = None  # application_id, field, kept, other
+    repeated: int = 0  # rows that repeated an earlier row of the file (same key)
 
 
 QUARANTINE_SCHEMA = {ROW: pl.Int64, "field": pl.String, "reason": pl.String, "raw": pl.String}
@@ -42,7 +57,12 @@ def pseudonymize(values: pl.Series, secret: bytes) -> pl.Series:
 
 
 def map_rows(
-    source: Source, table: str, src: TableSource, profile: Profile, secret: bytes | None
+    source: Source,
+    table: str,
+    src: TableSource,
+    profile: Profile,
+    secret: bytes | None,
+    rules: Plausibility | None = None,
 ) -> Mapped:
     fields = field_map(table)
     frame = source.frame
@@ -91,6 +111,12 @@ def map_rows(
         pl.coalesce(bad_fields).alias(ERR_FIELD) if bad_fields else pl.lit(None, pl.String),
         pl.coalesce(reasons).alias(ERR_REASON) if reasons else pl.lit(None, pl.String),
     )
+    for fname, implausible in _implausible(table, text, rules or Plausibility(), profile):
+        first = pl.col(ERR_FIELD).is_null() & implausible.is_not_null()
+        frame = frame.with_columns(
+            pl.when(first).then(pl.lit(fname)).otherwise(pl.col(ERR_FIELD)).alias(ERR_FIELD),
+            pl.when(first).then(implausible).otherwise(pl.col(ERR_REASON)).alias(ERR_REASON),
+        )
     if "applicant_id" in text:
         if secret is None:
             raise ValueError("applicant_id is mapped but no pseudonymization secret is set")
@@ -103,7 +129,108 @@ def map_rows(
         return _events(good, quarantine, src, profile)
     if table == "applications" and "applicant_key" not in good.columns:
         good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
-    return Mapped(good.select([*COLUMNS[table], ROW]), quarantine)
+    good = good.select([*COLUMNS[table], ROW])
+    key = list(KEYS[table])
+    repeated = int(good.select((pl.col(ROW).rank("ordinal").over(key) > 1).sum()).item())
+    conflicts = _repeat_conflicts(good, key, RECORD_LABEL[table])
+    return Mapped(good, quarantine, conflicts=conflicts, repeated=repeated)
+
+
+def _implausible(
+    table: str, mapped: dict[str, pl.Expr], rules: Plausibility, profile: Profile
+) -> list[tuple[str, pl.Expr]]:
+    """(field, reason or null) for times that cannot be true (config [plausibility])."""
+    zone = ZoneInfo(profile.timezone)
+    earliest = datetime.combine(rules.earliest, time(), tzinfo=zone).astimezone(UTC)
+    latest = datetime.now(UTC) + timedelta(hours=rules.future_tolerance_hours)
+
+    def shown(name: str) -> pl.Expr:
+        return pl.col(name).dt.convert_time_zone(profile.timezone).dt.strftime("%Y-%m-%d %H:%M")
+
+    checks: list[tuple[str, pl.Expr]] = []
+    if table == "events" and "started_at" in mapped:
+        checks.append(
+            (
+                "started_at",
+                pl.when(pl.col("started_at") > pl.col("timestamp")).then(
+                    pl.lit("step ends before it starts (started_at ")
+                    + shown("started_at")
+                    + pl.lit(", timestamp ")
+                    + shown("timestamp")
+                    + pl.lit(")")
+                ),
+            )
+        )
+    for name in _HAPPENED.get(table, ()):
+        if name not in mapped:
+            continue
+        before = (
+            pl.lit(f"{name} ")
+            + shown(name)
+            + pl.lit(f" is before {rules.earliest} (plausibility.earliest)")
+        )
+        future = (
+            pl.lit(f"{name} ")
+            + shown(name)
+            + pl.lit(
+                f" is in the future (more than {rules.future_tolerance_hours:g} h after the load; "
+                "plausibility.future_tolerance_hours)"
+            )
+        )
+        checks.append(
+            (
+                name,
+                pl.when(pl.col(name) < pl.lit(earliest))
+                .then(before)
+                .when(pl.col(name) > pl.lit(latest))
+                .then(future),
+            )
+        )
+    return checks
+
+
+def _repeat_conflicts(frame: pl.DataFrame, key: list[str], label: str) -> pl.DataFrame:
+    """Rows of one file with the same key and other values: per field, the value kept (the
+    last row's, as a run keeps the last) and another one. Personal values are not shown."""
+    values = [c for c in frame.columns if c not in (*key, ROW, OCCURRENCE, COMPLETE_LIST_COLUMN)]
+    repeats = frame.filter(pl.len().over(key) > 1).sort(ROW)
+    schema = {
+        "application_id": pl.String,
+        "field": pl.String,
+        "kept": pl.String,
+        "other": pl.String,
+    }
+    if not repeats.height or not values:
+        return pl.DataFrame(schema=schema)
+    missing = "\u0000"  # null is a value too: a later blank replaces an earlier value
+
+    def text(c: str) -> pl.Expr:
+        value = pl.col(c)
+        if isinstance(frame.schema[c], pl.Datetime):
+            value = value.dt.strftime("%Y-%m-%d %H:%M:%S%:z")
+        return value.cast(pl.String).fill_null(missing)
+
+    agg = repeats.group_by(key, maintain_order=True).agg(
+        pl.col(label).last().cast(pl.String).alias("__label"),
+        *[text(c).last().alias(f"__k_{c}") for c in values],
+        *[text(c).filter(text(c) != text(c).last()).first().alias(f"__o_{c}") for c in values],
+    )
+    frames = [
+        agg.filter(pl.col(f"__o_{c}").is_not_null()).select(
+            pl.col("__label").alias("application_id"),
+            pl.lit(c).alias("field"),
+            *[
+                (
+                    pl.lit(None, pl.String)
+                    if c == "applicant_key"
+                    else pl.when(pl.col(f"__{k}_{c}") != missing).then(pl.col(f"__{k}_{c}"))
+                ).alias(name)
+                for k, name in (("k", "kept"), ("o", "other"))
+            ],
+        )
+        for c in values
+    ]
+    return pl.concat(frames).cast(schema)  # type: ignore[arg-type]
 
 
 def _typed(fdef: Field, text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -187,20 +314,56 @@ def _events(
         .alias("stage"),
         pl.col("step").is_in(profile.in_person_steps).alias("in_person"),
     )
-    events_cols = [c for c in COLUMNS["events"] if c != "event_key"] + [ROW]
-    if "matter_code" not in src.columns and "matter_code" not in src.constants:
-        return Mapped(good.select(events_cols), quarantine)
-    apps, conflicts, orphans = _derive_applications(good, profile)
-    if orphans.height:
-        lost = good.join(orphans, on="application_id", how="semi").select(
-            pl.col(ROW),
-            pl.lit("matter_code").alias("field"),
-            pl.lit("no event of this application names its matter").alias("reason"),
-            pl.lit(None, pl.String).alias("raw"),
-        )
-        quarantine = pl.concat([quarantine, lost]).sort(ROW)
-        good = good.join(orphans, on="application_id", how="anti")
-    return Mapped(good.select(events_cols), quarantine, apps, conflicts)
+    apps = conflicts = None
+    if "matter_code" in src.columns or "matter_code" in src.constants:
+        apps, conflicts, orphans = _derive_applications(good, profile)
+        if orphans.height:
+            lost = good.join(orphans, on="application_id", how="semi").select(
+                pl.col(ROW),
+                pl.lit("matter_code").alias("field"),
+                pl.lit("no event of this application names its matter").alias("reason"),
+                pl.lit(None, pl.String).alias("raw"),
+            )
+            quarantine = pl.concat([quarantine, lost]).sort(ROW)
+            good = good.join(orphans, on="application_id", how="anti")
+    good, repeated, repeats = _occurrences(good, src)
+    if repeats.height:
+        conflicts = repeats if conflicts is None else pl.concat([conflicts, repeats])
+    cols = [c for c in COLUMNS["events"] if c != "event_key"]
+    frame = good.select([*cols, ROW, OCCURRENCE, COMPLETE_LIST_COLUMN])
+    return Mapped(frame, quarantine, apps, conflicts, repeated)
+
+
+_CONTENT = ["application_id", "step", "lifecycle", "ts"]  # an event's key without event_id
+
+
+def _occurrences(good: pl.DataFrame, src: TableSource) -> tuple[pl.DataFrame, int, pl.DataFrame]:
+    """Each row's occurrence among the rows of its file with the same identity: its event_id
+    (with its application) when it has one, else its application, step, lifecycle and instant.
+    Identical rows without event_id stay distinct events unless the table says `identical_rows
+    = "merge"`; rows of one event_id are one event (the last wins, other values are
+    conflicts). Returns the rows, how many repeated an earlier one, and the conflicts."""
+    by_id = pl.col(ROW).rank("ordinal").over("application_id", "event_id")
+    by_content = pl.col(ROW).rank("ordinal").over(_CONTENT)
+    has_id = pl.col("event_id").is_not_null()
+    good = good.with_columns(
+        pl.when(has_id).then(by_id).otherwise(by_content).cast(pl.Int64).alias("__occurrence")
+    )
+    repeated = int(good.select((pl.col("__occurrence") > 1).sum()).item())
+    distinct = src.identical_rows == "keep"
+    good = good.with_columns(
+        pl.when(~has_id & (pl.col("__occurrence") > 1) & distinct)
+        .then(pl.col("__occurrence"))
+        .alias(OCCURRENCE),
+        pl.lit(src.complete_step_lists).alias(COMPLETE_LIST_COLUMN),
+    )
+    values = [c for c in COLUMNS["events"] if c not in ("event_key", "stage", "in_person")]
+    with_id = good.filter(has_id).select([*values, ROW])
+    conflicts = [_repeat_conflicts(with_id, ["application_id", "event_id"], "application_id")]
+    if not distinct:
+        merged = good.filter(~has_id).select([*values, ROW])
+        conflicts.append(_repeat_conflicts(merged, _CONTENT, "application_id"))
+    return good.drop("__occurrence"), repeated, pl.concat(conflicts)
 
 
 def _derive_applications(

@@ -1,7 +1,10 @@
-"""ETL health: run history and quarantined rows, for `report jobs`, `report quarantine` and
-the dashboard's Data page."""
+"""ETL health: run history, files, quarantined rows and implausible applications, for
+`report jobs`, `report quarantine`, `report flagged` and the dashboard's Data page."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -9,6 +12,7 @@ import polars as pl
 from metrics import catalog
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
+from onewindow.config import Plausibility
 from warehouse import sql
 
 
@@ -21,7 +25,7 @@ def jobs(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> pl.Data
             strftime(started_at AT TIME ZONE $zone, '%Y-%m-%d %H:%M:%S') AS started_at,
             round(epoch(finished_at - started_at), 3) AS duration_s,
             status, files, failed_files, rows_read, inserted, updated, duplicates,
-            quarantined, error
+            quarantined, repeated, cleaned, removed, error
         FROM etl_runs WHERE {where} ORDER BY run_id DESC""",
         params,
     )
@@ -39,6 +43,59 @@ def quarantine(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) -> p
         WHERE {where} ORDER BY q.run_id DESC, q.path, q.row_number""",
         params,
     )
+    return frame
+
+
+def files(con: duckdb.DuckDBPyConnection, zone: str, runs: int = 20) -> pl.DataFrame:
+    """The files of the last `runs` runs with their counts: rows read = loaded + duplicates +
+    quarantined; `repeated` rows repeated an earlier row of the same file (kept as distinct
+    events, or merged), `cleaned` values lost invisible characters, `removed` stored events a
+    complete step list replaced."""
+    frame: pl.DataFrame = con.sql(
+        """SELECT f.run_id,
+            strftime(r.started_at AT TIME ZONE ?, '%Y-%m-%d %H:%M:%S') AS started_at,
+            f.path AS file, f.table_name, f.status, f.rows_read, f.loaded, f.duplicates,
+            f.quarantined, f.repeated, f.cleaned, f.removed
+        FROM etl_run_files f JOIN etl_runs r USING (run_id)
+        WHERE f.run_id > (SELECT coalesce(max(run_id), 0) FROM etl_runs) - ?
+        ORDER BY f.run_id DESC, f.path""",
+        params=[zone, runs],
+    ).pl()
+    return frame
+
+
+# Application times that cannot be true; the fields are code constants.
+_ORDER_RULES = (
+    ("accepted_at", "submitted_at", "accepted before it was submitted"),
+    ("completed_at", "submitted_at", "completed before it was submitted"),
+    ("completed_at", "accepted_at", "completed before it was accepted"),
+)
+_HAPPENED = ("submitted_at", "accepted_at", "completed_at")
+
+
+def flagged(con: duckdb.DuckDBPyConnection, rules: Plausibility, zone: str) -> pl.DataFrame:
+    """Applications whose own times cannot be true (config [plausibility]): loaded, since their
+    events are real, but listed here for the data steward with the field and the reason."""
+    earliest = datetime.combine(rules.earliest, time(), tzinfo=ZoneInfo(zone))
+    latest = datetime.now(UTC) + timedelta(hours=rules.future_tolerance_hours)
+    parts = [
+        f"""SELECT application_id, matter_code, '{late}' AS field, {late} AS value,
+            '{reason}' AS reason FROM applications WHERE {late} < {early}"""
+        for late, early, reason in _ORDER_RULES
+    ]
+    parts += [
+        f"""SELECT application_id, matter_code, '{name}', {name},
+            CASE WHEN {name} > $latest THEN 'in the future (plausibility.future_tolerance_hours)'
+                 ELSE 'before plausibility.earliest' END
+            FROM applications WHERE {name} > $latest OR {name} < $earliest"""
+        for name in _HAPPENED
+    ]
+    frame: pl.DataFrame = con.sql(
+        f"""SELECT application_id, matter_code, field,
+            strftime(value AT TIME ZONE $zone, '%Y-%m-%d %H:%M:%S') AS value, reason
+        FROM ({" UNION ALL ".join(parts)}) ORDER BY application_id, field""",
+        params={"zone": zone, "earliest": earliest, "latest": latest},
+    ).pl()
     return frame
 
 

@@ -119,3 +119,10 @@ def _reforms(
     con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
 ) -> pl.DataFrame:
     return reforms.report(con, WorkCalendar.from_config(config), config, filters.reforms)
+
+
+@report("flagged", app_cuts=False, period=False)
+def _flagged(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return health.flagged(con, config.plausibility, config.center.timezone)

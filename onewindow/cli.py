@@ -169,6 +169,7 @@ def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         calendar=WorkCalendar.from_config(config),
         reforms=Update(config=tuple(config.reforms)),
         settings=config.etl,
+        plausibility=config.plausibility,
     )
     print(format_table(outcome_frame(result)))
     print(f"run {result.run_id}: {result.status}")
@@ -307,9 +308,8 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
             "use --from and --to"
         )
     if not chosen.period and (args.start or args.end):
-        raise UsageError(
-            f"report {args.name} takes its periods from each reform; --from and --to do not apply"
-        )
+        why = "takes its periods from each reform" if chosen.reform_cut else "covers all data"
+        raise UsageError(f"report {args.name} {why}; --from and --to do not apply")
     if args.reform and not chosen.reform_cut:
         raise UsageError(f"report {args.name} cannot be cut by reform; only report reforms can")
     if args.by not in chosen.by:

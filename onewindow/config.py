@@ -143,6 +143,19 @@ class Report(_Section):
     font: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 
+class Plausibility(_Section):
+    """Times that cannot be true: such event rows are quarantined, such applications flagged
+    (docs/config.md)."""
+
+    earliest: date = date(2000, 1, 1)  # an instant before this day is a typo or a placeholder
+    future_tolerance_hours: float = Field(default=24.0, ge=0)  # clock skew, late time zones
+    # An event before its application's submission by more than this is held back.
+    before_submission_hours: float = Field(default=24.0, ge=0)
+    # An event after its application's completion by more than this is held back; delivery and
+    # pick-up steps (送达, 领证) follow completion by days or weeks.
+    after_completion_days: float = Field(default=90.0, ge=0)
+
+
 DEFAULT_TARGETS = {
     "online_rate": 0.90,
     "on_time_rate": 0.99,
@@ -195,6 +208,7 @@ class Config(BaseSettings):
     supervision: Supervision = Supervision()
     queue: Queue = Queue()
     report: Report = Report()
+    plausibility: Plausibility = Plausibility()
     reforms: list[Reform] = []
 
     @field_validator("targets")

@@ -1,6 +1,7 @@
 """Data (数据状况), for the data steward: is the data fresh and whole? Run history, the last
-run and the last event, quarantined rows with reasons, files that failed, years without
-holiday data; and an upload box that loads a file through the normal ETL path."""
+run and the last event, the files of recent runs with their counts, quarantined rows with
+reasons, files that failed, applications with impossible times, years without holiday data;
+and an upload box that loads a file through the normal ETL path."""
 
 from __future__ import annotations
 
@@ -71,6 +72,9 @@ def show() -> None:
         st.warning(tr("data.calendar_gap", lang, year=gap["year"], days=gap["fallback_days"]))
     st.subheader(tr("data.history", lang))
     table(runs, "runs", lang)
+    st.subheader(tr("data.files", lang))
+    st.caption(tr("data.files_note", lang))
+    table(data.run_files(version), "run_files", lang)
     st.subheader(tr("data.failed", lang))
     failed = data.failed(version)
     if failed.is_empty():
@@ -83,6 +87,12 @@ def show() -> None:
         table(held.with_columns(pl.col("raw_values").cast(pl.String)), "quarantine", lang)
     else:
         st.success(f"✓ {tr('data.no_held', lang)}")
+    st.subheader(tr("data.flagged", lang))
+    flagged = data.flagged(version)
+    if flagged.height:
+        table(flagged, "flagged", lang)
+    else:
+        st.success(f"✓ {tr('data.no_flagged', lang)}")
     upload_box(lang)
 
 

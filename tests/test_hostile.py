@@ -146,7 +146,8 @@ def test_a_bom_file_in_another_encoding_names_the_problem(
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     result = load_files(wh, [(path, center_profile)], calendar=CALENDAR)
     assert result.files[0].error == (
-        "starts with a UTF-8 byte-order mark but is not valid UTF-8 (undecodable byte at offset 3)"
+        "starts with a UTF-8 byte-order mark but is not valid UTF-8 (undecodable byte in row 1, "
+        "column 1)"
     )
 
 

@@ -122,8 +122,8 @@ def test_unreadable_files_fail_alone_and_the_run_goes_on(
     reasons = {Path(f.path).name: f.error for f in result.failed}
     assert reasons == {
         "applications_empty.csv": "the file is empty",
-        "applications_bytes.csv": "neither UTF-8 nor GB18030 (undecodable byte at offset "
-        f"{len(header)})",
+        "applications_bytes.csv": "neither UTF-8 nor GB18030 (undecodable byte in row 2, "
+        "column 1 (办件编号))",
         "applications_nocol.csv": "missing column(s) '办件编号' (mapped to application_id)",
         "steps.csv": "the file ends in the middle of row 17: it looks truncated",
         "applications_book.xlsx": "not a readable Excel workbook (CalamineError)",
@@ -145,6 +145,6 @@ def test_an_explicit_wrong_encoding_names_the_fix(tmp_path: Path, wh: Warehouse)
     path = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps)
     result = load_files(wh, [(path, profile)], calendar=CALENDAR)
     assert result.failed[0].error == (
-        "not valid utf-8 (undecodable byte at offset 0); "
+        "not valid utf-8 (undecodable byte in row 1, column 1); "
         'set encoding = "auto" or the file\'s real encoding in the profile'
     )

@@ -175,6 +175,16 @@ def quarantine(version: str) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner=False)
+def run_files(version: str) -> pl.DataFrame:
+    return _read(lambda con: health.files(con, config().center.timezone))
+
+
+@st.cache_data(show_spinner=False)
+def flagged(version: str) -> pl.DataFrame:
+    return _read(lambda con: health.flagged(con, config().plausibility, config().center.timezone))
+
+
+@st.cache_data(show_spinner=False)
 def failed(version: str) -> pl.DataFrame:
     return _read(lambda con: failed_files(con, Filters(), config().center.timezone))
 

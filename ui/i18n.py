@@ -256,6 +256,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "data.held": ("隔离的行", "Quarantined rows"),
     "data.no_held": ("没有隔离的行", "No quarantined rows"),
     "data.failed": ("加载失败的文件", "Files that failed"),
+    "data.files": ("最近运行的文件", "Files of recent runs"),
+    "data.files_note": (
+        "读取行数 = 已加载 + 重复 + 隔离。重复行：与本文件前面某行相同的行"
+        "（默认作为不同事件保留）；"
+        "清理：去除了不可见字符（BOM、零宽字符、NUL）的值；移除：被完整环节清单替换的已存事件。",
+        "Rows read = loaded + duplicates + quarantined. Repeated: rows identical to an earlier "
+        "row of the same file (kept as distinct events unless the profile merges them); "
+        "cleaned: values stripped of invisible characters (BOMs, zero-width, NUL); removed: "
+        "stored events a complete step list replaced.",
+    ),
+    "data.flagged": ("时间不合理的办件", "Applications with impossible times"),
+    "data.no_flagged": ("没有时间不合理的办件", "No application with impossible times"),
     "data.no_failed": ("没有加载失败的文件", "No file failed"),
     "data.calendar_gap": (
         "{year} 年没有法定节假日数据，按周一至周五计算工作日（{days} 天）。"
@@ -464,11 +476,15 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "updated": ("更新", "Updated"),
     "duplicates": ("重复", "Duplicates"),
     "quarantined": ("隔离", "Quarantined"),
+    "repeated": ("重复行", "Repeated rows"),
+    "cleaned": ("清理的值", "Cleaned values"),
+    "removed": ("移除", "Removed"),
     "error": ("错误", "Error"),
     "file": ("文件", "File"),
     "row": ("行号", "Row"),
     "table_name": ("表", "Table"),
     "field": ("字段", "Field"),
+    "value": ("值", "Value"),
     "raw_values": ("原始值", "Raw values"),
     "read": ("读取", "Read"),
     "loaded": ("已加载", "Loaded"),

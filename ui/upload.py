@@ -42,5 +42,6 @@ def load_upload(
             secret=config.pseudonym_secret(),
             lock_timeout_s=config.etl.lock_timeout_s,
             settings=config.etl,
+            plausibility=config.plausibility,
         )
     return result.run_id, result.status, outcome_frame(result)

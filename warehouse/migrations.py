@@ -178,4 +178,22 @@ def derived_state() -> str:
     """
 
 
+@migration
+def event_identity_and_cleaning() -> str:
+    # Identical events of one file are distinct events; a profile may map the step record's
+    # own number (event_id); runs count per file the rows that repeated an earlier row of the
+    # file, the values cleaned of invisible characters and the stored events a complete step
+    # list removed. A conflict names its table (matters and tickets have no application).
+    return """
+    ALTER TABLE events ADD COLUMN event_id VARCHAR;
+    ALTER TABLE etl_run_files ADD COLUMN repeated BIGINT DEFAULT 0;
+    ALTER TABLE etl_run_files ADD COLUMN cleaned BIGINT DEFAULT 0;
+    ALTER TABLE etl_run_files ADD COLUMN removed BIGINT DEFAULT 0;
+    ALTER TABLE etl_runs ADD COLUMN repeated BIGINT DEFAULT 0;
+    ALTER TABLE etl_runs ADD COLUMN cleaned BIGINT DEFAULT 0;
+    ALTER TABLE etl_runs ADD COLUMN removed BIGINT DEFAULT 0;
+    ALTER TABLE etl_conflicts ADD COLUMN table_name VARCHAR;
+    """
+
+
 LATEST = len(MIGRATIONS)
