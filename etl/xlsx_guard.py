@@ -60,9 +60,10 @@ def check_workbook(path: Path, src: TableSource, limits: ExcelLimits | None = No
     try:
         with zipfile.ZipFile(path) as book:
             _check_sizes(path, book.infolist(), limits or ExcelLimits())
-            sheet = _sheet_part(book, src.sheet)
-            if sheet is None:
+            found = _sheet_part(book, src.sheet)
+            if found is None:
                 return  # no such sheet: the reader names the problem
+            title, sheet = found
             header = _header(book, sheet)
     except (
         zipfile.BadZipFile,
@@ -77,7 +78,7 @@ def check_workbook(path: Path, src: TableSource, limits: ExcelLimits | None = No
     if header is not None:
         # The same check and reason as after a full read (readers._keep_mapped).
         frame = pl.DataFrame(schema={**dict.fromkeys(header, pl.String), ROW: pl.Int64})
-        _keep_mapped(Source(frame), src)
+        _keep_mapped(Source(frame), src, f" in sheet {title!r}")
 
 
 def _check_sizes(path: Path, parts: list[zipfile.ZipInfo], limits: ExcelLimits) -> None:
@@ -178,8 +179,9 @@ def _elements(stream: IO[bytes], tags: set[str]) -> Iterator[tuple[str, Element]
             yield event, elem
 
 
-def _sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> str | None:
-    """The zip member of the profile's sheet (a name, or a 0-based index, default the first)."""
+def _sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> tuple[str, str] | None:
+    """The name and zip member of the profile's sheet (a name, or a 0-based index, default
+    the first)."""
     with book.open("xl/workbook.xml") as fh:
         sheets = [
             (e.get("name"), e.get(f"{_REL}id"))
@@ -187,17 +189,20 @@ def _sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> str | None:
             if ev == "end"
         ]
     if isinstance(sheet, str):
-        chosen = next((rid for name, rid in sheets if name == sheet), None)
+        found: tuple[str | None, str | None] | None = next(
+            ((name, rid) for name, rid in sheets if name == sheet), None
+        )
     else:
         index = sheet or 0
-        chosen = sheets[index][1] if 0 <= index < len(sheets) else None
-    if chosen is None:
+        found = sheets[index] if 0 <= index < len(sheets) else None
+    if found is None or found[1] is None:
         return None
+    title, chosen = found
     with book.open("xl/_rels/workbook.xml.rels") as fh:
         for ev, rel in _elements(fh, {f"{_PKG_REL}Relationship"}):
             if ev == "end" and rel.get("Id") == chosen:
                 target = rel.get("Target") or ""
-                return (
+                return str(title), (
                     target.lstrip("/")
                     if target.startswith("/")
                     else posixpath.normpath(posixpath.join("xl", target))

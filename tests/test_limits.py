@@ -183,7 +183,7 @@ def test_the_header_row_is_checked_first_with_the_full_reads_reason(
     if not bomb_header:
         full = fastexcel.read_excel(str(book)).load_sheet(0, dtypes="string").to_polars()
         with pytest.raises(UnreadableFile) as after_read:
-            _keep_mapped(Source(full.with_row_index("__row")), src)
+            _keep_mapped(Source(full.with_row_index("__row")), src, " in sheet '导出'")
         assert str(guarded.value) == str(after_read.value)
     assert "missing column(s) '实施部门' (mapped to department)" in str(guarded.value)
 
