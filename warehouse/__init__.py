@@ -1,12 +1,24 @@
 """The warehouse: schema, migrations and the one class that owns connections."""
 
-from warehouse.errors import WarehouseBusy, WarehouseError, WarehouseMissing, WarehouseTooNew
-from warehouse.warehouse import Applier, Warehouse, Writer
+from warehouse.errors import (
+    CopyUnusable,
+    FollowUpFailed,
+    WarehouseBusy,
+    WarehouseDamaged,
+    WarehouseError,
+    WarehouseMissing,
+    WarehouseTooNew,
+)
+from warehouse.warehouse import Applier, CopyHealth, Warehouse, Writer
 
 __all__ = [
     "Applier",
+    "CopyHealth",
+    "CopyUnusable",
+    "FollowUpFailed",
     "Warehouse",
     "WarehouseBusy",
+    "WarehouseDamaged",
     "WarehouseError",
     "WarehouseMissing",
     "WarehouseTooNew",
