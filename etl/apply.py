@@ -10,7 +10,6 @@ replaces the stored row) or duplicate (same key, same values), then updated and 
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import duckdb
@@ -19,7 +18,7 @@ from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, LOAD_ORDER
 from etl.reforms import apply_staged as apply_reforms
 from metrics import derived
 from metrics.calendar import WorkCalendar
-from warehouse.errors import FollowUpFailed, plain
+from warehouse.errors import FollowUpFailed, plain, rollback
 
 
 def apply_delta(con: duckdb.DuckDBPyConnection, delta: Path) -> None:
@@ -36,7 +35,7 @@ def apply_delta(con: duckdb.DuckDBPyConnection, delta: Path) -> None:
             _mark_touched(con)
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         calendar = _calendar(con)
         run_id = int(con.execute("SELECT run_id FROM d.run").fetchall()[0][0])
@@ -51,8 +50,7 @@ def apply_delta(con: duckdb.DuckDBPyConnection, delta: Path) -> None:
 
 def _note_stale(con: duckdb.DuckDBPyConnection, run_id: int, reason: str) -> str:
     """Marks the run's history entry: published, derived tables not refreshed."""
-    with contextlib.suppress(duckdb.Error):  # a refresh whose own rollback failed
-        con.execute("ROLLBACK")
+    rollback(con)  # in case the refresh could not end its transaction
     note = (
         f"derived tables not refreshed ({reason}); reports stay right, computed from the "
         "events (slower), until a later run refreshes them"

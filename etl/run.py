@@ -190,7 +190,10 @@ def load_files(
             writer.publish(path)
         except Exception as exc:
             if writer.holds(run_id):  # in the standby, not yet published: rolled forward
-                raise LoadError(f"run {run_id} was not published yet: {plain(exc)}") from exc
+                writer.note(run_id, f"not published at once: {plain(exc)}; the next run did")
+                raise LoadError(
+                    f"run {run_id} was not published yet: {plain(exc)}; the next run publishes it"
+                ) from exc
             path.unlink(missing_ok=True)  # no copy has it: it never happened
             _fail(writer, run_id, job, profiles, "applying", exc)
         _record_repairs(writer)

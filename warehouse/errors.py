@@ -1,6 +1,9 @@
 """Warehouse problems worth one plain line to the user."""
 
+import contextlib
 import re
+
+import duckdb
 
 
 class WarehouseError(Exception):
@@ -42,5 +45,14 @@ def hide_paths(text: str) -> str:
 
 def plain(exc: BaseException) -> str:
     """An error's first line without server paths, for the run history and the dashboard."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return hide_paths(text)[:300]
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """After a failed statement of a transaction: roll it back. A COMMIT that failed (a full
+    disk) has already ended it, and the error of that ROLLBACK must not hide the cause."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.execute("ROLLBACK")

@@ -279,43 +279,41 @@ class Writer:
             self._update_old(published)
 
     def _repair(self) -> None:
-        """Rebuilds a copy that is damaged or read-only from the other copy. When the
-        published copy is the damaged one, readers already read the standby
-        (Warehouse.reading_copy): it is brought up to date and published first."""
+        """Rebuilds a damaged copy from the other. When the published copy is the damaged
+        one, readers already read the standby (Warehouse.reading_copy): it is brought up to
+        date and published first. A read-only standby is rewritten as a writable file; a
+        read-only published copy is left to the step after the swap (it is not written
+        before)."""
         published, standby = self.wh.published(), self.standby()
-        found = {
-            c: integrity.inspect(c, writable=True) or self._failed_open(c)
-            for c in (published, standby)
-        }
-        if not any(found.values()):
+        on_published = integrity.inspect(published)
+        on_standby = integrity.inspect(standby, writable=True) or self._failed_open(standby)
+        if on_published is None and on_standby is None:
             return
-        intact = {c for c, d in found.items() if d is None or d.readable}
-        if not intact:
+        if on_published is not None and not (on_standby is None or on_standby.readable):
             raise WarehouseDamaged(
-                "both copies of the warehouse are damaged ("
-                + "; ".join(f"copy {c.stem}: {d.describe()}" for c, d in found.items() if d)
-                + "); restore the warehouse folder from a backup"
+                f"both copies of the warehouse are damaged (copy {published.stem}: "
+                f"{on_published.describe()}; copy {standby.stem}: {on_standby.describe()}); "
+                "restore the warehouse folder from a backup"
             )
-        source = published if published in intact else standby
-        target = self.wh.other(source)
-        if found[source] is not None:  # readable but read-only: rewrite it from itself
-            self._rebuild(source, source, found[source])  # type: ignore[arg-type]
-        if source == standby:
-            self._have[published] = set()  # unknown: no delta may be dropped meanwhile
-            self._catch_up(standby, wait_s=60.0)
-            self._point_to(standby)
-        damage = found[target]
-        if damage is not None:
-            self._rebuild(target, source, damage)
+        if on_published is None:
+            assert on_standby is not None
+            self._rebuild(standby, published, on_standby)
+            return
+        if on_standby is not None:  # read-only, contents intact: rewrite it from itself
+            self._rebuild(standby, standby, on_standby)
+        self._have[published] = set()  # unknown: no delta may be dropped meanwhile
+        self._catch_up(standby, wait_s=60.0)
+        self._point_to(standby)
+        self._rebuild(published, standby, on_published)
 
     def _failed_open(self, copy: Path) -> Damage | None:
-        """Damage that only opening the copy shows (a header that passed the look, a block
-        DuckDB finds corrupt was noted by a reader as a marker file)."""
+        """What only opening the standby for writing shows: a file the system will not let
+        us write (an immutable file, a read-only mount, permissions root ignores)."""
         try:
             con = _connect(copy, read_only=False)
         except duckdb.Error as exc:
             if _is_lock_conflict(exc):
-                return None  # a reader of the published copy: not damage
+                return None  # a reader that fell back to it: not damage
             return _damage_of(copy, exc)
         con.close()
         return None
@@ -327,7 +325,7 @@ class Writer:
         except OSError as exc:
             raise CopyUnusable(
                 f"copy {target.stem} of the warehouse is {damage.describe()} and could not be "
-                f"rebuilt ({exc.strerror or plain(exc)}); make the warehouse folder and its "
+                f"rebuilt ({plain(exc)}); make the warehouse folder and its "
                 "files writable by the ETL's user"
             ) from None
         integrity.clear_marker(target)
@@ -367,11 +365,24 @@ class Writer:
             self._point_to(standby)
         except OSError as exc:
             raise WarehouseError(
-                f"the run was applied to copy {standby.stem} but could not be published: the "
-                f"link could not be swapped ({exc.strerror or plain(exc)}); the next run "
-                "publishes it"
+                f"the published link could not be swapped to copy {standby.stem} ({plain(exc)})"
             ) from None
         self._update_old(old)
+
+    def note(self, run_id: int, text: str) -> None:
+        """Adds `text` to the run's history entry in the standby, the copy the next run
+        publishes (after a failed swap). Best effort: the command says it anyway."""
+        standby = self.standby()
+        try:
+            with contextlib.closing(self._open_rw(standby, wait_s=5.0)) as con:
+                con.execute(
+                    "UPDATE etl_runs SET error = concat_ws('; ', error, ?) WHERE run_id = ?",
+                    [text, run_id],
+                )
+                con.execute("CHECKPOINT")
+            integrity.record(standby)
+        except (duckdb.Error, WarehouseError, OSError) as exc:
+            log.warning("could not note on run %s: %s", run_id, plain(exc))
 
     def holds(self, run_id: int) -> bool:
         """Whether a copy holds the run (after a failed publish: was anything applied?)."""
@@ -430,6 +441,7 @@ class Writer:
             migrations.migrate(con, str(copy))
             have = {int(r[0]) for r in con.execute("SELECT run_id FROM etl_runs").fetchall()}
             self._have[copy] = have  # kept current delta by delta: holds() reads it
+            applied = []
             for run_id, delta in sorted(self._deltas().items()):
                 if run_id not in have:
                     try:
@@ -439,8 +451,31 @@ class Writer:
                         log.warning("%s", text)
                         self.problems.append(text)
                     have.add(run_id)
+                    applied.append(run_id)
+            self._take_notes(con, self.wh.other(copy), applied)
             con.execute("CHECKPOINT")
         integrity.record(copy)
+
+    def _take_notes(self, con: duckdb.DuckDBPyConnection, other: Path, runs: list[int]) -> None:
+        """A run's history entry can gain a note on the copy that got it first (derived
+        tables not refreshed, a swap that failed): the copy catching up takes it, so both
+        copies tell the same history."""
+        if not runs or integrity.inspect(other) is not None:
+            return
+        try:
+            with contextlib.closing(_connect(other, read_only=True)) as ro:
+                notes = ro.execute(
+                    """SELECT run_id, status, error FROM etl_runs
+                    WHERE run_id IN (SELECT unnest(?)) AND error IS NOT NULL""",
+                    [runs],
+                ).fetchall()
+        except duckdb.Error:
+            return  # busy or unreadable: its notes stay where they are
+        for run_id, status, error in notes:
+            con.execute(
+                "UPDATE etl_runs SET status = ?, error = ? WHERE run_id = ? AND error IS NULL",
+                [status, error, run_id],
+            )
 
     def _prune_deltas(self) -> None:
         a, b = self._copies()
