@@ -29,7 +29,7 @@ from etl.stage import Delta
 from etl.transform import map_rows
 from metrics.calendar import WorkCalendar
 from onewindow.config import Config
-from warehouse import Warehouse, WarehouseDamaged, Writer
+from warehouse import Warehouse, WarehouseDamaged, WarehouseError, Writer
 from warehouse.errors import plain
 
 log = logging.getLogger("onewindow.etl")
@@ -212,7 +212,9 @@ def _fail(
     exc: BaseException,
 ) -> NoReturn:
     """Records the run as failed at `step` (nothing else changes) and raises LoadError."""
-    reason = redact(f"{step}: {type(exc).__name__}: {plain(exc)}")
+    # Our own errors are plain sentences; a library's keeps its type (IOException: …).
+    kind = "" if isinstance(exc, WarehouseError) else f"{type(exc).__name__}: "
+    reason = redact(f"{step}: {kind}{plain(exc)}")
     kept = _record(writer, run_id, job, profiles, "failed", reason)
     raise LoadError(f"run {run_id} failed while {reason}{kept}") from exc
 

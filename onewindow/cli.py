@@ -80,7 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--profile", type=Path, required=True, help="source profile (TOML)")
     _common(load)
 
-    demo = sub.add_parser("demo", help="write the demo center's exports and load them")
+    demo = sub.add_parser(
+        "demo",
+        help="write the demo center's exports and load them",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument(
         "--applications", type=int, default=None, help="number of applications (default 40,000)"

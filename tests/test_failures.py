@@ -158,6 +158,24 @@ def test_a_damaged_copy_is_read_around_and_rebuilt_by_the_next_run(
     _assert_whole(c)
 
 
+def test_each_copy_truncated_in_turn_reports_answer_and_the_next_load_repairs_it(
+    center: Center,
+) -> None:
+    c = center
+    expected = 20.0
+    for extra in (c.second, c.third):
+        for target in (c.wh.home / "a.duckdb", c.wh.home / "b.duckdb"):
+            before = c.report("kpis")
+            _truncate(target)
+            assert c.report("kpis") == before  # answered from the other copy
+            assert c.load(extra).code == 0  # repairs, then loads (or finds duplicates)
+            expected = 23.0 if extra == c.second else 26.0
+            assert _submitted(c) == expected
+            assert str(c.jobs()[-2]["error"]).startswith(f"copy {target.stem} was cut short")
+            _assert_whole(c)
+    assert [r["job"] for r in c.jobs()].count("repair") == 4
+
+
 def test_a_copy_damaged_inside_is_noted_by_a_reader_and_rebuilt(center: Center) -> None:
     """Headers intact, blocks zeroed: only DuckDB's checksums see it, when a block is read."""
     c = center
