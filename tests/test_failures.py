@@ -388,6 +388,40 @@ def test_a_read_only_standby_fails_the_run_and_is_recorded_once_writable(
     _assert_whole(c)
 
 
+def test_a_standby_without_write_permission_is_rebuilt_and_the_run_goes_on(
+    center: Center, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chmod a-w as the service's own (non-root) user: the folder stays writable, so the
+    copy is replaced by a writable one. Root ignores the mode bits, so the permission check
+    is what this test forces."""
+    c = center
+    standby = c.standby()
+    inode = standby.stat().st_ino
+    real_access = os.access
+
+    def access(path: object, mode: int, **kwargs: object) -> bool:
+        target = Path(str(path))
+        if mode == os.W_OK and target == standby and target.stat().st_ino == inode:
+            return False
+        return real_access(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(integrity.os, "access", access)
+    ran = c.load(c.second)
+    assert ran.code == 0, ran.err
+    jobs = c.jobs()
+    assert [(r["job"], r["status"]) for r in jobs] == [
+        ("load", "ok"),
+        ("repair", "ok"),
+        ("load", "ok"),
+    ]
+    assert str(jobs[1]["error"]) == (
+        f"copy {standby.stem} was read-only (no write permission); "
+        f"rebuilt from copy {c.wh.other(standby).stem}"
+    )
+    assert standby.stat().st_ino != inode and _submitted(c) == 23
+    _assert_whole(c)
+
+
 def test_a_read_only_published_copy_still_publishes_the_run(
     center: Center, immutable: list[Path]
 ) -> None:
