@@ -6,11 +6,15 @@ On disk a warehouse at PATH (e.g. data/warehouse.duckdb) is:
     PATH.d/a.duckdb, b.duckdb two full copies; readers only ever open the published one
     PATH.d/deltas/run-N.duckdb  a run's staged changes, kept until both copies have them
     PATH.d/etl.lock           held by the one process that writes
+    PATH.d/copies.json        each copy's size when the writer last closed it (integrity.py)
+    PATH.d/a.duckdb.damaged   left by a reader that found damage inside that copy
 
 DuckDB lets one process write a file and nobody else open it meanwhile, so a writer never
 touches the published copy: it applies a run to the other copy, then swaps the symlink
 (an atomic rename), then brings the old copy up to date. Readers open short-lived read-only
-connections and never wait for a run. See docs/architecture.md for the reasons.
+connections and never wait for a run. A copy found damaged or read-only is read around
+(readers take the other copy) and rebuilt from the other by the next writer. See
+docs/architecture.md for the reasons.
 """
 
 from __future__ import annotations
