@@ -19,6 +19,7 @@ from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, LOAD_ORDER
 from etl.reforms import apply_staged as apply_reforms
 from metrics import derived
 from metrics.calendar import WorkCalendar
+from warehouse.errors import FollowUpFailed, plain, rollback
 
 
 def apply_delta(
@@ -27,7 +28,9 @@ def apply_delta(
     """The run's data and records in one transaction, then the derived tables of what it
     touched in a second (metrics/derived.py). A crash between the two leaves the touched
     applications in d_pending: readers fall back to the reference SQL until a later run.
-    `step` is told what is being done (a terminal's progress line)."""
+    A refresh that fails (a full disk) is noted on the run's history entry and raised as
+    FollowUpFailed: the run's data is in, the copy is consistent. `step` is told what is
+    being done (a terminal's progress line)."""
     copy = str(con.execute("SELECT current_database()").fetchall()[0][0])
 
     def tell(what: str) -> None:
@@ -42,13 +45,35 @@ def apply_delta(
             _mark_touched(con)
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         calendar = _calendar(con)
+        run_id = int(con.execute("SELECT run_id FROM d.run").fetchall()[0][0])
     finally:
         con.execute("DETACH d")
     if calendar is not None:
-        derived.refresh(con, calendar, tell)
+        try:
+            derived.refresh(con, calendar, tell)
+        except duckdb.Error as exc:
+            raise FollowUpFailed(_note_stale(con, run_id, plain(exc))) from exc
+
+
+def _note_stale(con: duckdb.DuckDBPyConnection, run_id: int, reason: str) -> str:
+    """Marks the run's history entry: published, derived tables not refreshed."""
+    rollback(con)  # in case the refresh could not end its transaction
+    note = (
+        f"derived tables not refreshed ({reason}); reports stay right, computed from the "
+        "events (slower), until a later run refreshes them"
+    )
+    try:
+        con.execute(
+            """UPDATE etl_runs SET status = CASE status WHEN 'ok' THEN 'partial' ELSE status END,
+                error = concat_ws('; ', error, ?) WHERE run_id = ?""",
+            [note, run_id],
+        )
+    except duckdb.Error as exc:  # e.g. the disk is still full: the command still says it
+        note += f" (this note could not be stored in the run history: {plain(exc)})"
+    return note
 
 
 def _mark_touched(con: duckdb.DuckDBPyConnection) -> None:

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from etl import reforms as registry
 from etl.apply import apply_delta
@@ -30,7 +31,8 @@ from etl.xlsx_guard import ExcelLimits
 from metrics.calendar import WorkCalendar
 from onewindow.config import Etl as EtlSettings
 from onewindow.config import Plausibility
-from warehouse import Resources, Warehouse
+from warehouse import Resources, Warehouse, WarehouseDamaged, WarehouseError, Writer
+from warehouse.errors import plain
 
 log = logging.getLogger("onewindow.etl")
 
@@ -56,6 +58,18 @@ class RunResult:
     run_id: int
     status: str  # ok, partial, failed
     files: list[FileOutcome]
+    # Steps after the run's data was committed that failed (derived tables not refreshed,
+    # the second copy not updated): the run is published but not complete.
+    problems: tuple[str, ...] = ()
+
+    @property
+    def published(self) -> bool:
+        return self.status != "failed"
+
+    @property
+    def complete(self) -> bool:
+        """Published, every file loaded and every step after publishing done."""
+        return self.status == "ok" and not self.problems
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -146,34 +160,107 @@ def load_files(
     a run refreshed with another would serve figures of another calendar. With `reforms`,
     the run also changes the reform registry (etl/reforms.py). `settings` (the config's
     `[etl]`) bounds DuckDB's memory and threads and the size of a workbook. Implausible times
-    are held back by `plausibility` (the config's [plausibility]; default: its defaults)."""
+    are held back by `plausibility` (the config's [plausibility]; default: its defaults).
+
+    Returns the outcome of a published run (`RunResult.complete` tells whether every step
+    after publishing succeeded too); raises LoadError when the run was not published, after
+    recording it in the run history as `failed` with the step and the reason."""
     progress = progress or Progress(total_files=len(items))
     settings = settings or EtlSettings()
     resources = Resources(settings.memory_limit, settings.threads)
     excel = ExcelLimits(settings.excel_max_uncompressed_mb, settings.excel_max_ratio)
     applier = functools.partial(apply_delta, step=progress.doing)
-    with wh.writer(applier, lock_timeout_s, resources) as writer:
-        run_id, next_file_id = writer.next_ids()
-        profiles = ", ".join(sorted({p.name for _, p in items})) or None
-        rules = plausibility or Plausibility()
-        delta = Delta(writer.delta_path(run_id), run_id, job, profiles, calendar.to_json(), rules)
-        writer.configure(delta.con, "stage")
+    rules = plausibility or Plausibility()
+    profiles = ", ".join(sorted({p.name for _, p in items})) or None
+    with wh.writer(applier, lock_timeout_s, resources, recover=False) as writer:
         try:
+            writer.recover()
+        except WarehouseDamaged as exc:  # no intact copy: nothing can be recorded
+            raise LoadError(f"the run could not start: {exc}") from exc
+        except Exception as exc:
+            try:
+                run_id = writer.next_ids()[0]
+            except Exception:
+                raise LoadError(f"the run could not start: {plain(exc)}") from exc
+            _fail(writer, run_id, job, profiles, "bringing the warehouse up to date", exc)
+        _record_repairs(writer)
+        run_id, next_file_id = writer.next_ids()
+        delta: Delta | None = None
+        try:
+            delta = Delta(
+                writer.delta_path(run_id), run_id, job, profiles, calendar.to_json(), rules
+            )
+            writer.configure(delta.con, "stage")
             _stage(wh, delta, items, next_file_id, secret, progress, excel, rules)
             if reforms is not None:
                 registry.stage(delta.con, reforms)
             path = delta.finish("ok", None)
-            progress.doing("publishing the run")
         except Exception as exc:
-            delta.discard()
-            reason = redact(f"{type(exc).__name__}: {exc}")
-            failed = Delta(writer.delta_path(run_id), run_id, job, profiles, None)
-            writer.publish(failed.finish("failed", reason))
-            raise LoadError(f"run {run_id} failed: {reason}") from exc
-        writer.publish(path)
-    result = run_outcome(wh, run_id)
+            if delta is not None:
+                delta.discard()
+            _fail(writer, run_id, job, profiles, "staging", exc)
+        progress.doing("publishing the run")
+        try:
+            writer.publish(path)
+        except Exception as exc:
+            if writer.holds(run_id):  # in the standby, not yet published: rolled forward
+                writer.note(run_id, f"not published at once: {plain(exc)}; the next run did")
+                raise LoadError(
+                    f"run {run_id} was not published yet: {plain(exc)}; the next run publishes it"
+                ) from exc
+            path.unlink(missing_ok=True)  # no copy has it: it never happened
+            _fail(writer, run_id, job, profiles, "applying", exc)
+        _record_repairs(writer)
+        problems = tuple(writer.problems)
+    result = run_outcome(wh, run_id, problems)
     progress.finish(result)
     return result
+
+
+def _fail(
+    writer: Writer,
+    run_id: int,
+    job: str,
+    profiles: str | None,
+    step: str,
+    exc: BaseException,
+) -> NoReturn:
+    """Records the run as failed at `step` (nothing else changes) and raises LoadError."""
+    # Our own errors are plain sentences; a library's keeps its type (IOException: …).
+    kind = "" if isinstance(exc, WarehouseError) else f"{type(exc).__name__}: "
+    reason = redact(f"{step}: {kind}{plain(exc)}")
+    kept = _record(writer, run_id, job, profiles, "failed", reason)
+    raise LoadError(f"run {run_id} failed while {reason}{kept}") from exc
+
+
+def _record(
+    writer: Writer, run_id: int, job: str, profiles: str | None, status: str, error: str
+) -> str:
+    """Publishes a history entry without data. When even that cannot be written (the disk
+    is full, a copy is read-only) the entry stays pending: the next run that can write
+    records it. Returns "" or a note saying so."""
+    path = writer.delta_path(run_id)
+    try:
+        for leftover in (path, path.with_name(path.name + ".tmp")):
+            leftover.unlink(missing_ok=True)
+        path = Delta(path, run_id, job, profiles, None).finish(status, error)
+        writer.publish(path)
+    except Exception as exc:
+        log.error("run %s could not be recorded in the history yet: %s", run_id, plain(exc))
+        if path.exists():
+            return f" (the history entry is kept and recorded by the next run: {plain(exc)})"
+        return f" (no history entry could be written: {plain(exc)})"
+    return ""
+
+
+def _record_repairs(writer: Writer) -> None:
+    """Copies rebuilt in this session become one `repair` entry in the run history."""
+    if not writer.repairs:
+        return
+    repairs = "; ".join(writer.repairs)
+    writer.repairs.clear()
+    run_id = writer.next_ids()[0]
+    _record(writer, run_id, "repair", None, "ok", repairs)
 
 
 def _order(item: tuple[Path, Profile]) -> tuple[int, str]:
@@ -270,7 +357,7 @@ def _needs_secret(src: TableSource, secret: bytes | None, wh: Warehouse) -> byte
     return pseudonym_secret(wh, secret) if "applicant_id" in src.columns else secret
 
 
-def run_outcome(wh: Warehouse, run_id: int) -> RunResult:
+def run_outcome(wh: Warehouse, run_id: int, problems: tuple[str, ...] = ()) -> RunResult:
     with wh.read() as con:
         found = con.execute("SELECT status FROM etl_runs WHERE run_id = ?", [run_id]).fetchall()
         rows = con.execute(
@@ -279,7 +366,7 @@ def run_outcome(wh: Warehouse, run_id: int) -> RunResult:
             [run_id],
         ).fetchall()
     files = [FileOutcome(*r) for r in rows]
-    return RunResult(run_id, str(found[0][0]) if found else "failed", files)
+    return RunResult(run_id, str(found[0][0]) if found else "failed", files, problems)
 
 
 def export_quarantine(wh: Warehouse, result: RunResult, folder: Path) -> list[Path]:

@@ -15,6 +15,7 @@ from datetime import UTC
 from pathlib import Path
 from types import FrameType
 
+import duckdb
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -93,7 +94,7 @@ def _logged(name: str, fn: object) -> object:
     def run() -> None:
         try:
             fn()  # type: ignore[operator]
-        except (LoadError, WarehouseError, OSError, ValueError) as exc:
+        except (LoadError, WarehouseError, OSError, ValueError, duckdb.Error) as exc:
             # The run is already in the history when it failed inside a run; keep scheduling.
             log.error("%s job failed: %s", name, exc)
 

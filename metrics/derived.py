@@ -17,6 +17,7 @@ import duckdb
 from metrics.calendar import WorkCalendar
 from metrics.facts import app_filter, facts_sql, steps_sql, transitions_sql
 from metrics.filters import Filters
+from warehouse.errors import rollback
 from warehouse.sql import Params, execute
 
 # Raise when a builder's SQL changes: stored tables built by older code are then rebuilt.
@@ -115,6 +116,6 @@ def refresh(
         con.execute("INSERT INTO d_state VALUES (?, now())", [wanted])
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return "full" if full else "incremental"

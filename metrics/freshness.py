@@ -9,6 +9,8 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from metrics import derived
+from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from warehouse import sql
 
@@ -46,3 +48,22 @@ def failed_files(con: duckdb.DuckDBPyConnection, filters: Filters, zone: str) ->
         params,
     )
     return frame
+
+
+def stale_derived(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> int | None:
+    """None when the derived tables are current for `cal`; else how many applications wait
+    for a refresh (all of them when the calendar or the code changed since the last build).
+    Reports are right either way: they fall back to the reference SQL (metrics/derived.py)."""
+    if derived.current(con, cal):
+        return None
+    wanted = derived.fingerprint(cal, con)
+    try:
+        stored, waiting = con.execute(
+            """SELECT (SELECT max(fingerprint) FROM d_state),
+                (SELECT count(DISTINCT application_id) FROM d_pending)"""
+        ).fetchall()[0]
+    except duckdb.CatalogException:  # a warehouse older than the derived tables
+        stored, waiting = None, 0
+    if stored == wanted:
+        return int(waiting)
+    return int(con.execute("SELECT count(*) FROM applications").fetchall()[0][0])

@@ -1,7 +1,11 @@
 """The `onewindow` command line. Each command is a thin shell over one library call; library
 errors become one clear line on stderr here, at the edge (a traceback only with --debug).
 
-Exit codes: 0 success, 1 a failed run, 2 bad usage.
+Exit codes (load and demo): 0 the run was published and is complete; 1 nothing was published
+(the run failed and is in the history as `failed` with its reason, or it could not start);
+2 bad usage; 3 the run was published but is not complete: some files failed, or a step after
+publishing did not finish (derived tables not refreshed, the second copy not updated); the
+run history and stderr say which. Other commands: 0 success, 1 failure, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import duckdb
 import polars as pl
 
 from etl.profile import Profile, ProfileError, load_profile
@@ -32,6 +37,15 @@ from metrics.reforms import UnknownReform
 from metrics.reports import REPORTS
 from onewindow.config import Config, ConfigError, load_config
 from warehouse import Warehouse, WarehouseError
+
+EXIT_CODES = """exit codes of load and demo:
+  0  the run was published and is complete
+  1  nothing was published: the run failed (recorded in `report jobs` as failed, with the
+     step and the reason) or could not start
+  2  bad usage
+  3  the run was published but is not complete: some files failed, or a step after
+     publishing did not finish (derived tables not refreshed: reports stay right, slower;
+     the second copy not updated); `report jobs` and stderr say which"""
 
 
 class UsageError(Exception):
@@ -49,15 +63,30 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="onewindow", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="onewindow",
+        description=__doc__.splitlines()[0],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    load = sub.add_parser("load", help="one ETL run over the given files")
+    load = sub.add_parser(
+        "load",
+        help="one ETL run over the given files",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     load.add_argument("paths", nargs="+", type=Path, help="files, or folders to scan")
     load.add_argument("--profile", type=Path, required=True, help="source profile (TOML)")
     _common(load)
 
-    demo = sub.add_parser("demo", help="write the demo center's exports and load them")
+    demo = sub.add_parser(
+        "demo",
+        help="write the demo center's exports and load them",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument(
         "--applications", type=int, default=None, help="number of applications (default 40,000)"
@@ -131,10 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"onewindow: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, ProfileError, WarehouseError, LoadError, OSError) as exc:
+    except (ConfigError, ProfileError, WarehouseError, LoadError, OSError, duckdb.Error) as exc:
         if args.debug:
             raise
-        print(f"onewindow: {exc}", file=sys.stderr)
+        print(f"onewindow: {exc or type(exc).__name__}", file=sys.stderr)
         return 1
 
 
@@ -171,9 +200,16 @@ def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         settings=config.etl,
         plausibility=config.plausibility,
     )
+    return run_exit(result)
+
+
+def run_exit(result: RunResult) -> int:
+    """Prints a published run's outcome; its exit code (see EXIT_CODES)."""
     print(format_table(outcome_frame(result)))
     print(f"run {result.run_id}: {result.status}")
-    return 0 if result.status == "ok" else 1
+    for problem in result.problems:
+        print(f"onewindow: run {result.run_id} is published, but {problem}", file=sys.stderr)
+    return 0 if result.complete else 3
 
 
 def outcome_frame(result: RunResult) -> pl.DataFrame:
@@ -225,9 +261,7 @@ def cmd_demo(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         config_reforms=config.reforms,
         settings=config.etl,
     )
-    print(format_table(outcome_frame(result)))
-    print(f"run {result.run_id}: {result.status}")
-    return 0 if result.status == "ok" else 1
+    return run_exit(result)
 
 
 def cmd_schedule(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:

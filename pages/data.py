@@ -45,6 +45,27 @@ def upload_box(lang: Lang) -> None:
     table(outcome, "upload", lang)
 
 
+def warehouse_state(version: str, lang: Lang) -> None:
+    """Damaged copies and stale precomputed tables, in plain words (never a server path)."""
+    damaged = [c for c in data.copies() if c.damage is not None]
+    for copy in damaged:
+        damage = copy.damage
+        assert damage is not None
+        what = tr(
+            f"data.damage.{damage.kind}",
+            lang,
+            size=f"{damage.size / 1e6:.1f}",
+            expected=f"{damage.expected / 1e6:.1f}",
+        )
+        key = "data.copy_damaged_published" if copy.published else "data.copy_damaged_standby"
+        (st.error if copy.published else st.warning)(tr(key, lang, copy=copy.name, what=what))
+    waiting = data.derived_waiting(version)
+    if waiting:
+        st.info(tr("data.derived_stale", lang, n=count(waiting)))
+    if not damaged:
+        st.caption(f"✓ {tr('data.copies_ok', lang)}")
+
+
 def show() -> None:
     started = page.begin("data", period=False)  # ETL health is not cut by the filters
     if started is None:
@@ -68,6 +89,7 @@ def show() -> None:
         border=True,
     )
     cols[3].metric(tr("data.quarantined", lang), count(int(runs["quarantined"].sum())), border=True)
+    warehouse_state(version, lang)
     for gap in data.calendar_gaps(version).iter_rows(named=True):
         st.warning(tr("data.calendar_gap", lang, year=gap["year"], days=gap["fallback_days"]))
     st.subheader(tr("data.history", lang))

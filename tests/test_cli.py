@@ -21,12 +21,12 @@ from tests.fixtures import (
 )
 
 
-def test_load_prints_counts_per_file_and_exits_1_when_a_file_failed(tmp_path: Path) -> None:
+def test_load_prints_counts_per_file_and_exits_3_when_a_file_failed(tmp_path: Path) -> None:
     files = center_exports(tmp_path / "in", n=5)
     (tmp_path / "in" / "applications_empty.csv").write_bytes(b"")
     profile = write_profile(tmp_path)
     ran = run_cli("load", tmp_path / "in", "--profile", profile, "--db", tmp_path / "w.duckdb")
-    assert ran.code == 1
+    assert ran.code == 3  # published, not complete
     lines = ran.out.splitlines()
     assert lines[0].split() == [
         "file",

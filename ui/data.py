@@ -20,9 +20,9 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 from metrics import bottlenecks, catalog, followup, health, kpis, process, reforms, service
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
-from metrics.freshness import Freshness, failed_files, freshness
+from metrics.freshness import Freshness, failed_files, freshness, stale_derived
 from onewindow.config import Config, Reform, load_config
-from warehouse import Warehouse
+from warehouse import CopyHealth, Warehouse, WarehouseError
 
 T = TypeVar("T")
 
@@ -46,8 +46,20 @@ def version() -> str | None:
     wh = warehouse()
     if not wh.exists():
         return None
-    published = wh.published()
-    return f"{published}:{published.stat().st_mtime_ns}"
+    try:
+        copy = wh.reading_copy()  # the other copy while the published one is damaged
+    except WarehouseError:
+        copy = wh.published()  # reading says why, inside the page's guard
+    try:
+        return f"{copy}:{copy.stat().st_mtime_ns}"
+    except FileNotFoundError:
+        return f"{copy}:missing"
+
+
+def copies() -> list[CopyHealth]:
+    """Each warehouse copy and what is wrong with it: a look at its headers, never cached."""
+    wh = warehouse()
+    return wh.health() if wh.exists() else []
 
 
 def _read(fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
@@ -162,6 +174,11 @@ def window_workload(version: str, filters: Filters) -> pl.DataFrame:
 @st.cache_data(show_spinner=False)
 def jobs(version: str) -> pl.DataFrame:
     return _read(lambda con: health.jobs(con, Filters(), config().center.timezone))
+
+
+@st.cache_data(show_spinner=False)
+def derived_waiting(version: str) -> int | None:
+    return _read(lambda con: stale_derived(con, calendar()))
 
 
 @st.cache_data(show_spinner=False)

@@ -131,6 +131,16 @@ TEXT: dict[str, tuple[str, str]] = {
         "The warehouse was written by a newer OneWindow; this version cannot read it. "
         "Upgrade OneWindow.",
     ),
+    "state.damaged": (
+        "数据仓库的两份副本都已损坏，无法读取。请从备份恢复数据目录。",
+        "Both copies of the warehouse are damaged and cannot be read. Restore the warehouse "
+        "folder from a backup.",
+    ),
+    "state.copy_damaged": (
+        "读取时发现一份数据仓库副本已损坏。请刷新页面：将改用另一份副本，下一次加载会重建它。",
+        "A copy of the warehouse turned out to be damaged while reading it. Refresh the page: "
+        "the other copy is read now, and the next load rebuilds the damaged one.",
+    ),
     "state.failed": (
         "无法显示本页：{reason}",
         "This page cannot be shown: {reason}",
@@ -291,6 +301,44 @@ TEXT: dict[str, tuple[str, str]] = {
     "data.loaded": ("运行 {run}：{status}", "Run {run}: {status}"),
     "data.load_failed": ("加载失败：{reason}", "The load failed: {reason}"),
     "data.status": ("状态", "Status"),
+    "data.copies_ok": ("数据仓库的两份副本完好", "Both copies of the warehouse are whole"),
+    "data.copy_damaged_published": (
+        "数据仓库副本 {copy}（当前发布的副本）已损坏：{what}。页面改用另一份完好的副本"
+        "（可能缺少最近一次运行）；下一次加载会用它重建损坏的副本，并记入运行记录。",
+        "Copy {copy} of the warehouse (the published one) is damaged: {what}. The pages read "
+        "the other, intact copy instead (it may lack the latest run); the next load rebuilds "
+        "the damaged copy from it and records that in the run history.",
+    ),
+    "data.copy_damaged_standby": (
+        "数据仓库副本 {copy}（备用副本）已损坏：{what}。页面数据不受影响；"
+        "下一次加载会用发布的副本重建它，并记入运行记录。",
+        "Copy {copy} of the warehouse (the standby) is damaged: {what}. The figures shown are "
+        "not affected; the next load rebuilds it from the published copy and records that in "
+        "the run history.",
+    ),
+    "data.damage.missing": ("文件不存在", "the file is missing"),
+    "data.damage.empty": ("文件为空（0 字节）", "the file is empty (0 bytes)"),
+    "data.damage.not_database": (
+        "文件开头为零或已被覆盖，不再是数据库文件",
+        "it is no longer a database file (its start is zeros or was overwritten)",
+    ),
+    "data.damage.truncated": (
+        "文件被截断（{size} MB，应为 {expected} MB）",
+        "it was cut short ({size} MB of the {expected} MB it should have)",
+    ),
+    "data.damage.unreadable": ("文件无法读取", "the file cannot be read"),
+    "data.damage.read_only": ("文件为只读", "the file is read-only"),
+    "data.damage.failed_read": (
+        "读取时发现文件内部损坏",
+        "reading it found damage inside the file",
+    ),
+    "data.derived_stale": (
+        "预计算表尚未更新（{n} 个办件待刷新）：指标改为直接从事件计算，结果相同但较慢。"
+        "下一次运行会刷新（若是刷新失败，运行记录中写明了原因）。",
+        "The precomputed tables are not up to date ({n} applications wait): figures are "
+        "computed from the events instead — the same figures, more slowly. The next run "
+        "refreshes them (if a refresh failed, the run history says why).",
+    ),
     # reform
     "reform.pick": ("选择改革", "Reform"),
     "reform.none": (

@@ -14,7 +14,14 @@ from ui import data, view
 from ui.fmt import Lang
 from ui.i18n import tr
 from ui.nav import PAGES
-from warehouse import WarehouseBusy, WarehouseMissing, WarehouseTooNew
+from warehouse import (
+    CopyUnusable,
+    WarehouseBusy,
+    WarehouseDamaged,
+    WarehouseMissing,
+    WarehouseTooNew,
+)
+from warehouse.errors import plain
 
 log = logging.getLogger("onewindow.ui")
 
@@ -60,6 +67,10 @@ def guard() -> Iterator[Outcome]:
         st.error(tr("state.too_new", view.lang()))
     except WarehouseBusy:
         st.warning(tr("state.busy", view.lang()))
+    except WarehouseDamaged:
+        st.error(tr("state.damaged", view.lang()))
+    except CopyUnusable:
+        st.warning(tr("state.copy_damaged", view.lang()))
     except duckdb.Error as exc:
         if "lock" in str(exc).lower():
             st.warning(tr("state.busy", view.lang()))
@@ -72,5 +83,4 @@ def guard() -> Iterator[Outcome]:
 
 def _failed(exc: Exception) -> None:
     log.exception("page failed")
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    st.error(tr("state.failed", view.lang(), reason=reason))
+    st.error(tr("state.failed", view.lang(), reason=plain(exc)))  # no server paths

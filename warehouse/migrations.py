@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.errors import WarehouseTooNew
+from warehouse.errors import WarehouseTooNew, rollback
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def migrate(con: duckdb.DuckDBPyConnection, where: str) -> list[str]:
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [m.version, m.name])
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         applied.append(m.name)
     return applied
