@@ -217,7 +217,7 @@ def test_a_failed_derived_refresh_is_recorded_and_the_run_published(
     assert control.load(*control.first).code == 0
     assert control.load(control.second).code == 0
 
-    def refresh(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> str:
+    def refresh(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, *_: object) -> str:
         raise duckdb.IOException(FULL_DISK)
 
     with monkeypatch.context() as patched:
@@ -256,12 +256,12 @@ from pathlib import Path
 import metrics.derived
 from onewindow import cli
 original = metrics.derived.refresh
-def refresh(con, cal):
+def refresh(con, cal, *args):
     # Every write that grows a file fails, as on a full disk; the rollback frees the space.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
     try:
-        return original(con, cal)
+        return original(con, cal, *args)
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
 metrics.derived.refresh = refresh
@@ -518,7 +518,7 @@ def test_the_data_page_says_what_happened_in_plain_words(
 
     with monkeypatch.context() as patched:
 
-        def refresh(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> str:
+        def refresh(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, *_: object) -> str:
             raise duckdb.IOException(FULL_DISK)
 
         patched.setattr(metrics.derived, "refresh", refresh)
