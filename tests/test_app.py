@@ -4,8 +4,10 @@ filter in the query string is applied, and an empty warehouse shows how to load 
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import polars as pl
 import pytest
@@ -13,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from etl.profile import Profile
 from etl.run import load_files
-from metrics import followup, health, kpis, process, reforms, wording
+from metrics import followup, health, kpis, lists, process, reforms, wording
 from metrics.calendar import WorkCalendar
 from metrics.dashboard import period_range, previous_range, wide
 from metrics.filters import Filters
@@ -24,7 +26,7 @@ from tests.fixtures import APPLICATION_HEADER, center_rows, write_csv
 from ui import fmt, widgets
 from ui import reform as reform_ui
 from ui.fmt import Lang
-from ui.i18n import kpi_name, tr
+from ui.i18n import column, kpi_name, tr
 from ui.nav import PAGES
 from warehouse import Warehouse
 
@@ -168,7 +170,37 @@ def test_supervision(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) ->
     assert shown[tr("supervision.red", lang)] == fmt.count(reds)
     yellows = cards.filter(pl.col("card") == "yellow").height
     assert shown[tr("supervision.yellow", lang)] == fmt.count(yellows)
-    assert len(at.dataframe[-1].value) == cards.height  # the urgency list: every card
+
+
+def _linked(at: AppTest, lang: Lang) -> list[list[str]]:
+    """The application numbers of each list on the page, read from their links."""
+    number = column("application_id", lang)
+    frames = [pl.from_pandas(d.value) for d in at.dataframe]
+    return [
+        [unquote(re.search(r"[?&]app=([^&]*)", url)[1]) for url in f[number]]  # type: ignore[index]
+        for f in frames
+        if number in f.columns
+    ]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_supervision_count_leads_to_its_list(
+    demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang
+) -> None:
+    """The page opens on the yellow cards, then the red ones; each count is the length of
+    its list, and each number links to the Application page."""
+    at = _open(demo, monkeypatch, "supervision", **_custom(lang))
+    with _read(demo).read() as con:
+        yellow = lists.cards(con, CAL, PERIOD, CONFIG, "yellow")
+        red = lists.cards(con, CAL, PERIOD, CONFIG, "red")
+    assert red.height and yellow.height  # the demo plants overdue applications
+    shown = _metrics(at)
+    linked = _linked(at, lang)
+    assert shown[tr("supervision.yellow", lang)] == fmt.count(len(linked[0]))
+    assert linked[0] == yellow["application_id"].to_list()  # most urgent first
+    assert shown[tr("supervision.red", lang)] == fmt.count(len(linked[1]))
+    assert linked[1] == red["application_id"].to_list()
+    assert tr("list.yellow", lang, n=fmt.count(yellow.height)) in [h.value for h in at.subheader]
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import pytest
 
 from etl.profile import load_profile
@@ -17,6 +18,9 @@ from etl.run import load_files
 from metrics import application
 from metrics.calendar import WorkCalendar
 from onewindow.config import Config
+from tests.test_app import _open
+from ui.fmt import Lang
+from ui.i18n import column, tr
 from warehouse import Warehouse
 
 PROFILE = """
@@ -170,3 +174,28 @@ def test_an_open_application_shows_its_card(wh: Warehouse) -> None:
 def test_an_unknown_number_is_none(wh: Warehouse) -> None:
     with wh.read() as con:
         assert application.find(con, CAL, CONFIG, "X9", AS_OF) is None
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_application_page_shows_the_hand_built_timeline(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch, lang: Lang
+) -> None:
+    """Opened by its link (`/application?app=X1`), the page shows the hand-computed times."""
+    at = _open(wh.path, monkeypatch, "application", lang=lang, app="X1")
+    assert at.text_input(key="app").value == "X1"
+    timeline = pl.from_pandas(at.dataframe[0].value)
+    assert timeline[column("step", lang)].to_list() == [row[0] for row in X1]
+    hours = timeline[column("work_h", lang)].to_list()
+    assert hours[1:] == pytest.approx([row[1] for row in X1[1:]])
+    assert timeline[column("clock_workdays", lang)].to_list()[1:] == [row[4] for row in X1[1:]]
+    assert timeline[column("ended_at", lang)].to_list()[1] == "2025-03-10 09:30"
+    shown = {m.label: m.value for m in at.metric}
+    assert shown[tr("application.status", lang)] == tr("app_status.on_time", lang)
+    assert shown[tr("application.elapsed", lang)] == "3"
+    assert shown[tr("application.suspended", lang)] == "3"
+    assert at.query_params["app"] == "X1"  # the link reproduces the view
+
+
+def test_an_unknown_number_is_one_sentence(wh: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(wh.path, monkeypatch, "application", lang="en", app="X9")
+    assert [w.value for w in at.warning] == [tr("application.not_found", "en", app="X9")]
