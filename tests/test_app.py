@@ -84,6 +84,11 @@ def _open(
     return at
 
 
+def _frame_with(at: AppTest, header: str) -> pl.DataFrame:
+    """The page's first table with a column `header`."""
+    return next(pl.from_pandas(d.value) for d in at.dataframe if header in list(d.value.columns))
+
+
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -132,7 +137,7 @@ def test_overview(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> No
         before["on_time_rate"],
         lang,
     )
-    league = at.dataframe[0].value
+    league = _frame_with(at, kpi_name("online_rate", lang))
     by_department = wide(_kpi_table(demo, PERIOD, "department"), "department")
     assert len(league) == by_department.height
 
@@ -146,7 +151,7 @@ def test_matters(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> Non
     _expect_cards(_metrics(at), demo, MATTER_CARDS, Filters(FROM, TO, (code,)), lang)
     with _read(demo).read() as con:
         moves = process.transitions(con, CAL, Filters(FROM, TO, (code,)))
-    assert len(at.dataframe[1].value) == moves.height
+    assert _frame_with(at, column("from_step", lang)).height == moves.height
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -495,3 +500,22 @@ def test_a_design_that_breaks_a_rule_is_one_plain_message() -> None:
     field = {k: tr(f"reform.{k}", "en") for k in ("id", "effective", "matters")}
     reasons = [tr("invalid.empty", "en", field=f) for f in field.values()]
     assert message == tr("reform.invalid", "en", problems="; ".join(reasons))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_on_time_rate_stands_beside_the_open_overdue(
+    demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang
+) -> None:
+    """The Overview says the on-time rate counts completed applications, names the open red
+    cards of the same cut, and lists them and the late completions: as many as counted."""
+    department = "自然资源局"  # the demo's overdue cluster (M-NR-003)
+    at = _open(demo, monkeypatch, "overview", **_custom(lang), department=department)
+    cut = Filters(FROM, TO, departments=(department,))
+    values = widgets.values(_kpi_table(demo, cut))
+    red, late = int(values["open_red_cards"] or 0), int(values["overdue"] or 0)
+    assert red > 0 and late > 0
+    assert tr("ontime.note", lang, red=fmt.count(red)) in [c.value for c in at.caption]
+    red_list, late_list = _linked(at, lang)[:2]
+    assert (len(red_list), len(late_list)) == (red, late)
+    with _read(demo).read() as con:
+        assert late_list == lists.overdue(con, CAL, cut)["application_id"].to_list()

@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 import polars as pl
 import streamlit as st
 
+from metrics.filters import Filters
 from ui import data
 from ui.download import table
-from ui.fmt import Lang
+from ui.fmt import Lang, count
 from ui.i18n import channel, tr
 from ui.view import matter_names
 
@@ -66,3 +67,16 @@ def behind(title: str, frame: pl.DataFrame, name: str, lang: Lang, version: str)
     """A count's applications in an expander titled `title`, closed until asked for."""
     with st.expander(title):
         applications(frame, name, lang, version)
+
+
+def on_time_and_red(filters: Filters, version: str, lang: Lang) -> None:
+    """Under an on-time rate: the sentence saying it counts completed applications, with the
+    open overdue ones (red cards) of the same cut, and the lists behind both counts."""
+    red = data.card_list(version, filters, "red")
+    st.caption(tr("ontime.note", lang, red=count(red.height)))
+    left, right = st.columns(2)
+    with left:
+        behind(tr("list.red", lang, n=count(red.height)), red, "list_red", lang, version)
+    with right:
+        late = data.overdue_list(version, filters)
+        behind(tr("list.overdue", lang, n=count(late.height)), late, "list_overdue", lang, version)
