@@ -388,6 +388,9 @@ def test_reforms(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> Non
     assert at.selectbox(key="reform").value == second.id
     _expect_reform(at, demo, second, Design.of(second), lang)
     assert at.query_params["reform"] == second.id
+    # The headline holds what "run at most once" reforms target; the chart follows its measure.
+    assert {"at_most_once_rate", "zero_trip_rate"} <= set(reform_ui.HEADLINE)
+    assert at.selectbox(key="reform.kpi").value == reform_ui.HEADLINE[0]
 
 
 def test_reform_page_defaults_to_the_first_reform_and_tries_a_design(

@@ -17,8 +17,16 @@ from ui import data
 from ui.fmt import DASH, Lang, missing
 from ui.i18n import kpi_name, tr
 
-# The KPIs whose DiD heads the page: what "最多跑一次"-type reforms aim at.
-HEADLINE = ("processing_workdays_mean", "online_rate", "trips_mean", "materials_mean")
+# The KPIs whose DiD heads the page: what "最多跑一次"-type reforms aim at — faster, online,
+# at most one trip or none, fewer trips and materials.
+HEADLINE = (
+    "processing_workdays_mean",
+    "online_rate",
+    "at_most_once_rate",
+    "zero_trip_rate",
+    "trips_mean",
+    "materials_mean",
+)
 
 # The form's field for each Reform field, to name it in a message.
 FIELDS = {
