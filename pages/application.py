@@ -19,7 +19,6 @@ from ui.i18n import channel, tr
 from ui.view import matter_names
 
 TIMELINE = (
-    "seq",
     "step",
     "started_at",
     "ended_at",
@@ -77,17 +76,18 @@ def headline(found: Application, version: str, lang: Lang) -> None:
     if found.workdays_left is not None:  # open with a deadline: the time left (or overdue)
         left = found.workdays_left
         second.metric(
-            tr("supervision.due_in", lang),
-            tr("card.overdue", lang, days=decimal(-left))
-            if left < 0
-            else tr("card.left", lang, days=decimal(left)),
+            tr("application.overdue_by" if left < 0 else "application.left", lang),
+            decimal(abs(left)),
+            delta=limit_text,
+            delta_color="off",
+            delta_arrow="off",
             border=True,
         )
     else:
         used = facts["processing_workdays"]
-        if used is None and found.steps.height:
-            used = found.steps["clock_workdays"].drop_nulls().tail(1).to_list() or [None]
-            used = used[0]
+        if used is None and found.steps.height:  # open without a deadline: counted so far
+            so_far = found.steps["clock_workdays"].drop_nulls()
+            used = so_far[-1] if so_far.len() else None
         second.metric(
             tr("application.elapsed", lang),
             count(used),
@@ -96,10 +96,13 @@ def headline(found: Application, version: str, lang: Lang) -> None:
             delta_arrow="off",
             border=True,
         )
-    due = found.due_at
+    due = None if found.due_at is None else found.due_at.astimezone(zone)
     third.metric(
         tr("application.due", lang),
-        DASH if due is None else fmt_instant(due.astimezone(zone), lang),
+        DASH if due is None else due.date().isoformat(),
+        delta=None if due is None else due.strftime("%H:%M"),
+        delta_color="off",
+        delta_arrow="off",
         border=True,
     )
     fourth.metric(
@@ -112,7 +115,12 @@ def steps(found: Application, version: str, lang: Lang) -> None:
     st.subheader(tr("application.timeline", lang))
     st.caption(tr("application.timeline_note", lang))
     clocks = {c: tr(f"clock.{c}", lang) for c in ("before", "running", "stopped", "done")}
+    hours = ("handling_work_h", "work_h")
+    days = ("workdays", "clock_workdays")
+    # The first step has no previous one: its "time taken" reads "—", never "None".
     shown = lists.readable(found.steps.select(TIMELINE), lang, version).with_columns(
+        *(pl.col(c).map_elements(lambda v: decimal(v, 2), return_dtype=pl.String) for c in hours),
+        *(pl.col(c).map_elements(count, return_dtype=pl.String) for c in days),
         pl.col("clock").replace_strict(clocks, default=pl.col("clock")),
         pl.when(pl.col("in_person"))
         .then(pl.lit(tr("yes", lang)))

@@ -34,8 +34,7 @@ def urgency(cards: pl.DataFrame, lang: Lang) -> pl.DataFrame:
     )
 
 
-CARD_COLUMNS = (
-    "card",
+CARD_COLUMNS = (  # each list holds one card, which its heading names
     "time_left",
     "application_id",
     "matter_code",

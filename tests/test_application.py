@@ -186,8 +186,9 @@ def test_the_application_page_shows_the_hand_built_timeline(
     timeline = pl.from_pandas(at.dataframe[0].value)
     assert timeline[column("step", lang)].to_list() == [row[0] for row in X1]
     hours = timeline[column("work_h", lang)].to_list()
-    assert hours[1:] == pytest.approx([row[1] for row in X1[1:]])
-    assert timeline[column("clock_workdays", lang)].to_list()[1:] == [row[4] for row in X1[1:]]
+    assert hours == ["—"] + [f"{row[1]:.2f}" for row in X1[1:]]  # no previous step: a dash
+    clock = timeline[column("clock_workdays", lang)].to_list()
+    assert clock == ["—"] + [str(row[4]) for row in X1[1:]]
     assert timeline[column("ended_at", lang)].to_list()[1] == "2025-03-10 09:30"
     shown = {m.label: m.value for m in at.metric}
     assert shown[tr("application.status", lang)] == tr("app_status.on_time", lang)

@@ -40,19 +40,21 @@ TEXT: dict[str, tuple[str, str]] = {
         "and card.",
     ),
     "application.not_found": ("没有找到办件 {app}。", "No application {app} was found."),
-    "application.status": ("状态", "Status"),
+    "application.status": ("红黄牌 / 状态", "Card / status"),
+    "application.overdue_by": ("超期（工作日）", "Overdue (working days)"),
+    "application.left": ("剩余（工作日）", "Left (working days)"),
     "application.elapsed": ("已用工作日", "Working days used"),
     "application.limit": ("承诺 {days} 个工作日", "promised {days} working days"),
     "application.due": ("期限", "Deadline"),
     "application.suspended": ("暂停计时（工作日）", "Clock stopped (working days)"),
     "application.timeline": ("办理过程", "Timeline"),
     "application.timeline_note": (
-        "时间为中心当地时间。“用时”为距上一环节的工作时间（按中心作息和节假日计算，含等待）；"
-        "“计时工作日”按受理次日起算，不含特别程序暂停的工作日。",
-        "Times are the center's local time. Time taken is the working time since the "
-        "previous step (by the center's hours and holidays, waiting included); the clock "
-        "counts working days from the day after acceptance, leaving out those stopped by a "
-        "special procedure.",
+        "时间为中心当地时间。“用时”为距上一环节的工作时间（工时，按中心作息和节假日计算，含等待），"
+        "“办理”为本环节开始至完成的工作时间；“计时”按受理次日起算的工作日，不含特别程序暂停的工作日。",
+        "Times are the center's local time. Taken: the working time since the previous step "
+        "(by the center's hours and holidays, waiting included); handling: from the step's "
+        "start to its end; clock: the working days counted from the day after acceptance, "
+        "leaving out those stopped by a special procedure.",
     ),
     "application.about": (
         "事项 {matter} · 部门 {department} · 渠道 {channel}",
@@ -63,13 +65,13 @@ TEXT: dict[str, tuple[str, str]] = {
         "Submitted {submitted} · accepted {accepted} · completed {completed}",
     ),
     "application.as_of": ("状态截至 {at}", "Status as of {at}"),
-    "app_status.red": ("红牌（已超期）", "Red card (overdue)"),
-    "app_status.yellow": ("黄牌（即将到期）", "Yellow card (due soon)"),
+    "app_status.red": ("红牌", "Red card"),
+    "app_status.yellow": ("黄牌", "Yellow card"),
     "app_status.open_ok": ("在办", "Open"),
-    "app_status.on_time": ("按时办结", "Completed on time"),
-    "app_status.late": ("超期办结", "Completed late"),
+    "app_status.on_time": ("按时办结", "On time"),
+    "app_status.late": ("超期办结", "Late"),
     "app_status.completed": ("已办结", "Completed"),
-    "app_status.not_accepted": ("未受理", "Not accepted"),
+    "app_status.not_accepted": ("未受理", "Pending"),
     "clock.before": ("未开始（受理前）", "Not started (before acceptance)"),
     "clock.running": ("计时中", "Running"),
     "clock.stopped": ("暂停（特别程序）", "Stopped (special procedure)"),
@@ -81,12 +83,12 @@ TEXT: dict[str, tuple[str, str]] = {
 COLUMNS: dict[str, tuple[str, str]] = {
     "seq": ("序号", "#"),
     "ended_at": ("完成时间", "Ended"),
-    "handling_work_h": ("办理用时（工作小时）", "Handling (working h)"),
-    "work_h": ("用时（工作小时）", "Time taken (working h)"),
-    "workdays": ("跨工作日", "Working days"),
-    "clock_workdays": ("计时工作日", "Clock (working days)"),
+    "handling_work_h": ("办理（工时）", "Handling (work h)"),
+    "work_h": ("用时（工时）", "Taken (work h)"),
+    "workdays": ("工作日", "Work days"),
+    "clock_workdays": ("计时（工作日）", "Clock (work days)"),
     "clock": ("计时", "Clock"),
-    "in_person": ("到现场", "In person"),
+    "in_person": ("到场", "In person"),
     "completed_at": ("办结时间", "Completed"),
     "deadline_at": ("承诺办结时间", "Deadline"),
     "workdays_late": ("超期工作日", "Working days late"),
