@@ -18,19 +18,19 @@ from ui.fmt import instant as fmt_instant
 from ui.i18n import channel, tr
 from ui.view import matter_names
 
-TIMELINE = (
+TIMELINE = (  # what a supervisor reads first on the left: the step, when, who, how long
     "step",
-    "started_at",
     "ended_at",
     "department",
     "window_id",
     "staff",
-    "in_person",
-    "handling_work_h",
     "work_h",
     "workdays",
     "clock_workdays",
     "clock",
+    "handling_work_h",
+    "started_at",
+    "in_person",
 )
 
 

@@ -44,7 +44,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "application.overdue_by": ("超期（工作日）", "Overdue (working days)"),
     "application.left": ("剩余（工作日）", "Left (working days)"),
     "application.elapsed": ("已用工作日", "Working days used"),
-    "application.limit": ("承诺 {days} 个工作日", "promised {days} working days"),
+    "application.limit": ("承诺时限 {days} 个工作日", "promised limit: {days}"),
     "application.due": ("期限", "Deadline"),
     "application.suspended": ("暂停计时（工作日）", "Clock stopped (working days)"),
     "application.timeline": ("办理过程", "Timeline"),

@@ -129,4 +129,6 @@ def did_unit(kpi: str, lang: Lang) -> str:
 def did_label(kpi: str, lang: Lang) -> str:
     """A headline card's label: the KPI and the unit of its DiD, so the value fits the card."""
     unit = did_unit(kpi, lang).strip()
+    if unit.removeprefix("个") in kpi_name(kpi, lang):  # the name already gives it
+        return kpi_name(kpi, lang)
     return f"{kpi_name(kpi, lang)}（{unit}）" if lang == "zh" else f"{kpi_name(kpi, lang)} ({unit})"
