@@ -7,17 +7,15 @@ no holiday, so its working days are Monday to Friday."""
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
 
-from etl.profile import load_profile
-from etl.run import load_files
 from metrics import application
 from metrics.calendar import WorkCalendar
 from onewindow.config import Config
+from tests.fixtures import hand_built
 from tests.test_app import _open
 from ui.fmt import Lang
 from ui.i18n import column, tr
@@ -85,22 +83,10 @@ CONFIG = Config()
 CAL = WorkCalendar.from_config(CONFIG)
 
 
-def _load(folder: Path) -> Warehouse:
-    (folder / "p.toml").write_text(PROFILE, encoding="utf-8")
-    files = []
-    for name, text in (("matters.csv", MATTERS), ("apps.csv", APPS), ("steps.csv", STEPS)):
-        (folder / name).write_text(text, encoding="utf-8")
-        files.append(folder / name)
-    profile = load_profile(folder / "p.toml")
-    warehouse = Warehouse(folder / "w.duckdb")
-    result = load_files(warehouse, [(f, profile) for f in files])
-    assert all(f.quarantined == 0 for f in result.files), result
-    return warehouse
-
-
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
-    return _load(tmp_path_factory.mktemp("one-app"))
+    files = {"matters.csv": MATTERS, "apps.csv": APPS, "steps.csv": STEPS}
+    return hand_built(tmp_path_factory.mktemp("one-app"), PROFILE, files)
 
 
 AS_OF = datetime(2025, 3, 12, 12, 0, tzinfo=SHANGHAI)
