@@ -63,10 +63,11 @@ def show() -> None:
     due_today = yellow.filter(
         pl.col("due_at").dt.convert_time_zone(zone).dt.date() == local_at.date()
     )
+    # In the order the lists follow: still in time (yellow, due today among them), then red.
     for column_, label, value in zip(
         st.columns(3),
-        ("supervision.red", "supervision.yellow", "supervision.due_today"),
-        (red.height, yellow.height, due_today.height),
+        ("supervision.yellow", "supervision.due_today", "supervision.red"),
+        (yellow.height, due_today.height, red.height),
         strict=True,
     ):
         column_.metric(tr(label, lang), count(value), border=True)
