@@ -14,12 +14,11 @@ from datetime import date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from metrics import catalog, derived, followup, kpis, reforms
+from metrics import catalog, followup, kpis, lists, reforms
 from metrics.calendar import WorkCalendar
 from metrics.dashboard import on_time_drag, shift_months, trailing_year, wide
 from metrics.filters import Filters
 from onewindow.config import Config
-from warehouse import sql
 
 # The KPIs a monthly report lists, in its order: volume and channels, time, cards, satisfaction.
 REPORTED = (
@@ -124,26 +123,10 @@ def build(
         departments_ranked=league,
         drag=_named(on_time_drag(by_matter), catalog.matters(con)),
         open_red=cards.filter(pl.col("card") == "red"),
-        closed_late=closed_late(con, cal, filters),
+        closed_late=lists.overdue(con, cal, filters),
         bad_reviews=followup.bad_reviews(con, cal, filters, config, _as_of(filters, cal)),
         reforms=_reforms(con, cal, config, departments),
         series=series.select("month", "kpi", "value").sort("month", "kpi"),
-    )
-
-
-def closed_late(
-    con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters
-) -> pl.DataFrame:
-    """Applications completed in the period after their limit (red cards closed late)."""
-    facts, params = derived.source(con, cal, "d_facts", filters)
-    period, period_params = filters.days_sql("completed_day")
-    return sql.frame(
-        con,
-        f"""SELECT application_id, matter_code, department, window_id, staff, accepted_at,
-            completed_at, processing_workdays, promised_limit_days
-        FROM ({facts}) WHERE completed_at IS NOT NULL AND NOT on_time AND {period}
-        ORDER BY processing_workdays - coalesce(promised_limit_days, 0) DESC, application_id""",
-        sql.merge(params, period_params),
     )
 
 

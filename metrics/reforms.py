@@ -59,6 +59,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure("fully_online_rate", "fully_online::DOUBLE", "mean"),
     Measure("trips_mean", "trips::DOUBLE", "mean"),
     Measure("at_most_once_rate", "(trips <= 1)::DOUBLE", "mean"),
+    Measure("zero_trip_rate", "(trips = 0)::DOUBLE", "mean"),
     Measure("materials_mean", "materials_submitted::DOUBLE", "mean"),
     Measure("good_review_rate", "good", "mean"),
 )

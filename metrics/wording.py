@@ -45,6 +45,7 @@ PHRASES: dict[str, Phrase] = {
     "fully_online_rate": Phrase("the fully-online rate", "全程网办率", "rate"),
     "trips_mean": Phrase("mean trips", "平均跑动次数", "count", " trips", " 次", 1.0, 2),
     "at_most_once_rate": Phrase("the at-most-once rate", "最多跑一次实现率", "rate"),
+    "zero_trip_rate": Phrase("the zero-trip rate", "零跑动率", "rate"),
     "materials_mean": Phrase("mean materials submitted", "平均提交材料数", "count", "", " 份", 1.0),
     "good_review_rate": Phrase("the good-review rate", "好评率", "rate"),
 }

@@ -9,9 +9,9 @@ import polars as pl
 import streamlit as st
 
 from metrics.dashboard import trailing_year, wide
-from ui import charts, data, page, widgets
+from ui import charts, data, lists, page, widgets
 from ui.download import table
-from ui.fmt import Lang
+from ui.fmt import Lang, count
 from ui.i18n import channel, column, tr
 from ui.processmap import dot
 from ui.view import View, matter_names
@@ -22,12 +22,19 @@ COLUMNS = (
     "completed",
     "on_time_rate",
     "overdue",
+    "open_red_cards",
     "processing_workdays_median",
     "processing_workdays_p90",
     "good_review_rate",
-    "open_red_cards",
 )
-CARDS = ("submitted", "on_time_rate", "processing_workdays_median", "processing_workdays_p90")
+# The on-time rate with the open overdue applications (red cards) beside it.
+CARDS = (
+    "submitted",
+    "on_time_rate",
+    "open_red_cards",
+    "processing_workdays_median",
+    "processing_workdays_p90",
+)
 TRENDS = ("submitted", "on_time_rate", "processing_workdays_median")
 
 
@@ -65,7 +72,8 @@ def one_matter(view: View, version: str, code: str) -> None:
             (cut, "channel", ("submitted",)),
         ],
     )
-    widgets.kpi_cards(CARDS, now, previous, monthly, lang)
+    widgets.kpi_cards(CARDS, now, previous, monthly, lang, per_row=len(CARDS))
+    lists.on_time_and_red(cut, version, lang)
     limits = data.matters(version).filter(pl.col("matter_code") == code)
     rules: list[tuple[float, str]] = []
     for name, key in (
@@ -145,6 +153,10 @@ def one_matter(view: View, version: str, code: str) -> None:
     )
     st.markdown(f"**{tr('matters.rework', lang)}**")
     table(data.rework(version, cut), f"rework_{code}", lang)
+    again = data.rework_list(version, cut)
+    lists.behind(
+        tr("list.rework", lang, n=count(again.height)), again, "list_rework", lang, version
+    )
 
 
 def pick(matters: pl.DataFrame, view: View, lang: Lang) -> str | None:

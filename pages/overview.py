@@ -7,34 +7,36 @@ import polars as pl
 import streamlit as st
 
 from metrics.dashboard import on_time_drag, trailing_year, wide
-from ui import data, page, widgets
+from ui import data, lists, page, widgets
 from ui.download import table
 from ui.i18n import tr
 from ui.view import matter_names
 
+# The on-time rate counts completed applications only: the open overdue ones (red cards)
+# stand beside it.
 CARDS = (
     "submitted",
     "online_rate",
     "fully_online_rate",
-    "on_time_rate",
-    "processing_workdays_median",
     "at_most_once_rate",
-    "good_review_rate",
+    "on_time_rate",
     "open_red_cards",
+    "processing_workdays_median",
+    "good_review_rate",
 )
 TRENDS = ("on_time_rate", "online_rate", "good_review_rate", "submitted")
 LEAGUE = (
     "submitted",
     "online_rate",
     "on_time_rate",
+    "open_red_cards",
     "processing_workdays_median",
     "good_review_rate",
-    "open_red_cards",
 )
 
-DRAG = ("completed", "overdue", "on_time_rate")
+DRAG = ("completed", "overdue", "on_time_rate", "open_red_cards")
 # The first table also tells whether the period has any data at all.
-SHOWN = (*CARDS, "completed", "open")
+SHOWN = (*CARDS, "completed", "open", "overdue")
 
 
 def show() -> None:
@@ -59,6 +61,7 @@ def show() -> None:
         return
     widgets.kpi_cards(CARDS, now, before, monthly, lang)
     widgets.target_summary(CARDS, now, lang)
+    lists.on_time_and_red(view.filters, version, lang)
 
     st.subheader(tr("overview.trends", lang))
     widgets.trend_charts(TRENDS, monthly, now, lang)
@@ -74,10 +77,26 @@ def show() -> None:
     st.caption(tr("overview.drag_note", lang))
     matters_wide = wide(by_matter, "matter")
     drag = on_time_drag(matters_wide)
+    red = (
+        matters_wide.select("matter", "open_red_cards")
+        if "open_red_cards" in matters_wide.columns
+        else pl.DataFrame(schema={"matter": pl.String, "open_red_cards": pl.Float64})
+    )
+    drag = drag.join(red, on="matter", how="left").with_columns(
+        pl.col("open_red_cards").fill_null(0)  # no open application: no red card
+    )
     names = matter_names(data.matters(version), lang)
     drag = drag.with_columns(
         pl.col("matter").replace_strict(names, default=pl.col("matter")).alias("matter_name")
-    ).select("matter", "matter_name", "completed", "overdue", "on_time_rate", "points_lost")
+    ).select(
+        "matter",
+        "matter_name",
+        "completed",
+        "overdue",
+        "on_time_rate",
+        "open_red_cards",
+        "points_lost",
+    )
     table(drag, "on_time_drag", lang, percent=["on_time_rate", "points_lost"])
 
 

@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from metrics.dashboard import trailing_year
-from ui import data, page, widgets
+from ui import data, lists, page, widgets
 from ui.download import table
 from ui.i18n import tr
 from ui.view import matter_names
@@ -66,7 +66,7 @@ def show() -> None:
         "rated_at",
         "rectified_at",
     )
-    table(shown, "bad_reviews", lang)
+    table(shown, "bad_reviews", lang, link=lambda a: lists.link(a, lang))
 
 
 show()

@@ -1,6 +1,6 @@
-"""Supervision (红黄牌), for window and department supervisors: which open applications are
-past (red) or near (yellow) their promised limit, by department, window and staff, most
-urgent first."""
+"""Supervision (红黄牌), for window and department supervisors: the open applications still
+worth acting on — near their promised limit (yellow), then past it (red) — each count with its
+list, most urgent first; then where the cards are, by department, window and staff."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import polars as pl
 import streamlit as st
 
 from metrics.dashboard import card_counts
-from ui import charts, data, page
+from ui import charts, data, lists, page
 from ui.download import table
 from ui.fmt import Lang, count, decimal
 from ui.fmt import instant as fmt_instant
 from ui.i18n import column, tr
-from ui.view import matter_names
 
 DIMENSIONS = ("department", "window_id", "staff")
 
@@ -35,6 +34,19 @@ def urgency(cards: pl.DataFrame, lang: Lang) -> pl.DataFrame:
     )
 
 
+CARD_COLUMNS = (  # each list holds one card, which its heading names
+    "time_left",
+    "application_id",
+    "matter_code",
+    "department",
+    "window_id",
+    "staff",
+    "accepted_at",
+    "due_at",
+    "workdays_left",
+)
+
+
 def show() -> None:
     started = page.begin("supervision")
     if started is None:
@@ -46,22 +58,38 @@ def show() -> None:
     zone = data.config().center.timezone
     local_at = at.astimezone(ZoneInfo(zone))
     st.caption(tr("supervision.as_of", lang, at=fmt_instant(local_at, lang)))
-    reds = cards.filter(pl.col("card") == "red").height
-    yellows = cards.filter(pl.col("card") == "yellow").height
-    due_today = cards.filter(
-        (pl.col("card") == "yellow")
-        & (pl.col("due_at").dt.convert_time_zone(zone).dt.date() == local_at.date())
-    ).height
+    yellow = data.card_list(version, view.filters, "yellow")
+    red = data.card_list(version, view.filters, "red")
+    due_today = yellow.filter(
+        pl.col("due_at").dt.convert_time_zone(zone).dt.date() == local_at.date()
+    )
+    # In the order the lists follow: still in time (yellow, due today among them), then red.
     for column_, label, value in zip(
         st.columns(3),
-        ("supervision.red", "supervision.yellow", "supervision.due_today"),
-        (reds, yellows, due_today),
+        ("supervision.yellow", "supervision.due_today", "supervision.red"),
+        (yellow.height, due_today.height, red.height),
         strict=True,
     ):
         column_.metric(tr(label, lang), count(value), border=True)
     if cards.is_empty():
         st.success(f"✓ {tr('supervision.none', lang)}")
         return
+    # The applications still worth acting on first: yellow (in time), then red (overdue).
+    st.header(tr("supervision.act", lang))
+    st.caption(tr("supervision.act_note", lang))
+    for key, listed in (("yellow", yellow), ("red", red)):
+        st.subheader(tr(f"list.{key}", lang, n=count(listed.height)))
+        lists.applications(
+            urgency(listed, lang).select(CARD_COLUMNS), f"cards_{key}", lang, version
+        )
+    lists.behind(
+        tr("list.due_today", lang, n=count(due_today.height)),
+        urgency(due_today, lang).select(CARD_COLUMNS),
+        "cards_due_today",
+        lang,
+        version,
+    )
+    st.header(tr("supervision.where", lang))
     tabs = st.tabs([tr("supervision.by", lang, dim=column(d, lang)) for d in DIMENSIONS])
     for tab, dim in zip(tabs, DIMENSIONS, strict=True):
         with tab:
@@ -78,32 +106,6 @@ def show() -> None:
                 width="stretch",
             )
             table(counts, f"cards_by_{dim}", lang)
-    st.subheader(tr("supervision.list", lang))
-    names = matter_names(data.matters(version), lang)
-    listed = (
-        urgency(cards, lang)
-        .with_columns(
-            pl.col("matter_code")
-            .replace_strict(names, default=pl.col("matter_code"))
-            .alias("matter_name"),
-            pl.col("accepted_at").dt.convert_time_zone(zone).dt.strftime("%Y-%m-%d %H:%M"),
-            pl.col("due_at").dt.convert_time_zone(zone).dt.strftime("%Y-%m-%d %H:%M"),
-        )
-        .select(
-            "card",
-            "time_left",
-            "application_id",
-            "matter_code",
-            "matter_name",
-            "department",
-            "window_id",
-            "staff",
-            "accepted_at",
-            "due_at",
-            "workdays_left",
-        )
-    )
-    table(listed, "cards", lang)
 
 
 show()

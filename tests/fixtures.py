@@ -10,11 +10,15 @@ import random
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import xlsxwriter
 
 from metrics.calendar import WorkCalendar
 from onewindow.config import Config
+
+if TYPE_CHECKING:
+    from warehouse import Warehouse
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 RECEIPT = SHARED / "data" / "real" / "receipt.csv"
@@ -324,3 +328,22 @@ def zip_bomb_xlsx(
         )
         fh.write(end)
     return path
+
+
+def hand_built(folder: Path, profile: str, files: dict[str, str]) -> Warehouse:
+    """A warehouse loaded from hand-written CSV texts (file name → text) with the profile
+    text `profile`; fails when a row is quarantined."""
+    from etl.profile import load_profile
+    from etl.run import load_files
+    from warehouse import Warehouse
+
+    (folder / "p.toml").write_text(profile, encoding="utf-8")
+    paths = []
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+        paths.append(folder / name)
+    loaded = load_profile(folder / "p.toml")
+    warehouse = Warehouse(folder / "w.duckdb")
+    result = load_files(warehouse, [(path, loaded) for path in paths], CALENDAR)
+    assert all(f.quarantined == 0 for f in result.files), result
+    return warehouse

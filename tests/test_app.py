@@ -4,8 +4,10 @@ filter in the query string is applied, and an empty warehouse shows how to load 
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import polars as pl
 import pytest
@@ -13,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from etl.profile import Profile
 from etl.run import load_files
-from metrics import followup, health, kpis, process, reforms, wording
+from metrics import followup, health, kpis, lists, process, reforms, wording
 from metrics.calendar import WorkCalendar
 from metrics.dashboard import period_range, previous_range, wide
 from metrics.filters import Filters
@@ -24,7 +26,7 @@ from tests.fixtures import APPLICATION_HEADER, CALENDAR, center_rows, write_csv
 from ui import fmt, widgets
 from ui import reform as reform_ui
 from ui.fmt import Lang
-from ui.i18n import kpi_name, tr
+from ui.i18n import column, kpi_name, tr
 from ui.nav import PAGES
 from warehouse import Warehouse
 
@@ -82,6 +84,11 @@ def _open(
     return at
 
 
+def _frame_with(at: AppTest, header: str) -> pl.DataFrame:
+    """The page's first table with a column `header`."""
+    return next(pl.from_pandas(d.value) for d in at.dataframe if header in list(d.value.columns))
+
+
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -130,7 +137,7 @@ def test_overview(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> No
         before["on_time_rate"],
         lang,
     )
-    league = at.dataframe[0].value
+    league = _frame_with(at, kpi_name("online_rate", lang))
     by_department = wide(_kpi_table(demo, PERIOD, "department"), "department")
     assert len(league) == by_department.height
 
@@ -144,7 +151,7 @@ def test_matters(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> Non
     _expect_cards(_metrics(at), demo, MATTER_CARDS, Filters(FROM, TO, (code,)), lang)
     with _read(demo).read() as con:
         moves = process.transitions(con, CAL, Filters(FROM, TO, (code,)))
-    assert len(at.dataframe[1].value) == moves.height
+    assert _frame_with(at, column("from_step", lang)).height == moves.height
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -168,7 +175,37 @@ def test_supervision(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) ->
     assert shown[tr("supervision.red", lang)] == fmt.count(reds)
     yellows = cards.filter(pl.col("card") == "yellow").height
     assert shown[tr("supervision.yellow", lang)] == fmt.count(yellows)
-    assert len(at.dataframe[-1].value) == cards.height  # the urgency list: every card
+
+
+def _linked(at: AppTest, lang: Lang) -> list[list[str]]:
+    """The application numbers of each list on the page, read from their links."""
+    number = column("application_id", lang)
+    frames = [pl.from_pandas(d.value) for d in at.dataframe]
+    return [
+        [unquote(re.search(r"[?&]app=([^&]*)", url)[1]) for url in f[number]]  # type: ignore[index]
+        for f in frames
+        if number in f.columns
+    ]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_supervision_count_leads_to_its_list(
+    demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang
+) -> None:
+    """The page opens on the yellow cards, then the red ones; each count is the length of
+    its list, and each number links to the Application page."""
+    at = _open(demo, monkeypatch, "supervision", **_custom(lang))
+    with _read(demo).read() as con:
+        yellow = lists.cards(con, CAL, PERIOD, CONFIG, "yellow")
+        red = lists.cards(con, CAL, PERIOD, CONFIG, "red")
+    assert red.height and yellow.height  # the demo plants overdue applications
+    shown = _metrics(at)
+    linked = _linked(at, lang)
+    assert shown[tr("supervision.yellow", lang)] == fmt.count(len(linked[0]))
+    assert linked[0] == yellow["application_id"].to_list()  # most urgent first
+    assert shown[tr("supervision.red", lang)] == fmt.count(len(linked[1]))
+    assert linked[1] == red["application_id"].to_list()
+    assert tr("list.yellow", lang, n=fmt.count(yellow.height)) in [h.value for h in at.subheader]
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -353,6 +390,9 @@ def test_reforms(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> Non
     assert at.selectbox(key="reform").value == second.id
     _expect_reform(at, demo, second, Design.of(second), lang)
     assert at.query_params["reform"] == second.id
+    # The headline holds what "run at most once" reforms target; the chart follows its measure.
+    assert {"at_most_once_rate", "zero_trip_rate"} <= set(reform_ui.HEADLINE)
+    assert at.selectbox(key="reform.kpi").value == reform_ui.HEADLINE[0]
 
 
 def test_reform_page_defaults_to_the_first_reform_and_tries_a_design(
@@ -508,3 +548,22 @@ holidays = "none"
     with wh.read() as con:
         assert derived.current(con, center) and not derived.current(con, CAL)
     ui.data.config.clear()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_on_time_rate_stands_beside_the_open_overdue(
+    demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang
+) -> None:
+    """The Overview says the on-time rate counts completed applications, names the open red
+    cards of the same cut, and lists them and the late completions: as many as counted."""
+    department = "自然资源局"  # the demo's overdue cluster (M-NR-003)
+    at = _open(demo, monkeypatch, "overview", **_custom(lang), department=department)
+    cut = Filters(FROM, TO, departments=(department,))
+    values = widgets.values(_kpi_table(demo, cut))
+    red, late = int(values["open_red_cards"] or 0), int(values["overdue"] or 0)
+    assert red > 0 and late > 0
+    assert tr("ontime.note", lang, red=fmt.count(red)) in [c.value for c in at.caption]
+    red_list, late_list = _linked(at, lang)[:2]
+    assert (len(red_list), len(late_list)) == (red, late)
+    with _read(demo).read() as con:
+        assert late_list == lists.overdue(con, CAL, cut)["application_id"].to_list()

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Page
@@ -78,10 +78,20 @@ def requested(context: BrowserContext, page: Page) -> list[str]:
     return urls
 
 
+def example(served: Served, slug: str) -> str:
+    """The query a page that shows one thing needs to show it: the Application page opens on
+    the most urgent open card, as a supervisor arrives from the Supervision page's list."""
+    if slug != "application":
+        return ""
+    cards = run_cli("report", "cards", "--db", served.db, "--format", "json")
+    assert cards.code == 0, cards.err
+    return "&" + urlencode({"app": json.loads(cards.out)[0]["application_id"]})
+
+
 def open_page(page: Page, served: Served, slug: str, lang: str) -> str:
     """Opens a page and waits for its run to end; returns what the server logged meanwhile."""
     before = served.log.stat().st_size
-    page.goto(page_url(served.base, slug, lang))
+    page.goto(page_url(served.base, slug, lang) + example(served, slug))
     wait_rendered(page)
     with served.log.open("rb") as log:
         log.seek(before)

@@ -199,6 +199,13 @@ FRAGMENTS = {
     "desk_parts",
     "_only",
     "_accepted_by",
+    "facts_sql",
+    "start_local",
+    "lower",
+    # health.flagged: column names and reasons from its code constants (_ORDER_RULES)
+    "late",
+    "early",
+    "reason",
     "within",
     "saved",
     "p",

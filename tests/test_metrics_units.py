@@ -19,7 +19,7 @@ from metrics import kpis, process
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.config import Config
-from tests.fixtures import CALENDAR
+from tests.fixtures import CALENDAR, hand_built
 from warehouse import Warehouse, sql
 
 PROFILE = """
@@ -101,16 +101,9 @@ G,受理,2025-03-03 10:00,税务局
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     folder = tmp_path_factory.mktemp("hand")
-    (folder / "p.toml").write_text(PROFILE, encoding="utf-8")
-    files = []
-    for name, text in (("matters.csv", MATTERS), ("apps.csv", APPS), ("steps.csv", STEPS)):
-        (folder / name).write_text(text, encoding="utf-8")
-        files.append(folder / name)
-    profile = load_profile(folder / "p.toml")
-    warehouse = Warehouse(folder / "w.duckdb")
-    result = load_files(warehouse, [(f, profile) for f in files], calendar=CALENDAR)
-    assert all(f.quarantined == 0 for f in result.files), result
-    return warehouse
+    return hand_built(
+        folder, PROFILE, {"matters.csv": MATTERS, "apps.csv": APPS, "steps.csv": STEPS}
+    )
 
 
 CAL = WorkCalendar.from_config(Config())

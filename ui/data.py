@@ -17,7 +17,18 @@ import polars as pl
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from metrics import bottlenecks, catalog, followup, health, kpis, process, reforms, service
+from metrics import (
+    application,
+    bottlenecks,
+    catalog,
+    followup,
+    health,
+    kpis,
+    lists,
+    process,
+    reforms,
+    service,
+)
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.freshness import Freshness, failed_files, freshness, stale_derived
@@ -123,6 +134,29 @@ def kpi_tables(version: str, asks: Sequence[KpiAsk]) -> list[pl.DataFrame]:
 @st.cache_data(show_spinner=False)
 def cards(version: str, filters: Filters) -> pl.DataFrame:
     return _read(lambda con: kpis.cards(con, calendar(), filters, config()))
+
+
+@st.cache_data(show_spinner=False)
+def card_list(version: str, filters: Filters, card: str) -> pl.DataFrame:
+    """The open applications with a `card` ("red", "yellow"): what open_*_cards counts."""
+    return _read(lambda con: lists.cards(con, calendar(), filters, config(), card))
+
+
+@st.cache_data(show_spinner=False)
+def overdue_list(version: str, filters: Filters) -> pl.DataFrame:
+    """The applications completed late in the period: what `overdue` counts."""
+    return _read(lambda con: lists.overdue(con, calendar(), filters))
+
+
+@st.cache_data(show_spinner=False)
+def rework_list(version: str, filters: Filters) -> pl.DataFrame:
+    """Application and step pairs with rework: what `applications_with_rework` counts."""
+    return _read(lambda con: lists.rework(con, calendar(), filters))
+
+
+@st.cache_data(show_spinner=False)
+def one_application(version: str, application_id: str) -> application.Application | None:
+    return _read(lambda con: application.find(con, calendar(), config(), application_id))
 
 
 @st.cache_data(show_spinner=False)

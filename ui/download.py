@@ -5,7 +5,7 @@ so such text cells get a leading apostrophe (OWASP's advice against CSV injectio
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 import polars as pl
@@ -16,6 +16,8 @@ from ui.fmt import DASH, Lang
 from ui.i18n import column, tr
 
 _FORMULA_START = r"^[=+\-@\t\r]"
+# A link to an application shows its number: the `app` parameter of the link (ui/lists.py).
+LINK_TEXT = r"[?&]app=([^&]*)"
 
 
 def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
@@ -79,9 +81,11 @@ def table(
     name: str,
     lang: Lang,
     percent: Sequence[str] = (),
+    link: Callable[[str], str] | None = None,
 ) -> None:
     """The table with headers in `lang` (`percent` columns, shares, shown as percentages),
-    and its CSV and Excel downloads under it."""
+    and its CSV and Excel downloads under it. With `link`, each application number on screen
+    links to `link(number)` (the downloads keep the plain number)."""
     shown = localised(frame, lang)
     config = {
         column(c, lang): st.column_config.NumberColumn(format=_number_format(frame[c]))
@@ -95,9 +99,16 @@ def table(
             if c in frame.columns
         }
     )
+    screen = shown
+    number = column("application_id", lang)
+    if link is not None and number in shown.columns:
+        screen = shown.with_columns(
+            pl.col(number).map_elements(link, return_dtype=pl.String, skip_nulls=True)
+        )
+        config[number] = st.column_config.LinkColumn(display_text=LINK_TEXT)
     # On screen a missing text reads "—", not "None"; the downloads keep empty cells.
     st.dataframe(
-        shown.with_columns(pl.col(pl.String).fill_null(DASH)),
+        screen.with_columns(pl.col(pl.String).fill_null(DASH)),
         hide_index=True,
         column_config=config,
     )

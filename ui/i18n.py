@@ -4,6 +4,7 @@ checks that every entry has both. KPI names come from metrics.kpis.KPIS (also in
 from __future__ import annotations
 
 from metrics.kpis import KPIS
+from ui import i18n_apps as lists_words
 from ui.fmt import Lang
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -541,6 +542,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "statutory_limit_days": ("法定时限（工作日）", "Statutory limit (working days)"),
     "promised_limit_days": ("承诺时限（工作日）", "Promised limit (working days)"),
 }
+
+
+assert not set(TEXT) & set(lists_words.TEXT), "a word defined twice"
+TEXT.update(lists_words.TEXT)
+COLUMNS.update({k: v for k, v in lists_words.COLUMNS.items() if k not in COLUMNS})
 
 
 def tr(key: str, lang: Lang, **values: object) -> str:

@@ -25,6 +25,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("bottlenecks", "pages/bottlenecks.py", "supervisor", "瓶颈", "Bottlenecks"),
     PageSpec("supervision", "pages/supervision.py", "supervisor", "红黄牌", "Supervision"),
     PageSpec("windows", "pages/windows.py", "supervisor", "窗口与人员", "Windows & staff"),
+    PageSpec("application", "pages/application.py", "supervisor", "办件查询", "Application"),
     PageSpec("satisfaction", "pages/satisfaction.py", "director", "好差评", "Satisfaction"),
     PageSpec("reforms", "pages/reforms.py", "reform", "改革成效", "Reform effects"),
     PageSpec("data", "pages/data.py", "steward", "数据状况", "Data health"),

@@ -17,8 +17,16 @@ from ui import data
 from ui.fmt import DASH, Lang, missing
 from ui.i18n import kpi_name, tr
 
-# The KPIs whose DiD heads the page: what "最多跑一次"-type reforms aim at.
-HEADLINE = ("processing_workdays_mean", "online_rate", "trips_mean", "materials_mean")
+# The KPIs whose DiD heads the page: what "最多跑一次"-type reforms aim at — faster, online,
+# at most one trip or none, fewer trips and materials.
+HEADLINE = (
+    "processing_workdays_mean",
+    "online_rate",
+    "at_most_once_rate",
+    "zero_trip_rate",
+    "trips_mean",
+    "materials_mean",
+)
 
 # The form's field for each Reform field, to name it in a message.
 FIELDS = {
@@ -123,4 +131,6 @@ def did_unit(kpi: str, lang: Lang) -> str:
 def did_label(kpi: str, lang: Lang) -> str:
     """A headline card's label: the KPI and the unit of its DiD, so the value fits the card."""
     unit = did_unit(kpi, lang).strip()
+    if unit.removeprefix("个") in kpi_name(kpi, lang):  # the name already gives it
+        return kpi_name(kpi, lang)
     return f"{kpi_name(kpi, lang)}（{unit}）" if lang == "zh" else f"{kpi_name(kpi, lang)} ({unit})"

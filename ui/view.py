@@ -118,6 +118,8 @@ def _seed(
             state[key] = _url_list(key, valid)
     if "focus" not in state and st.query_params.get("focus") in matters:
         state["focus"] = st.query_params.get("focus")
+    if "app" not in state and st.query_params.get("app"):  # the Application page's number
+        state["app"] = st.query_params.get("app")
     if "reform" not in state and st.query_params.get("reform"):
         state["reform"] = st.query_params.get("reform")  # the Reform page checks it is known
 
@@ -138,6 +140,8 @@ def _write_url() -> None:
             wanted[key] = list(state[key])
     if state.get("focus"):  # the Matters page's one matter
         wanted["focus"] = state["focus"]
+    if state.get("app"):  # the Application page's application
+        wanted["app"] = state["app"].strip()
     if state.get("reform"):  # the Reform page's reform
         wanted["reform"] = state["reform"]
     current = {k: st.query_params.get_all(k) for k in st.query_params}

@@ -41,6 +41,12 @@ WINDOW_STEPS = (ACCEPT, DELIVER)
 CHANNELS = np.array(["窗口", "网上", "移动端", "自助终端", "邮寄"])
 
 
+# In-person visits of online applications: the share of those whose matter cannot be done
+# fully online that bring their original documents to the window, and the share of online
+# applicants who collect the licence there.
+PLAN_VISITS = {"check": 0.6, "collect": 0.12}
+
+
 @dataclass(frozen=True)
 class Plan:
     """Which effects are planted where; derived from the period so any --months works."""
@@ -279,9 +285,24 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
             + (at_window & pickup).astype(int)
         )
 
-    deliver_in_person = (channel == 0) & collects & ~treated_a
-    trips = count_trips(channel, deliver_in_person)
-    trips_cf = count_trips(channel_cf, (channel_cf == 0) & collects)
+    # Online applicants who still come in: matters that cannot be done fully online want the
+    # original documents checked at the window (受理 there), and some applicants collect
+    # their licence at the window (领证) instead of having it sent. Drawn from their own
+    # generator, so every other planted figure keeps its random numbers. The reform's touched
+    # matters are done online with no trip at all.
+    visits_rng = np.random.default_rng([seed, 9])
+    u_check, u_collect = visits_rng.random(n), visits_rng.random(n)
+
+    def visits(chan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        online_chan = (chan == 1) | (chan == 2)
+        check = online_chan & ~cat["fully_online"][matter] & (u_check < PLAN_VISITS["check"])
+        return check, online_chan & (u_collect < PLAN_VISITS["collect"])
+
+    check_at_window, collect_at_window = (v & ~treated_a for v in visits(channel))
+    check_cf, collect_cf = visits(channel_cf)
+    deliver_in_person = ((channel == 0) & collects & ~treated_a) | collect_at_window
+    trips = count_trips(channel, deliver_in_person) + check_at_window + collect_at_window
+    trips_cf = count_trips(channel_cf, (channel_cf == 0) & collects) + check_cf + collect_cf
     materials_cf = np.maximum(1, cat["materials"][matter] + rng.integers(-1, 2, n))
     materials = np.where(
         treated_a, np.maximum(1, np.round(materials_cf * 0.6)), materials_cf
@@ -312,6 +333,20 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
         treated_b,
     )
     truth["open_past_limit"]["applications"] = int(overdue.sum())
+    online_apps = (channel == 1) | (channel == 2)
+    truth["online_visits"] = {
+        "check_share_of_not_fully_online_matters": PLAN_VISITS["check"],
+        "collect_share": PLAN_VISITS["collect"],
+        "online_applications": int(online_apps.sum()),
+        "with_visit": int((online_apps & (trips > 0)).sum()),
+        "share": float((trips[online_apps] > 0).mean()) if online_apps.any() else 0.0,
+        "planted": "online and mobile applications of matters that cannot be done fully online "
+        "have their original documents checked at the window (受理 there) in "
+        f"{PLAN_VISITS['check']:.0%} of cases; {PLAN_VISITS['collect']:.0%} of online "
+        "applicants collect their licence at the window (领证); the touched matters of reform "
+        "1 never; `share` is the share of online applications with at least one trip, "
+        "1 − fully-online rate ÷ online rate",
+    }
 
     apps = pl.DataFrame(
         {
@@ -350,6 +385,7 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
         present,
         staff_slot,
         deliver_in_person,
+        check_at_window,
         export_end,
         rng,
     )
@@ -383,6 +419,7 @@ def _catalog_arrays() -> dict[str, np.ndarray]:
         "name_zh": np.array([m.name_zh for m in MATTERS]),
         "volume": np.array([m.volume for m in MATTERS], dtype=np.float64),
         "online": np.array([m.online for m in MATTERS]),
+        "fully_online": np.array([m.fully_online for m in MATTERS]),
         "promised": np.array([m.promised_days for m in MATTERS]),
         "materials": np.array([m.materials for m in MATTERS]),
         "inspection": np.array([m.inspection for m in MATTERS]),
@@ -489,6 +526,7 @@ def _steps(
     present: np.ndarray,
     staff_slot: np.ndarray,
     deliver_in_person: np.ndarray,
+    check_at_window: np.ndarray,
     export_end: np.datetime64,
     rng: np.random.Generator,
 ) -> pl.DataFrame:
@@ -510,8 +548,9 @@ def _steps(
         step_name = np.full(n, name)
         if slot == DELIVER:
             step_name = np.where(deliver_in_person, "领证", "送达")
-        at_window = (channel == 0) if slot == ACCEPT else deliver_in_person
-        at_window &= slot in WINDOW_STEPS
+        at_window = ((channel == 0) | check_at_window) if slot == ACCEPT else deliver_in_person
+        # Not in place: `deliver_in_person` itself must survive the slots before 送达.
+        at_window = at_window & (slot in WINDOW_STEPS)
         staff = _staff_name(dept_codes[dept], staff_slot[slot])
         if slot in (APPLY, CORRECT):
             staff = np.full(n, "")  # the applicant's own steps
