@@ -21,6 +21,9 @@ from metrics import derived
 from metrics.calendar import WorkCalendar
 from warehouse.errors import FollowUpFailed, plain, rollback
 
+# The run's id, as SQL: the delta's own record (no value formatted into the text).
+RUN_ID = "(SELECT run_id FROM d.run)"
+
 
 def apply_delta(
     con: duckdb.DuckDBPyConnection, delta: Path, step: Callable[[str], None] | None = None
@@ -37,7 +40,7 @@ def apply_delta(
         if step is not None:
             step(f"copy {copy}: {what}")
 
-    con.execute(f"ATTACH '{delta}' AS d (READ_ONLY)")
+    con.execute("ATTACH $path AS d (READ_ONLY)", {"path": str(delta)})
     try:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -116,29 +119,29 @@ def _apply(con: duckdb.DuckDBPyConnection, tell: Callable[[str], None]) -> None:
         tell(f"merging {table}")
         if table == "events":
             _remove_unlisted_events(con)
-            _merge(con, table, run_id, *_EVENT_CLASSES)
+            _merge(con, table, *_EVENT_CLASSES)
         else:
-            _merge(con, table, run_id)
+            _merge(con, table)
         if table == "applications":
-            _fill_derived(con, run_id)
+            _fill_derived(con)
     apply_reforms(con)
     con.execute(
         f"""INSERT INTO quarantine
-        SELECT q.file_id, q.row_number, {run_id}, f.path, f.table_name, q.field, q.reason, q.raw
+        SELECT q.file_id, q.row_number, {RUN_ID}, f.path, f.table_name, q.field, q.reason, q.raw
         FROM d.st_quarantine q JOIN d.files f USING (ord)
         UNION ALL
-        SELECT f.file_id, h.source_row, {run_id}, f.path, f.table_name, h.field, h.reason, NULL
+        SELECT f.file_id, h.source_row, {RUN_ID}, f.path, f.table_name, h.field, h.reason, NULL
         FROM held h JOIN d.files f USING (ord)"""
     )
     con.execute(
         f"""INSERT INTO etl_conflicts BY NAME
-        SELECT {run_id} AS run_id, c.file_id, c.application_id, c.field, c.kept, c.other,
+        SELECT {RUN_ID} AS run_id, c.file_id, c.application_id, c.field, c.kept, c.other,
             f.table_name
         FROM d.st_conflicts c JOIN d.files f USING (ord)"""
     )
     con.execute(
         f"""INSERT INTO etl_run_files
-        SELECT {run_id}, f.file_id, f.path, f.table_name, f.profile, f.status, f.rows_read,
+        SELECT {RUN_ID}, f.file_id, f.path, f.table_name, f.profile, f.status, f.rows_read,
             coalesce(o.loaded, 0),
             CASE WHEN f.status = 'unchanged' THEN f.rows_read ELSE coalesce(o.dups, 0) END,
             coalesce(q.n, 0) + coalesce(o.orphans, 0), f.error, f.profile_hash,
@@ -155,7 +158,7 @@ def _apply(con: duckdb.DuckDBPyConnection, tell: Callable[[str], None]) -> None:
     )
     con.execute(
         f"""INSERT INTO etl_runs
-        SELECT {run_id}, r.job, r.profile, r.started_at, r.finished_at,
+        SELECT {RUN_ID}, r.job, r.profile, r.started_at, r.finished_at,
             CASE WHEN r.status = 'failed' THEN 'failed'
                  WHEN (SELECT count(*) FROM d.files WHERE status = 'failed') > 0 THEN 'partial'
                  ELSE 'ok' END,
@@ -168,7 +171,7 @@ def _apply(con: duckdb.DuckDBPyConnection, tell: Callable[[str], None]) -> None:
             coalesce(sum(rf.duplicates), 0), coalesce(sum(rf.quarantined), 0),
             r.error, r.host, r.pid, coalesce(sum(rf.repeated), 0),
             coalesce(sum(rf.cleaned), 0), coalesce(sum(rf.removed), 0)
-        FROM d.run r LEFT JOIN etl_run_files rf ON rf.run_id = {run_id}
+        FROM d.run r LEFT JOIN etl_run_files rf ON rf.run_id = {RUN_ID}
         GROUP BY ALL"""
     )
 
@@ -254,9 +257,7 @@ def _remove_unlisted_events(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM events WHERE event_key IN (SELECT event_key FROM unlisted)")
 
 
-def _merge(
-    con: duckdb.DuckDBPyConnection, table: str, run_id: int, first: str = "", joins: str = ""
-) -> None:
+def _merge(con: duckdb.DuckDBPyConnection, table: str, first: str = "", joins: str = "") -> None:
     """Classifies the staged rows (`first`: CASE branches tried first, over `joins`), then
     updates and inserts."""
     cols = COLUMNS[table]
@@ -290,7 +291,7 @@ def _merge(
     match = " AND ".join(f"{table}.{k} = c.{k}" for k in key)
     con.execute(
         f"""UPDATE {table} SET {assign}, file_id = c.file_id, source_row = c.source_row,
-            run_id = {run_id}
+            run_id = {RUN_ID}
         FROM cls c WHERE c.cls = 'changed' AND {match}"""
     )
     extra = ", false" if table == "applications" else ""
@@ -300,12 +301,12 @@ def _merge(
     )
     con.execute(
         f"""INSERT INTO {target}
-        SELECT {", ".join(cols)}{extra}, file_id, source_row, {run_id} FROM cls
+        SELECT {", ".join(cols)}{extra}, file_id, source_row, {RUN_ID} FROM cls
         WHERE cls = 'new' ORDER BY ord, source_row"""
     )
     con.execute(
         f"""INSERT INTO quarantine
-        SELECT c.file_id, c.source_row, {run_id}, f.path, f.table_name, 'application_id',
+        SELECT c.file_id, c.source_row, {RUN_ID}, f.path, f.table_name, 'application_id',
             'unknown application: not in the warehouse nor in this run', NULL
         FROM cls c JOIN d.files f USING (ord) WHERE c.cls = 'orphan'"""
     )
@@ -314,7 +315,7 @@ def _merge(
     )
 
 
-def _fill_derived(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+def _fill_derived(con: duckdb.DuckDBPyConnection) -> None:
     """Applications named by a flat event log: create new ones, fill empty fields of others."""
     order = "ord::BIGINT * 1000000000000 + source_row"
     firsts = ", ".join(
@@ -333,7 +334,7 @@ def _fill_derived(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
         for c in DERIVED_FIELDS
         if c != "applicant_key"
     )
-    con.execute(f"INSERT INTO etl_conflicts SELECT {run_id}, *, 'applications' FROM ({clash})")
+    con.execute(f"INSERT INTO etl_conflicts SELECT {RUN_ID}, *, 'applications' FROM ({clash})")
     fill = ", ".join(f"{c} = coalesce(applications.{c}, d.{c})" for c in DERIVED_FIELDS)
     gaps = " OR ".join(f"(applications.{c} IS NULL AND d.{c} IS NOT NULL)" for c in DERIVED_FIELDS)
     con.execute(
@@ -346,7 +347,7 @@ def _fill_derived(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     con.execute(
         f"""INSERT INTO applications (application_id, {cols}, complete_case, file_id,
             source_row, run_id)
-        SELECT application_id, {cols}, complete_case, file_id, source_row, {run_id}
+        SELECT application_id, {cols}, complete_case, file_id, source_row, {RUN_ID}
         FROM derived WHERE application_id NOT IN (
             SELECT application_id FROM applications
             UNION SELECT application_id FROM d.st_applications)"""

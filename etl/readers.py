@@ -158,10 +158,6 @@ def _place(raw: bytes, offset: int, delimiter: str | None) -> str:
     return f"row {row}, column {index + 1}{name}"
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
     raw = path.read_bytes()
     if not raw.strip():
@@ -204,14 +200,19 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
         target.write_text(text, encoding="utf-8")
     else:
         target = path
-    columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in header) + "}"
     con = duckdb.connect()
     try:
+        # The path, the header's names and the delimiter are values: bound, never SQL text.
         frame = con.sql(
-            f"SELECT * FROM read_csv({_sql_text(str(target))}, auto_detect = false, "
-            f"header = true, columns = {columns}, delim = {_sql_text(src.delimiter)}, "
-            "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
-            "store_rejects = true, max_line_size = 16777216)"
+            "SELECT * FROM read_csv($path, auto_detect = false, header = true, "
+            "columns = $columns, delim = $delim, quote = '\"', escape = '\"', "
+            "strict_mode = true, null_padding = false, store_rejects = true, "
+            "max_line_size = 16777216)",
+            params={
+                "path": str(target),
+                "columns": dict.fromkeys(header, "VARCHAR"),
+                "delim": src.delimiter,
+            },
         ).pl()
         errors = con.execute(
             "SELECT line, any_value(column_name), any_value(error_type), "

@@ -165,24 +165,35 @@ class Delta:
         self.con.register("frame", frame)
         try:
             self.con.execute(
-                f"INSERT INTO {name} BY NAME SELECT {select}, {file_id} AS file_id, "
-                f"{ROW} AS source_row, {ord_} AS ord FROM frame"
+                f"INSERT INTO {name} BY NAME SELECT {select}, $file_id AS file_id, "
+                f"{ROW} AS source_row, $ord AS ord FROM frame",
+                {"file_id": file_id, "ord": ord_},
             )
         finally:
             self.con.unregister("frame")
 
     def add_quarantine(self, file_id: int, ord_: int, frame: pl.DataFrame) -> None:
-        self._insert_plain("st_quarantine", f"{file_id}, {ROW}, field, reason, raw, {ord_}", frame)
+        self._insert_plain(
+            "st_quarantine", f"$file_id, {ROW}, field, reason, raw, $ord", file_id, ord_, frame
+        )
 
     def add_conflicts(self, file_id: int, ord_: int, frame: pl.DataFrame) -> None:
         self._insert_plain(
-            "st_conflicts", f"{file_id}, application_id, field, kept, other, {ord_}", frame
+            "st_conflicts",
+            "$file_id, application_id, field, kept, other, $ord",
+            file_id,
+            ord_,
+            frame,
         )
 
-    def _insert_plain(self, name: str, select: str, frame: pl.DataFrame) -> None:
+    def _insert_plain(
+        self, name: str, select: str, file_id: int, ord_: int, frame: pl.DataFrame
+    ) -> None:
         self.con.register("frame", frame)
         try:
-            self.con.execute(f"INSERT INTO {name} SELECT {select} FROM frame")
+            self.con.execute(
+                f"INSERT INTO {name} SELECT {select} FROM frame", {"file_id": file_id, "ord": ord_}
+            )
         finally:
             self.con.unregister("frame")
 
