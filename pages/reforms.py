@@ -23,6 +23,7 @@ from ui import reform as registry
 from ui.download import table
 from ui.fmt import Lang, day, kind
 from ui.i18n import kpi_name, tr
+from ui.plain import md
 from ui.view import matter_names
 from warehouse import WarehouseError
 
@@ -60,16 +61,16 @@ def control_text(control: Control, lang: Lang) -> str:
             if lang == "zh"
             else f"{label} ({len(control)} matters)"
         )
-    return f"{label}（{'、'.join(control)}）"
+    return f"{label}（{'、'.join(md(c) for c in control)}）"
 
 
 def about(reform: Reform, design: Design, names: dict[str, str], lang: Lang) -> None:
     touched = ("、" if lang == "zh" else ", ").join(
-        f"{c} {names.get(c, '')}".strip() for c in reform.matters
+        md(f"{c} {names.get(c, '')}") for c in reform.matters
     )
     st.markdown(tr("reform.about", lang, date=day(reform.effective, lang), matters=touched))
     if reform.description:
-        st.caption(reform.description)
+        st.text(reform.description)  # as written: never read as Markdown
     (b0, b1), (a0, a1) = design.windows(reform.effective)
     st.caption(
         tr(
@@ -153,10 +154,10 @@ def store(reform: Reform, lang: Lang) -> None:
     try:
         run = registry.save(reform)
     except (LoadError, WarehouseError, OSError) as exc:
-        st.error(tr("reform.save_failed", lang, reason=str(exc).splitlines()[0]))
+        st.error(tr("reform.save_failed", lang, reason=md(str(exc).splitlines()[0])))
         return
     state = st.session_state
-    state["reform.flash"] = tr("reform.saved", lang, name=reform.name, run=run)
+    state["reform.flash"] = tr("reform.saved", lang, name=md(reform.name), run=run)
     state["reform.pending"] = reform.id
     state.setdefault("reform.trials", {}).pop(reform.id, None)
     st.rerun()
@@ -189,6 +190,7 @@ def design_form(reform: Reform, design: Design, codes: list[str], lang: Lang) ->
             [c for c in listed if c in others],
             key=f"{key}-matters",
             help=tr("reform.control_matters_note", lang),
+            placeholder=tr("filters.choose", lang),
         )
         left, right = st.columns(2)
         tried = left.form_submit_button(tr("reform.apply", lang), key=f"{key}-apply")
@@ -246,6 +248,7 @@ def reform_form(
             list(current.matters) if current else [],
             key=f"{prefix}-matters",
             format_func=lambda c: f"{c} {names.get(c, '')}".strip(),
+            placeholder=tr("filters.choose", lang),
         )
         description = st.text_area(
             tr("reform.description", lang),
@@ -256,7 +259,7 @@ def reform_form(
     if not submitted:
         return
     if current is None and reform_id.strip() in known:
-        st.error(tr("reform.id_taken", lang, id=reform_id.strip()))
+        st.error(tr("reform.id_taken", lang, id=md(reform_id.strip())))
         return
     chosen = effective if isinstance(effective, date) else None
     try:
@@ -271,16 +274,18 @@ def reform_form(
 def delete_form(reform: Reform, lang: Lang) -> None:
     key = f"delete-{reform.id}"
     with st.form(key):
-        sure = st.checkbox(tr("reform.confirm_delete", lang, name=reform.name), key=f"{key}-sure")
+        sure = st.checkbox(
+            tr("reform.confirm_delete", lang, name=md(reform.name)), key=f"{key}-sure"
+        )
         go = st.form_submit_button(tr("reform.delete", lang), key=f"{key}-go")
     if not (go and sure):
         return
     try:
         run = registry.delete(reform.id)
     except (LoadError, WarehouseError, OSError) as exc:
-        st.error(tr("reform.save_failed", lang, reason=str(exc).splitlines()[0]))
+        st.error(tr("reform.save_failed", lang, reason=md(str(exc).splitlines()[0])))
         return
-    st.session_state["reform.flash"] = tr("reform.deleted", lang, name=reform.name, run=run)
+    st.session_state["reform.flash"] = tr("reform.deleted", lang, name=md(reform.name), run=run)
     st.rerun()
 
 

@@ -4,6 +4,7 @@ colour-blindness types); red and yellow cards always carry a text label too."""
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
@@ -42,6 +43,33 @@ RED = "#D55E00"  # vermilion: distinguishable from the yellow under deuteranopia
 YELLOW = "#E69F00"
 
 
+def axis_format(measure: str) -> dict[str, Any]:
+    """Axis and tooltip format for a measure: "rate" (a share, as %), "count" (whole
+    numbers only: no 0.2 applications) or anything else (decimals, trailing zeros dropped)."""
+    if measure == "rate":
+        return {"format": ".1~%"}
+    if measure == "count":
+        return {"format": ",d", "tickMinStep": 1}
+    return {"format": ",.1~f"}
+
+
+def fitted(values: list[float], measure: str) -> list[float] | None:
+    """A y domain fitted to `values` (the target among them) with some air, so a rate moving
+    between 95 % and 98 % is not a flat line on a 0–100 % scale and a constant series still
+    has height. Shares stay within 0–100 %, every measure here is never negative."""
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    span = high - low
+    pad = span * 0.15 if span > 0 else max(abs(high) * 0.1, 0.01 if measure == "rate" else 1.0)
+    low, high = max(low - pad, 0.0), high + pad
+    if measure == "rate":
+        high = min(high, 1.0)
+    if measure == "count":
+        low, high = float(math.floor(low)), float(math.ceil(high))
+    return [low, high]
+
+
 @spec
 def trend(
     frame: pl.DataFrame,
@@ -51,35 +79,50 @@ def trend(
     x_title: str,
     y_title: str,
     target: float | None = None,
-    percent: bool = False,
+    measure: str = "decimal",
     target_title: str = "",
+    partial_note: str = "",
 ) -> Drawn:
-    """A monthly line with its target as a dashed rule (labelled)."""
-    fmt = ".0%" if percent else ",.1f"
-    base = alt.Chart(frame).encode(
-        x=alt.X(f"{x}:N", title=x_title, sort=None),
+    """A monthly line with its target as a dashed rule (labelled). `frame` may carry a
+    boolean `partial`: those months are drawn as hollow points, and `partial_note` says why
+    under the title. The y scale is fitted to the data and the target."""
+    axis = axis_format(measure)
+    known = [float(v) for v in frame[y].drop_nulls().drop_nans().to_list()]
+    domain = fitted(known + ([target] if target is not None else []), measure)
+    y_scale = alt.Scale(domain=domain, zero=False) if domain else alt.Scale(zero=False)
+    base = alt.Chart(frame).encode(x=alt.X(f"{x}:N", title=x_title, sort=None))
+    y_enc = alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(**axis), scale=y_scale)
+    tooltip = [
+        alt.Tooltip(f"{x}:N", title=x_title),
+        alt.Tooltip(f"{y}:Q", title=y_title, format=axis["format"]),
+    ]
+    line = base.mark_line(color=OKABE_ITO[0]).encode(y=y_enc, tooltip=tooltip)
+    filled = (
+        alt.condition("datum.partial", alt.value("white"), alt.value(OKABE_ITO[0]))
+        if "partial" in frame.columns
+        else alt.value(OKABE_ITO[0])
     )
-    line = base.mark_line(point=True, color=OKABE_ITO[0]).encode(
-        y=alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(format=fmt)),
-        tooltip=[
-            alt.Tooltip(f"{x}:N", title=x_title),
-            alt.Tooltip(f"{y}:Q", title=y_title, format=fmt),
-        ],
+    points = base.mark_point(size=60, color=OKABE_ITO[0], filled=False, strokeWidth=2).encode(
+        y=y_enc, fill=filled, tooltip=tooltip
     )
-    layers: list[alt.Chart] = [line]
+    layers: list[alt.Chart] = [line, points]
     if target is not None:
         rule = pl.DataFrame({"target": [target], "label": [target_title]})
         layers.append(
             alt.Chart(rule)
             .mark_rule(strokeDash=[6, 4], color=OKABE_ITO[3])
-            .encode(y="target:Q", tooltip=[alt.Tooltip("target:Q", title=target_title, format=fmt)])
+            .encode(
+                y=alt.Y("target:Q", scale=y_scale),
+                tooltip=[alt.Tooltip("target:Q", title=target_title, format=axis["format"])],
+            )
         )
         layers.append(
             alt.Chart(rule)
             .mark_text(align="left", dx=4, dy=-6, color=OKABE_ITO[3])
-            .encode(y="target:Q", x=alt.value(0), text="label:N")
+            .encode(y=alt.Y("target:Q", scale=y_scale), x=alt.value(0), text="label:N")
         )
-    return _drawn(alt.layer(*layers).properties(title=title, height=220))
+    heading = alt.TitleParams(title, subtitle=[partial_note]) if partial_note else title
+    return _drawn(alt.layer(*layers).properties(title=heading, height=220))
 
 
 @spec
@@ -92,15 +135,18 @@ def bars(
     percent: bool = False,
     color: str | None = None,
     label: str | None = None,
+    whole: bool = False,
 ) -> Drawn:
-    """Horizontal bars, largest on top; `label` names a text column drawn at each bar."""
-    fmt = ".1%" if percent else ",.1f"
+    """Horizontal bars, largest on top; `label` names a text column drawn at each bar;
+    `whole`: the values are counts (integer ticks)."""
+    axis = axis_format("rate" if percent else "count" if whole else "decimal")
+    fmt = axis["format"]
     base = alt.Chart(frame).encode(
         # labelOverlap off: Vega-Lite would drop every other bar's name to avoid crowding.
         y=alt.Y(
             f"{category}:N", title=category_title, sort="-x", axis=alt.Axis(labelOverlap=False)
         ),
-        x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(format=fmt)),
+        x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(**axis)),
         tooltip=[
             alt.Tooltip(f"{category}:N", title=category_title),
             alt.Tooltip(f"{value}:Q", title=value_title, format=fmt),
@@ -140,7 +186,7 @@ def cards(
         y=alt.Y(
             f"{category}:N", title=category_title, sort="-x", axis=alt.Axis(labelOverlap=False)
         ),
-        x=alt.X("n:Q", title=count_title, stack="zero"),
+        x=alt.X("n:Q", title=count_title, stack="zero", axis=alt.Axis(**axis_format("count"))),
         tooltip=[
             alt.Tooltip(f"{category}:N", title=category_title),
             alt.Tooltip("card:N", title=""),
@@ -172,7 +218,7 @@ def histogram(
         .mark_bar(color=OKABE_ITO[0])
         .encode(
             x=alt.X(f"{x}:Q", title=x_title, bin=False),
-            y=alt.Y(f"{y}:Q", title=y_title),
+            y=alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(**axis_format("count"))),
             tooltip=[alt.Tooltip(f"{x}:Q", title=x_title), alt.Tooltip(f"{y}:Q", title=y_title)],
         )
     )
@@ -230,15 +276,23 @@ def heatmap(
 
 @spec
 def lines(
-    frame: pl.DataFrame, x: str, y: str, series: str, x_title: str, y_title: str, series_title: str
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    series: str,
+    x_title: str,
+    y_title: str,
+    series_title: str,
+    partial_note: str = "",
 ) -> Drawn:
-    """Several monthly lines, one colour each."""
-    return _drawn(
+    """Several monthly lines, one colour each, on a y scale fitted to them; `partial_note`
+    (under the chart) says which month is not whole."""
+    chart = (
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
             x=alt.X(f"{x}:N", title=x_title, sort=None),
-            y=alt.Y(f"{y}:Q", title=y_title),
+            y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
             color=alt.Color(
                 f"{series}:N", title=series_title, scale=alt.Scale(range=list(OKABE_ITO))
             ),
@@ -250,6 +304,9 @@ def lines(
         )
         .properties(height=260)
     )
+    if partial_note:
+        chart = chart.properties(title=alt.TitleParams("", subtitle=[partial_note]))
+    return _drawn(chart)
 
 
 @spec

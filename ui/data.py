@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -68,6 +69,40 @@ def matters(version: str) -> pl.DataFrame:
 @st.cache_data(show_spinner=False)
 def channels(version: str) -> list[str]:
     return _read(catalog.channels)
+
+
+@st.cache_data(show_spinner=False)
+def windows(version: str) -> list[str]:
+    return _read(catalog.windows)
+
+
+@st.cache_data(show_spinner=False)
+def staff(version: str) -> list[str]:
+    return _read(catalog.staff)
+
+
+@st.cache_data(show_spinner=False)
+def problems(version: str, filters: Filters) -> list[catalog.Problem]:
+    return _read(lambda con: catalog.check_filters(con, filters))
+
+
+TODAY_VARIABLE = "ONEWINDOW_TODAY"
+
+
+def today() -> date:
+    """Today in the center's time zone; $ONEWINDOW_TODAY (YYYY-MM-DD) pins it, so a test or a
+    demonstration can open the dashboard as it reads on a given day (docs/dashboard.md)."""
+    pinned = os.environ.get(TODAY_VARIABLE)
+    if pinned:
+        return date.fromisoformat(pinned)
+    return datetime.now(ZoneInfo(config().center.timezone)).date()
+
+
+def working_days(first: date, last: date) -> int:
+    """Working days from `first` to `last`, both included, by the center's calendar."""
+    if last < first:
+        return 0
+    return int(calendar().days(first, last)["is_working_day"].sum())
 
 
 @st.cache_data(show_spinner=False)
