@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from metrics.dashboard import trailing_year
 from ui import charts, data, page
 from ui.download import table
 from ui.fmt import count, day, decimal, pct
@@ -112,7 +113,7 @@ def show() -> None:
         delta_color="inverse",
         border=True,
     )
-    trend = data.transitions(version, view.filters, "month")
+    trend = data.transitions(version, trailing_year(view.filters), "month")
     chosen = slower.head(5).select("from_step", "to_step")
     series = trend.join(chosen, on=["from_step", "to_step"]).sort("month")
     months = series["month"].unique().sort().to_list()

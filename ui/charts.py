@@ -90,7 +90,9 @@ def trend(
     known = [float(v) for v in frame[y].drop_nulls().drop_nans().to_list()]
     domain = fitted(known + ([target] if target is not None else []), measure)
     y_scale = alt.Scale(domain=domain, zero=False) if domain else alt.Scale(zero=False)
-    base = alt.Chart(frame).encode(x=alt.X(f"{x}:N", title=x_title, sort=None))
+    base = alt.Chart(frame).encode(
+        x=alt.X(f"{x}:N", title=x_title, sort=None, axis=alt.Axis(labelAngle=0))
+    )
     y_enc = alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(**axis), scale=y_scale)
     tooltip = [
         alt.Tooltip(f"{x}:N", title=x_title),
@@ -122,7 +124,7 @@ def trend(
             .encode(y=alt.Y("target:Q", scale=y_scale), x=alt.value(0), text="label:N")
         )
     heading = alt.TitleParams(title, subtitle=[partial_note]) if partial_note else title
-    return _drawn(alt.layer(*layers).properties(title=heading, height=220))
+    return _drawn(alt.layer(*layers).properties(title=heading, height=280))
 
 
 @spec
@@ -160,8 +162,8 @@ def bars(
         chart = base.mark_bar(color=OKABE_ITO[0])
     if label is not None:
         text = base.mark_text(align="left", dx=3).encode(text=f"{label}:N")
-        return _drawn((chart + text).properties(height=max(160, 22 * frame.height)))
-    return _drawn(chart.properties(height=max(160, 22 * frame.height)))
+        return _drawn((chart + text).properties(height=alt.Step(24)))
+    return _drawn(chart.properties(height=alt.Step(24)))
 
 
 @spec
@@ -205,7 +207,7 @@ def cards(
         .encode(text=alt.Text("label:N"))
         .transform_calculate(label="datum.card + ' ' + datum.n")
     )
-    return _drawn((chart + text).properties(height=max(120, 26 * frame.height)))
+    return _drawn((chart + text).properties(height=alt.Step(26)))
 
 
 @spec
@@ -287,12 +289,19 @@ def lines(
 ) -> Drawn:
     """Several monthly lines, one colour each, on a y scale fitted to them; `partial_note`
     (under the chart) says which month is not whole."""
+    known = [float(v) for v in frame[y].drop_nulls().drop_nans().to_list()]
+    domain = fitted(known, "decimal")
     chart = (
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x=alt.X(f"{x}:N", title=x_title, sort=None),
-            y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
+            x=alt.X(f"{x}:N", title=x_title, sort=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y(
+                f"{y}:Q",
+                title=y_title,
+                axis=alt.Axis(**axis_format("decimal")),
+                scale=alt.Scale(domain=domain, zero=False) if domain else alt.Scale(zero=False),
+            ),
             color=alt.Color(
                 f"{series}:N", title=series_title, scale=alt.Scale(range=list(OKABE_ITO))
             ),

@@ -452,7 +452,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "rate": ("%", "%"),
     "workdays": ("工作日", "working days"),
     "hours": ("工作小时", "working hours"),
-    "minutes": ("分钟", "minutes"),
+    "minutes": ("分钟", "min"),
     "count": ("件", "applications"),
     "ratings": ("条", "ratings"),
     "tickets": ("张", "tickets"),
@@ -469,7 +469,8 @@ def axis_title(kpi: str, lang: Lang) -> str:
     unit_key = _COUNTED.get(kpi, "count") if what == "count" else kpi if what == "decimal" else what
     zh, en = UNITS.get(unit_key, ("", ""))
     name = kpi_name(kpi, lang)
-    if not zh:
+    said = f"（{zh}）" in name if lang == "zh" else en in name.lower()
+    if not zh or said:  # 办理时长中位数（工作日）, Median processing working days say it
         return name
     return f"{name}（{zh}）" if lang == "zh" else f"{name} ({en})"
 

@@ -116,18 +116,23 @@ def target_summary(kpis: Sequence[str], now: pl.DataFrame, lang: Lang) -> None:
 
 
 def month_labels(months: Sequence[str], view: View) -> dict[str, str]:
-    """ "YYYY-MM" → the month as the reader reads it, a partial month saying up to when."""
+    """ "YYYY-MM" → the month as an axis reads it: the year at the first month and at each
+    January, else the month alone (twelve labels fit side by side); a partial month says up
+    to which day."""
     partial, lang, end = view.partial(), view.lang, view.filters.end
     labels = {}
-    for m in months:
-        text = month(m, lang)
+    for i, m in enumerate(months):
+        number = int(m.split("-")[1])
+        text = (
+            month(m, lang)
+            if i == 0 or number == 1
+            else f"{number}月"
+            if lang == "zh"
+            else month(m, lang).split()[0]
+        )
         if m in partial and end is not None and f"{end:%Y-%m}" == m:
-            text = tr(
-                "chart.partial_mark",
-                lang,
-                month=text,
-                day=end.day if lang == "zh" else day(end, lang),
-            )
+            mark = end.day if lang == "zh" else day(end, lang)
+            text = tr("chart.partial_mark", lang, month=text, day=mark)
         labels[m] = text
     return labels
 
