@@ -14,20 +14,16 @@ import string
 # them starts emphasis, a link, an image, a heading, a list, a quote, code, HTML, maths ($),
 # a directive (:red[…]) or an autolink (http://…, www.…).
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
-# remark-emoji turns :name: into an emoji after escapes are undone: a word joiner (U+2060,
-# invisible) after a colon keeps the name from matching.
+# remark-emoji turns :name: into an emoji, and GFM turns http://…, www.… and a@b.c into links,
+# on the text after escapes are undone: a word joiner (U+2060, invisible) after the colon, in
+# "http:", "www." and after "@" keeps them from matching.
 _COLON = re.compile(r"\\:(?=[\w+-])")
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|www)(?=[:.])|(@)")
 WORD_JOINER = "\u2060"
 
 
 def md(value: object) -> str:
     """`value` as Markdown that shows exactly its text, on one line (line breaks and runs of
     spaces become one space: a leading space would start a code block)."""
-    text = " ".join(str(value).split())
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, " ".join(str(value).split()))
     return _COLON.sub(lambda _: "\\:" + WORD_JOINER, _PUNCTUATION.sub(r"\\\1", text))
-
-
-def md_lines(value: object) -> str:
-    """Like md(), keeping the text's line breaks (as Markdown hard breaks)."""
-    lines = [md(line) for line in str(value).splitlines()]
-    return "  \n".join(line for line in lines if line)
