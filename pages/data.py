@@ -35,7 +35,12 @@ def upload_box(lang: Lang) -> None:
             type=["csv", "xlsx", "xls", "txt"],
             label_visibility="collapsed",
         )
-        profile = st.selectbox(tr("data.profile", lang), choices, format_func=lambda p: p.name)
+        profile = st.selectbox(
+            tr("data.profile", lang),
+            choices,
+            format_func=lambda p: p.name,
+            placeholder=tr("filters.choose", lang),
+        )
         submitted = st.form_submit_button(tr("data.load", lang))
     if not (submitted and file is not None and profile is not None):
         return

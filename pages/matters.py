@@ -169,6 +169,7 @@ def pick(matters: pl.DataFrame, view: View, lang: Lang) -> str | None:
         codes,
         key="focus",
         format_func=lambda c: f"{c} {names.get(c, '')}",
+        placeholder=tr("filters.choose", lang),
     )
     return choice
 

@@ -46,7 +46,11 @@ def pick(reforms: list[Reform], lang: Lang) -> Reform:
         st.query_params["reform"] = state["reform"]
     names = {r.id: r.name for r in reforms}
     chosen = st.selectbox(
-        tr("reform.pick", lang), ids, key="reform", format_func=lambda i: f"{names[i]} · {i}"
+        tr("reform.pick", lang),
+        ids,
+        key="reform",
+        format_func=lambda i: f"{names[i]} · {i}",
+        placeholder=tr("filters.choose", lang),
     )
     return next(r for r in reforms if r.id == chosen)
 
@@ -117,6 +121,7 @@ def series(monthly: pl.DataFrame, reform: Reform, design: Design, lang: Lang) ->
         list(MEASURE),
         key="reform.kpi",
         format_func=lambda k: kpi_name(k, lang),
+        placeholder=tr("filters.choose", lang),
     )
     touched = wording.LABELS["touched"][lang]
     control = wording.LABELS["control"][lang]

@@ -259,6 +259,7 @@ def sidebar(version: str | None) -> None:
         key="period",
         format_func=lambda p: tr(f"period.{p}", now),
         on_change=_forget_unknown,
+        placeholder=tr("filters.choose", now),
     )
     if st.session_state["period"] == "custom":
         left, right = bar.columns(2)
