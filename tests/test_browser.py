@@ -313,3 +313,28 @@ def test_names_from_exports_are_shown_as_literal_text(
     styled = "a[href^='http'], a[href^='//'], .stMarkdownColoredText, strong:has-text('决定')"
     assert main.locator(styled).evaluate_all("ns => ns.map(n => n.outerHTML)") == []
     assert page.get_by_test_id("stException").all_inner_texts() == []
+
+
+def test_a_printed_page_is_its_content_with_every_table_whole(
+    served: Served, page: Page, requested: list[str]
+) -> None:
+    """Print (A4): no navigation, sidebar, filters or buttons; each table printed whole from
+    its print copy, not the on-screen grid that draws only the rows in view."""
+    open_page(page, served, "matters", "zh", period="ytd")
+    copies = page.locator(".print-only")
+    assert not copies.first.is_visible()  # on screen: the grid only
+    grids = page.get_by_test_id("stDataFrame").locator("[role=grid]")
+    assert copies.count() == grids.count() >= 3
+    rows = [int(g.get_attribute("aria-rowcount") or 0) - 1 for g in grids.all()]  # less header
+    page.emulate_media(media="print")
+    for hidden in ("stSidebar", "stDataFrame", "stDownloadButton", "stTextInput", "stHeader"):
+        shown = page.get_by_test_id(hidden).evaluate_all(
+            "nodes => nodes.filter(n => n.checkVisibility()).length"
+        )
+        assert shown == 0, hidden
+    assert [c.locator("tbody tr").count() for c in copies.all()] == rows
+    assert rows[0] > 10  # more rows than the grid shows at once
+    assert all(c.is_visible() for c in copies.all())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.pdf(path=ARTIFACTS / "matters-zh-print.pdf", format="A4")
+    assert foreign(requested) == []

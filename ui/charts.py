@@ -219,7 +219,7 @@ def histogram(
         alt.Chart(frame)
         .mark_bar(color=OKABE_ITO[0])
         .encode(
-            x=alt.X(f"{x}:Q", title=x_title, bin=False),
+            x=alt.X(f"{x}:Q", title=x_title, bin=False, scale=alt.Scale(domainMin=0)),
             y=alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(**axis_format("count"))),
             tooltip=[alt.Tooltip(f"{x}:Q", title=x_title), alt.Tooltip(f"{y}:Q", title=y_title)],
         )
