@@ -82,8 +82,10 @@ def on_screen(frame: pl.DataFrame, percent: Sequence[str] = ()) -> pl.DataFrame:
     """The frame as a table shows it: NaN is missing, and a float is rounded to the digits
     shown (two, four for shares) with the sign of a zero dropped, so nothing reads "−0.00"."""
     floats = [c for c, dtype in frame.schema.items() if dtype.is_float()]
+    rounded = [pl.col(c).fill_nan(None).round(4 if c in percent else 2) for c in floats]
     return frame.with_columns(
-        (pl.col(c).fill_nan(None).round(4 if c in percent else 2) + 0.0).alias(c) for c in floats
+        pl.when(r == 0).then(pl.lit(0.0)).otherwise(r).alias(c)
+        for r, c in zip(rounded, floats, strict=True)
     )
 
 
