@@ -18,7 +18,7 @@ from etl.run import LoadError
 from metrics import wording
 from metrics.reforms import MEASURE, Control, Design, with_design
 from onewindow.config import Reform
-from ui import charts, data, page
+from ui import charts, data, page, widgets
 from ui import reform as registry
 from ui.download import table
 from ui.fmt import Lang, day, kind
@@ -113,7 +113,7 @@ def headline(effects: pl.DataFrame, control: Control, lang: Lang) -> None:
         )
 
 
-def series(monthly: pl.DataFrame, reform: Reform, design: Design, lang: Lang) -> None:
+def series(monthly: pl.DataFrame, reform: Reform, design: Design, lang: Lang, version: str) -> None:
     """The monthly series of one KPI, touched against control, around the effective date."""
     st.subheader(tr("reform.series", lang))
     kpi = st.selectbox(
@@ -148,6 +148,7 @@ def series(monthly: pl.DataFrame, reform: Reform, design: Design, lang: Lang) ->
             kpi_name(kpi, lang),
             tr("reform.group", lang),
             percent=kind(kpi) == "rate",
+            partial=widgets.data_partial_month(version, lang),
         ),
         width="stretch",
     )
@@ -321,7 +322,7 @@ def show() -> None:
         st.warning(tr("reform.trial", lang))
     analysis = data.reform_analysis(version, reform.id, design)
     headline(analysis.effects, design.control, lang)
-    series(analysis.monthly, reform, design, lang)
+    series(analysis.monthly, reform, design, lang, version)
     st.subheader(tr("reform.table", lang))
     st.caption(tr("reform.table_note", lang))
     # The id names the downloaded files: only characters every file system takes.

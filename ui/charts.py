@@ -43,6 +43,12 @@ RED = "#D55E00"  # vermilion: distinguishable from the yellow under deuteranopia
 YELLOW = "#E69F00"
 
 
+def note_title(note: str) -> alt.TitleParams:
+    """A sentence above a chart that has no title of its own (Vega draws no subtitle
+    without a title): small, plain, left-aligned."""
+    return alt.TitleParams(note, fontSize=11, fontWeight="normal", anchor="start", color="#555")
+
+
 def axis_format(measure: str) -> dict[str, Any]:
     """Axis and tooltip format for a measure: "rate" (a share, as %), "count" (whole
     numbers only: no 0.2 applications) or anything else (decimals, trailing zeros dropped)."""
@@ -314,7 +320,7 @@ def lines(
         .properties(height=260)
     )
     if partial_note:
-        chart = chart.properties(title=alt.TitleParams("", subtitle=[partial_note]))
+        chart = chart.properties(title=note_title(partial_note))
     return _drawn(chart)
 
 
@@ -328,13 +334,18 @@ def reform_series(
     value_title: str,
     group_title: str,
     percent: bool = False,
+    partial: tuple[str, str] = ("", ""),
 ) -> Drawn:
     """Monthly lines of the touched and the control group (`frame`: month as an ISO date,
     group, value, applications), told apart by colour and dash, with the effective date as a
     labelled rule and the before and after windows shaded and named. `groups` are the two
     group labels (touched first), `effective` the date and its label, `windows` each window's
-    first day, last day and label."""
-    fmt = ".0%" if percent else ",.2f"
+    first day, last day and label; `partial` a month the data covers in part (its first day,
+    ISO) and the sentence that says so: its points are hollow, the sentence under the title.
+    The y scale is fitted to the values."""
+    fmt = ".1~%" if percent else ",.2~f"
+    known = [float(v) for v in frame["value"].drop_nulls().drop_nans().to_list()]
+    domain = fitted(known, "rate" if percent else "decimal")
     x = alt.X("month:T", title=month_title, axis=alt.Axis(format="%Y-%m"))
     shaded = pl.DataFrame(
         {
@@ -345,12 +356,42 @@ def reform_series(
     )
     bands = alt.Chart(shaded).mark_rect(opacity=0.12, color=OKABE_ITO[4])
     band_text = alt.Chart(shaded).mark_text(align="left", baseline="top", dx=4, dy=4)
-    lines_ = (
+    first_partial = partial[0] or "9999-12-31"
+    y = alt.Y(
+        "value:Q",
+        title=value_title,
+        axis=alt.Axis(format=fmt),
+        scale=alt.Scale(domain=domain, zero=False) if domain else alt.Scale(zero=False),
+    )
+    points = (
         alt.Chart(frame)
-        .mark_line(point=True)
+        .transform_calculate(partial=f"toDate(datum.month) >= toDate('{first_partial}')")
+        .mark_point(size=50, filled=False, strokeWidth=2)
         .encode(
             x=x,
-            y=alt.Y("value:Q", title=value_title, axis=alt.Axis(format=fmt)),
+            y=y,
+            color=alt.Color(
+                "group:N",
+                scale=alt.Scale(domain=list(groups), range=[OKABE_ITO[0], OKABE_ITO[1]]),
+                legend=None,
+            ),
+            fill=alt.condition(
+                "datum.partial",
+                alt.value("white"),
+                alt.Color(
+                    "group:N",
+                    scale=alt.Scale(domain=list(groups), range=[OKABE_ITO[0], OKABE_ITO[1]]),
+                    legend=None,
+                ),
+            ),
+        )
+    )
+    lines_ = (
+        alt.Chart(frame)
+        .mark_line()
+        .encode(
+            x=x,
+            y=y,
             color=alt.Color(
                 "group:N",
                 title=group_title,
@@ -376,12 +417,12 @@ def reform_series(
         .mark_text(align="left", dx=4, dy=-6, color=OKABE_ITO[3])
         .encode(x="at:T", y=alt.value(0), text="label:N")
     )
-    return _drawn(
-        alt.layer(
-            bands.encode(x=alt.X("start:T", title=month_title), x2="end:T"),
-            band_text.encode(x="start:T", y=alt.value(14), text="label:N"),
-            lines_,
-            rule,
-            rule_text,
-        ).properties(height=300)
-    )
+    chart = alt.layer(
+        bands.encode(x=alt.X("start:T", title=month_title), x2="end:T"),
+        band_text.encode(x="start:T", y=alt.value(14), text="label:N"),
+        lines_,
+        points,
+        rule,
+        rule_text,
+    ).properties(height=300)
+    return _drawn(chart.properties(title=note_title(partial[1])) if partial[1] else chart)

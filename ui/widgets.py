@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import polars as pl
 import streamlit as st
 
+from metrics.dashboard import partial_months
 from metrics.kpis import KPIS
-from ui import charts
+from ui import charts, data
 from ui.fmt import DASH, Lang, day, kind, kpi_change, kpi_value, missing, month
 from ui.i18n import axis_title, kpi_name, tr
 from ui.view import View
@@ -152,6 +153,21 @@ def partial_note(months: Sequence[str], view: View) -> str:
             else tr("chart.partial_start", view.lang, month=month(m, view.lang))
         )
     return ("；" if view.lang == "zh" else "; ").join(notes)
+
+
+def data_partial_month(version: str, lang: Lang) -> tuple[str, str]:
+    """The data's last month when the data ends before its last day: its first day (ISO) and
+    the sentence a monthly chart shows under its title; ("", "") when the month is whole."""
+    days = data.data_days(version)
+    if days is None:
+        return "", ""
+    last = days[1]
+    if f"{last:%Y-%m}" not in partial_months(last.replace(day=1), last):
+        return "", ""
+    name = month(f"{last:%Y-%m}", lang)
+    return last.replace(day=1).isoformat(), tr(
+        "chart.partial", lang, month=name, end=day(last, lang)
+    )
 
 
 def trend_charts(
