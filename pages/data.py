@@ -66,7 +66,8 @@ def show() -> None:
     zone = ZoneInfo(data.config().center.timezone)
     fresh = data.fresh(version)
     runs = data.jobs(version)
-    cols = st.columns(4)
+    # Two cards a row: an instant (2026年12月1日 22:56) needs half the page to be read whole.
+    cols = [*st.columns(2), *st.columns(2)]
     cols[0].metric(tr("data.runs", lang), count(runs.height), border=True)
     cols[1].metric(
         tr("data.last_run", lang),
