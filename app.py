@@ -1,5 +1,9 @@
 """OneWindow dashboard: `onewindow serve` runs this with Streamlit. The sidebar holds the
-language and the filter bar (both in the URL); ui/nav.py lists the pages."""
+language and the filter bar (both in the URL); ui/nav.py lists the pages.
+
+Every page is served at its own path (/overview, /matters, …). Streamlit serves its default
+page only at "/", so the default here is a hidden page that sends "/" on to the first page's
+path with the query string kept: a link copied from the address bar always names its page."""
 
 from __future__ import annotations
 
@@ -8,17 +12,26 @@ import streamlit as st
 from ui import data, view
 from ui.i18n import tr
 from ui.nav import PAGES
-from ui.page import guard
+from ui.page import guard, style
 
 st.set_page_config(page_title="OneWindow 一窗通", layout="wide")
+style()
 with guard() as sidebar:
     view.sidebar(data.version())
 lang = view.lang()
+pages = [st.Page(spec.file, title=spec.title(lang), url_path=spec.slug) for spec in PAGES]
+
+
+def _home() -> None:
+    """ "/" opens the first page at its own path; repeated parameters stay whole."""
+    st.switch_page(pages[0], query_params={k: st.query_params.get_all(k) for k in st.query_params})
+
+
+home = st.Page(_home, title=pages[0].title, url_path="home", default=True, visibility="hidden")
 groups: dict[str, list[st.Page]] = {}
-for i, spec in enumerate(PAGES):
-    groups.setdefault(tr(f"group.{spec.group}", lang), []).append(
-        st.Page(spec.file, title=spec.title(lang), url_path=spec.slug, default=i == 0)
-    )
+for spec, page_ in zip(PAGES, pages, strict=True):
+    groups.setdefault(tr(f"group.{spec.group}", lang), []).append(page_)
+next(iter(groups.values())).insert(0, home)
 navigation = st.navigation(groups)
 if sidebar.ok:  # else its one message already says why nothing can be shown
     with guard():

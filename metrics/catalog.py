@@ -1,12 +1,20 @@
 """The matter catalog and the choices a filter offers: matter names in both languages where the
-catalog has them, departments, channels, and the span of the data."""
+catalog has them, departments, channels, windows and staff, the span of the data; and the check
+that a filter names only what the warehouse knows (the dashboard and `onewindow report`
+share it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 import duckdb
 import polars as pl
+
+from metrics.facts import DESKS
+from metrics.filters import Filters
 
 
 def matters(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -51,3 +59,76 @@ def data_days(con: duckdb.DuckDBPyConnection, zone: str) -> tuple[date, date] | 
     if row[0] is None:
         return None
     return row[0], row[1]
+
+
+def windows(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Windows that handled an application (as the --window cut reads them), by name."""
+    return _desk_values(con, "window_id")
+
+
+def staff(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Staff members who handled an application (as the --staff cut reads them), by name."""
+    return _desk_values(con, "staff")
+
+
+def _desk_values(
+    con: duckdb.DuckDBPyConnection, column: Literal["window_id", "staff"]
+) -> list[str]:
+    rows = con.execute(
+        f"SELECT DISTINCT {column} FROM ({DESKS}) WHERE {column} IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a filter: `kind` is "unknown" (values no application or catalog
+    row has) or "reversed" (the period starts after it ends); `field` names the cut
+    (department, matter, channel, window, staff) or "period"; `values` the offending ones."""
+
+    kind: Literal["unknown", "reversed"]
+    field: str
+    values: tuple[str, ...]
+
+    def sentence(self) -> str:
+        """The problem in one English sentence (the command line's wording)."""
+        if self.kind == "reversed":
+            first, last = self.values
+            return f"the period starts on {first}, after it ends on {last}"
+        return f"no {self.field} {', '.join(repr(v) for v in self.values)} in the data"
+
+
+def check_filters(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[Problem]:
+    """What in `filters` cannot be right: a start after the end, and cut values the warehouse
+    does not know. A filter with problems must be reported, never applied: an unknown value
+    would silently show nothing, and dropping it would silently show everything."""
+    problems: list[Problem] = []
+    if filters.start is not None and filters.end is not None and filters.start > filters.end:
+        problems.append(
+            Problem("reversed", "period", (filters.start.isoformat(), filters.end.isoformat()))
+        )
+    if not filters.cuts_applications:
+        return problems
+    catalog = matters(con)
+    known: dict[str, Callable[[], list[str]]] = {
+        "department": lambda: [d for d in catalog["department"].to_list() if d],
+        "matter": lambda: catalog["matter_code"].to_list(),
+        "channel": lambda: channels(con),
+        "window": lambda: windows(con),
+        "staff": lambda: staff(con),
+    }
+    asked = {
+        "department": filters.departments,
+        "matter": filters.matters,
+        "channel": filters.channels,
+        "window": filters.windows,
+        "staff": filters.staff,
+    }
+    for field, values in asked.items():
+        if not values:
+            continue
+        valid = set(known[field]())
+        unknown = tuple(v for v in dict.fromkeys(values) if v not in valid)
+        if unknown:
+            problems.append(Problem("unknown", field, unknown))
+    return problems

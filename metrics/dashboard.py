@@ -23,8 +23,8 @@ PERIODS: tuple[Period, ...] = (
     "last_12_months",
     "custom",
 )
-# How far back the previous period lies, in months; custom periods move by their own length.
-_SHIFT = {"this_month": 1, "last_month": 1, "this_quarter": 3, "ytd": 12, "last_12_months": 12}
+# How far back a month or quarter to date finds its previous period, in months.
+_SHIFT = {"this_month": 1, "this_quarter": 3}
 
 
 def _month_end(d: date) -> date:
@@ -42,7 +42,8 @@ def period_range(
     period: Period, anchor: date, start: date | None = None, end: date | None = None
 ) -> tuple[date, date]:
     """First and last day of a named period that ends at `anchor` (today, or the data's last
-    day for a historical load). A custom period is `start`..`end` (anchor when missing)."""
+    day for a historical load). A custom period is `start`..`end` (anchor when missing), as
+    given: a start after the end is the caller's to report (`reversed_days`), never swapped."""
     if period == "this_month":
         return anchor.replace(day=1), anchor
     if period == "last_month":
@@ -54,22 +55,66 @@ def period_range(
         return date(anchor.year, 1, 1), anchor
     if period == "last_12_months":
         return shift_months(anchor, -12) + timedelta(days=1), anchor
-    first, last = start or anchor, end or anchor
-    return (first, last) if first <= last else (last, first)
+    return start or anchor, end or anchor
+
+
+def reversed_days(start: date | None, end: date | None) -> bool:
+    """True when a period starts after it ends (a mistake to report, not to swap)."""
+    return start is not None and end is not None and start > end
+
+
+# The current month counts as the default period once it has this many working days up to
+# today; before that a director sees the last complete month (docs/dashboard.md, "Periods").
+MIN_WORKDAYS_OF_MONTH = 10
+
+
+def default_period(anchor: date, working_days: int) -> Period:
+    """The period a page opens on: this month once its working days up to `anchor`
+    (`working_days`, from the work calendar) reach MIN_WORKDAYS_OF_MONTH, else last month,
+    so the first days of a month are never set against a whole month's expectations."""
+    return "this_month" if working_days >= MIN_WORKDAYS_OF_MONTH else "last_month"
+
+
+def _whole_months(start: date, end: date) -> int:
+    """How many calendar months `start`..`end` covers exactly; 0 when it is not whole months."""
+    if start.day != 1 or end != _month_end(end) or end < start:
+        return 0
+    return (end.year - start.year) * 12 + end.month - start.month + 1
 
 
 def previous_range(period: Period, start: date, end: date) -> tuple[date, date]:
-    """The period to compare with: the same span one month (quarter, year) earlier, so this
-    month's first 24 days meet last month's first 24; a custom span meets the equal span
-    just before it."""
-    if period == "custom":
-        length = end - start + timedelta(days=1)
-        return start - length, end - timedelta(days=length.days)
-    months = _SHIFT[period]
-    moved_end = shift_months(end, -months)
-    if end == _month_end(end):  # a whole month stays a whole month
+    """The period before, of the same length (环比): whole calendar months meet as many whole
+    months just before (November meets October, Q2 meets Q1); a month or quarter to date meets
+    the same days of the month or quarter before (1–24 March meets 1–24 February); any other
+    span meets the span of as many days just before it."""
+    months = _whole_months(start, end)
+    if months:
+        return shift_months(start, -months), _month_end(shift_months(end, -months))
+    if period in ("this_month", "this_quarter") and start.day == 1:
+        return shift_months(start, -_SHIFT[period]), shift_months(end, -_SHIFT[period])
+    length = end - start + timedelta(days=1)
+    return start - length, end - length
+
+
+def year_ago_range(start: date, end: date) -> tuple[date, date]:
+    """The same days a year earlier (同比); a period ending on a month's last day ends on the
+    last day of that month a year earlier (29 February included)."""
+    moved_end = shift_months(end, -12)
+    if end == _month_end(end):
         moved_end = _month_end(moved_end)
-    return shift_months(start, -months), moved_end
+    return shift_months(start, -12), moved_end
+
+
+def partial_months(start: date, end: date, first_data_day: date | None = None) -> set[str]:
+    """The months ("YYYY-MM") of `start`..`end` that a monthly series shows only in part:
+    the month of `end` unless it is the month's last day, and the month of the data's first
+    day unless that is the 1st (and later than `start`)."""
+    partial: set[str] = set()
+    if end != _month_end(end):
+        partial.add(f"{end:%Y-%m}")
+    if first_data_day is not None and first_data_day > start and first_data_day.day != 1:
+        partial.add(f"{first_data_day:%Y-%m}")
+    return partial
 
 
 def trailing_year(filters: Filters) -> Filters:

@@ -32,6 +32,7 @@ from etl.reforms import Update
 from etl.run import LoadError, RunResult, load_files
 from metrics import catalog
 from metrics.calendar import WorkCalendar
+from metrics.catalog import check_filters
 from metrics.filters import Filters
 from metrics.reforms import UnknownReform
 from metrics.reports import REPORTS
@@ -361,6 +362,9 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         reforms=tuple(args.reform),
     )
     with wh.read() as con:
+        problems = check_filters(con, filters)
+        if problems:  # reported, never widened to the whole center nor narrowed to nothing
+            raise UsageError("; ".join(p.sentence() for p in problems))
         try:
             frame = chosen.fn(con, filters, config, args.by)
         except UnknownReform as exc:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from metrics.dashboard import trailing_year
 from ui import charts, data, page
 from ui.download import table
-from ui.fmt import count, day, decimal, month, pct
+from ui.fmt import count, day, decimal, pct
 from ui.i18n import column, tr
+from ui.plain import md
+from ui.widgets import month_labels, partial_note
 
 TOP = 15
 RECENT_MONTHS, BASELINE_MONTHS, MIN_COUNT = 3, 6, 5  # the defaults of slower_steps
@@ -33,7 +36,9 @@ def show() -> None:
     matrix = data.handovers(version, view.filters)
     top = moves.row(0, named=True)
     first, second, third = st.columns(3)
-    first.metric(tr("bottlenecks.top", lang), f"{top['from_step']} → {top['to_step']}", border=True)
+    first.metric(
+        tr("bottlenecks.top", lang), md(f"{top['from_step']} → {top['to_step']}"), border=True
+    )
     second.metric(tr("bottlenecks.top_share", lang), pct(top["share_of_time"]), border=True)
     third.metric(
         tr("bottlenecks.handovers", lang), count(int(moves["handovers"].sum())), border=True
@@ -103,20 +108,18 @@ def show() -> None:
     worst = slower.row(0, named=True)
     st.metric(
         tr("bottlenecks.slowest_rise", lang),
-        f"{worst['from_step']} → {worst['to_step']}",
+        md(f"{worst['from_step']} → {worst['to_step']}"),
         delta=f"+{decimal(worst['change_work_h'])} {'工时' if lang == 'zh' else 'working h'}",
         delta_color="inverse",
         border=True,
     )
-    trend = data.transitions(version, view.filters, "month")
+    trend = data.transitions(version, trailing_year(view.filters), "month")
     chosen = slower.head(5).select("from_step", "to_step")
-    series = (
-        trend.join(chosen, on=["from_step", "to_step"])
-        .sort("month")
-        .with_columns(
-            TRANSITION,
-            pl.col("month").map_elements(lambda m: month(m, lang), return_dtype=pl.String),
-        )
+    series = trend.join(chosen, on=["from_step", "to_step"]).sort("month")
+    months = series["month"].unique().sort().to_list()
+    series = series.with_columns(
+        TRANSITION,
+        pl.col("month").replace_strict(month_labels(months, view), return_dtype=pl.String),
     )
     st.markdown(f"**{tr('bottlenecks.trend', lang)}**")
     st.vega_lite_chart(
@@ -128,6 +131,7 @@ def show() -> None:
             tr("chart.month", lang),
             column("median_work_h", lang),
             column("transition", lang),
+            partial_note=partial_note(months, view),
         ),
         width="stretch",
     )

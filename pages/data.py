@@ -16,6 +16,7 @@ from ui import data, page, upload, view
 from ui.download import table
 from ui.fmt import Lang, count, instant
 from ui.i18n import tr
+from ui.plain import md
 from warehouse import WarehouseError
 
 
@@ -28,8 +29,19 @@ def upload_box(lang: Lang) -> None:
         st.info(tr("data.no_profiles", lang))
         return
     with st.form("upload", clear_on_submit=True):
-        file = st.file_uploader(tr("data.upload", lang), type=["csv", "xlsx", "xls", "txt"])
-        profile = st.selectbox(tr("data.profile", lang), choices, format_func=lambda p: p.name)
+        # Streamlit's own dropzone words are English only: the label (in the reader's
+        # language) stands in for them (ui/page.py's style sheet).
+        file = st.file_uploader(
+            tr("data.upload_box", lang, limit=st.get_option("server.maxUploadSize")),
+            type=["csv", "xlsx", "xls", "txt"],
+            label_visibility="collapsed",
+        )
+        profile = st.selectbox(
+            tr("data.profile", lang),
+            choices,
+            format_func=lambda p: p.name,
+            placeholder=tr("filters.choose", lang),
+        )
         submitted = st.form_submit_button(tr("data.load", lang))
     if not (submitted and file is not None and profile is not None):
         return
@@ -38,7 +50,7 @@ def upload_box(lang: Lang) -> None:
             data.warehouse(), config, file.name, file.getvalue(), profile
         )
     except (ProfileError, LoadError, WarehouseError, OSError) as exc:
-        st.error(tr("data.load_failed", lang, reason=str(exc).splitlines()[0]))
+        st.error(tr("data.load_failed", lang, reason=md(str(exc).splitlines()[0])))
         return
     shown = tr("data.loaded", lang, run=run_id, status=status)
     (st.success if status == "ok" else st.warning)(shown)
@@ -76,7 +88,8 @@ def show() -> None:
     zone = ZoneInfo(data.config().center.timezone)
     fresh = data.fresh(version)
     runs = data.jobs(version)
-    cols = st.columns(4)
+    # Two cards a row: an instant (2026年12月1日 22:56) needs half the page to be read whole.
+    cols = [*st.columns(2), *st.columns(2)]
     cols[0].metric(tr("data.runs", lang), count(runs.height), border=True)
     cols[1].metric(
         tr("data.last_run", lang),

@@ -13,6 +13,7 @@ from ui import charts, data, lists, page, widgets
 from ui.download import table
 from ui.fmt import Lang, count
 from ui.i18n import channel, column, tr
+from ui.plain import md
 from ui.processmap import dot
 from ui.view import View, matter_names
 
@@ -63,16 +64,18 @@ def one_matter(view: View, version: str, code: str) -> None:
     lang = view.lang
     cut = replace(view.filters, matters=(code,), departments=())
     before = replace(view.previous, matters=(code,), departments=())
-    now, previous, monthly, channels = data.kpi_tables(
+    year_ago = replace(view.year_ago, matters=(code,), departments=())
+    now, previous, last_year, monthly, channels = data.kpi_tables(
         version,
         [
             (cut, "none", CARDS),
             (before, "none", CARDS),
+            (year_ago, "none", CARDS),
             (trailing_year(cut), "month", CARDS),
             (cut, "channel", ("submitted",)),
         ],
     )
-    widgets.kpi_cards(CARDS, now, previous, monthly, lang, per_row=len(CARDS))
+    widgets.kpi_cards(CARDS, now, previous, monthly, lang, per_row=len(CARDS), year_ago=last_year)
     lists.on_time_and_red(cut, version, lang)
     limits = data.matters(version).filter(pl.col("matter_code") == code)
     rules: list[tuple[float, str]] = []
@@ -117,18 +120,22 @@ def one_matter(view: View, version: str, code: str) -> None:
             .fill_null("other")
             .map_elements(lambda c: channel(c, lang), return_dtype=pl.String)
         ).select("channel", pl.col("value").alias("applications"))
-        st.vega_lite_chart(
-            spec=charts.bars(
-                mix,
-                "channel",
-                "applications",
-                column("channel", lang),
-                column("applications", lang),
-            ),
-            width="stretch",
-        )
+        if mix.is_empty():
+            page.no_data(lang)
+        else:
+            st.vega_lite_chart(
+                spec=charts.bars(
+                    mix,
+                    "channel",
+                    "applications",
+                    column("channel", lang),
+                    column("applications", lang),
+                    whole=True,
+                ),
+                width="stretch",
+            )
     st.markdown(f"**{tr('matters.trend', lang)}**")
-    widgets.trend_charts(TRENDS, monthly, now, lang, per_row=3)
+    widgets.trend_charts(TRENDS, monthly, now, view, per_row=3)
 
     st.subheader(tr("matters.map", lang))
     st.caption(tr("matters.map_note", lang))
@@ -174,6 +181,7 @@ def pick(matters: pl.DataFrame, view: View, lang: Lang) -> str | None:
         codes,
         key="focus",
         format_func=lambda c: f"{c} {names.get(c, '')}",
+        placeholder=tr("filters.choose", lang),
     )
     return choice
 
@@ -200,7 +208,7 @@ def show() -> None:
     table(shown, "matters", lang, percent=[c for c in COLUMNS if c.endswith("_rate")])
     code = pick(matters, view, lang)
     if code is not None:
-        st.subheader(f"{code} {matter_names(data.matters(version), lang).get(code, '')}")
+        st.subheader(md(f"{code} {matter_names(data.matters(version), lang).get(code, '')}"))
         one_matter(view, version, code)
 
 

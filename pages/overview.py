@@ -45,11 +45,12 @@ def show() -> None:
         return
     view, version = started
     lang = view.lang
-    now, before, monthly, by_department, by_matter = data.kpi_tables(
+    now, before, year_ago, monthly, by_department, by_matter = data.kpi_tables(
         version,
         [
             (view.filters, "none", SHOWN),
             (view.previous, "none", CARDS),
+            (view.year_ago, "none", CARDS),
             (trailing_year(view.filters), "month", CARDS),
             (view.filters, "department", LEAGUE),
             (view.filters, "matter", DRAG),
@@ -59,12 +60,12 @@ def show() -> None:
     if not any(counts.get(k) for k in ("submitted", "completed", "open")):
         page.no_data(lang)
         return
-    widgets.kpi_cards(CARDS, now, before, monthly, lang)
+    widgets.kpi_cards(CARDS, now, before, monthly, lang, year_ago=year_ago)
     widgets.target_summary(CARDS, now, lang)
     lists.on_time_and_red(view.filters, version, lang)
 
     st.subheader(tr("overview.trends", lang))
-    widgets.trend_charts(TRENDS, monthly, now, lang)
+    widgets.trend_charts(TRENDS, monthly, now, view)
 
     st.subheader(tr("overview.league", lang))
     st.caption(tr("overview.league_note", lang))

@@ -18,11 +18,12 @@ from etl.run import LoadError
 from metrics import wording
 from metrics.reforms import MEASURE, Control, Design, with_design
 from onewindow.config import Reform
-from ui import charts, data, page
+from ui import charts, data, page, widgets
 from ui import reform as registry
 from ui.download import table
 from ui.fmt import Lang, day, kind
 from ui.i18n import kpi_name, tr
+from ui.plain import md
 from ui.view import matter_names
 from warehouse import WarehouseError
 
@@ -45,7 +46,11 @@ def pick(reforms: list[Reform], lang: Lang) -> Reform:
         st.query_params["reform"] = state["reform"]
     names = {r.id: r.name for r in reforms}
     chosen = st.selectbox(
-        tr("reform.pick", lang), ids, key="reform", format_func=lambda i: f"{names[i]} · {i}"
+        tr("reform.pick", lang),
+        ids,
+        key="reform",
+        format_func=lambda i: f"{names[i]} · {i}",
+        placeholder=tr("filters.choose", lang),
     )
     return next(r for r in reforms if r.id == chosen)
 
@@ -62,18 +67,18 @@ def control_text(control: Control, names: dict[str, str], lang: Lang) -> str:
             else f"{label} ({len(control)} matters)"
         )
     listed = ("、" if lang == "zh" else ", ").join(
-        f"{c} {names.get(c, '')}".strip() for c in control
+        md(f"{c} {names.get(c, '')}".strip()) for c in control
     )
     return f"{label}（{listed}）" if lang == "zh" else f"{label} ({listed})"
 
 
 def about(reform: Reform, design: Design, names: dict[str, str], lang: Lang) -> None:
     touched = ("、" if lang == "zh" else ", ").join(
-        f"{c} {names.get(c, '')}".strip() for c in reform.matters
+        md(f"{c} {names.get(c, '')}") for c in reform.matters
     )
     st.markdown(tr("reform.about", lang, date=day(reform.effective, lang), matters=touched))
     if reform.description:
-        st.caption(reform.description)
+        st.text(reform.description)  # as written: never read as Markdown
     (b0, b1), (a0, a1) = design.windows(reform.effective)
     st.caption(
         tr(
@@ -116,7 +121,7 @@ def headline(effects: pl.DataFrame, control: Control, lang: Lang) -> None:
         )
 
 
-def series(monthly: pl.DataFrame, reform: Reform, design: Design, lang: Lang) -> None:
+def series(monthly: pl.DataFrame, reform: Reform, design: Design, lang: Lang, version: str) -> None:
     """The monthly series of one KPI, touched against control, around the effective date."""
     st.subheader(tr("reform.series", lang))
     # The headline's KPIs first, so the chart opens on the headline's first measure (the
@@ -126,6 +131,7 @@ def series(monthly: pl.DataFrame, reform: Reform, design: Design, lang: Lang) ->
         [*registry.HEADLINE, *(k for k in MEASURE if k not in registry.HEADLINE)],
         key="reform.kpi",
         format_func=lambda k: kpi_name(k, lang),
+        placeholder=tr("filters.choose", lang),
     )
     touched = wording.LABELS["touched"][lang]
     control = wording.LABELS["control"][lang]
@@ -152,6 +158,7 @@ def series(monthly: pl.DataFrame, reform: Reform, design: Design, lang: Lang) ->
             kpi_name(kpi, lang),
             tr("reform.group", lang),
             percent=kind(kpi) == "rate",
+            partial=widgets.data_partial_month(version, lang),
         ),
         width="stretch",
     )
@@ -163,10 +170,10 @@ def store(reform: Reform, lang: Lang) -> None:
     try:
         run = registry.save(reform)
     except (LoadError, WarehouseError, OSError) as exc:
-        st.error(tr("reform.save_failed", lang, reason=str(exc).splitlines()[0]))
+        st.error(tr("reform.save_failed", lang, reason=md(str(exc).splitlines()[0])))
         return
     state = st.session_state
-    state["reform.flash"] = tr("reform.saved", lang, name=reform.name, run=run)
+    state["reform.flash"] = tr("reform.saved", lang, name=md(reform.name), run=run)
     state["reform.pending"] = reform.id
     state.setdefault("reform.trials", {}).pop(reform.id, None)
     st.rerun()
@@ -202,6 +209,7 @@ def design_form(
             key=f"{key}-matters",
             format_func=lambda c: f"{c} {names.get(c, '')}".strip(),
             help=tr("reform.control_matters_note", lang),
+            placeholder=tr("filters.choose", lang),
         )
         left, right = st.columns(2)
         tried = left.form_submit_button(tr("reform.apply", lang), key=f"{key}-apply")
@@ -259,6 +267,7 @@ def reform_form(
             list(current.matters) if current else [],
             key=f"{prefix}-matters",
             format_func=lambda c: f"{c} {names.get(c, '')}".strip(),
+            placeholder=tr("filters.choose", lang),
         )
         description = st.text_area(
             tr("reform.description", lang),
@@ -269,7 +278,7 @@ def reform_form(
     if not submitted:
         return
     if current is None and reform_id.strip() in known:
-        st.error(tr("reform.id_taken", lang, id=reform_id.strip()))
+        st.error(tr("reform.id_taken", lang, id=md(reform_id.strip())))
         return
     chosen = effective if isinstance(effective, date) else None
     try:
@@ -284,16 +293,18 @@ def reform_form(
 def delete_form(reform: Reform, lang: Lang) -> None:
     key = f"delete-{reform.id}"
     with st.form(key):
-        sure = st.checkbox(tr("reform.confirm_delete", lang, name=reform.name), key=f"{key}-sure")
+        sure = st.checkbox(
+            tr("reform.confirm_delete", lang, name=md(reform.name)), key=f"{key}-sure"
+        )
         go = st.form_submit_button(tr("reform.delete", lang), key=f"{key}-go")
     if not (go and sure):
         return
     try:
         run = registry.delete(reform.id)
     except (LoadError, WarehouseError, OSError) as exc:
-        st.error(tr("reform.save_failed", lang, reason=str(exc).splitlines()[0]))
+        st.error(tr("reform.save_failed", lang, reason=md(str(exc).splitlines()[0])))
         return
-    st.session_state["reform.flash"] = tr("reform.deleted", lang, name=reform.name, run=run)
+    st.session_state["reform.flash"] = tr("reform.deleted", lang, name=md(reform.name), run=run)
     st.rerun()
 
 
@@ -324,7 +335,7 @@ def show() -> None:
         st.warning(tr("reform.trial", lang))
     analysis = data.reform_analysis(version, reform.id, design)
     headline(analysis.effects, design.control, lang)
-    series(analysis.monthly, reform, design, lang)
+    series(analysis.monthly, reform, design, lang, version)
     st.subheader(tr("reform.table", lang))
     st.caption(tr("reform.table_note", lang))
     # The id names the downloaded files: only characters every file system takes.

@@ -21,21 +21,22 @@ def show() -> None:
         return
     view, version = started
     lang = view.lang
-    now, before, monthly = data.kpi_tables(
+    now, before, year_ago, monthly = data.kpi_tables(
         version,
         [
             (view.filters, "none", CARDS),
             (view.previous, "none", CARDS),
+            (view.year_ago, "none", CARDS),
             (trailing_year(view.filters), "month", CARDS),
         ],
     )
     if not widgets.values(now).get("ratings"):
         page.no_data(lang)
         return
-    widgets.kpi_cards(CARDS, now, before, monthly, lang)
+    widgets.kpi_cards(CARDS, now, before, monthly, lang, year_ago=year_ago)
     widgets.target_summary(CARDS, now, lang)
     st.subheader(tr("satisfaction.trend", lang))
-    widgets.trend_charts(("good_review_rate", "bad_reviews"), monthly, now, lang)
+    widgets.trend_charts(("good_review_rate", "bad_reviews"), monthly, now, view)
 
     st.subheader(tr("satisfaction.bad", lang))
     bad = data.bad_reviews(version, view.filters)

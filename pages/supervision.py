@@ -99,7 +99,7 @@ def show() -> None:
                     counts.head(15),
                     dim,
                     column(dim, lang),
-                    tr("chart.value", lang),
+                    tr("chart.cards", lang),
                     tr("card.red", lang),
                     tr("card.yellow", lang),
                 ),

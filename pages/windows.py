@@ -31,7 +31,8 @@ def show() -> None:
         return
     if has_tickets:
         before = data.kpi_table(version, view.previous, only=QUEUE_CARDS)
-        widgets.kpi_cards(QUEUE_CARDS, now, before, None, lang)
+        year_ago = data.kpi_table(version, view.year_ago, only=QUEUE_CARDS)
+        widgets.kpi_cards(QUEUE_CARDS, now, before, None, lang, year_ago=year_ago)
         target = data.config().queue.wait_target_min
         st.caption(tr("windows.wait_target", lang, minutes=decimal(target, 0)))
         heat = data.queue(version, view.filters).with_columns(

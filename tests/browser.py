@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from playwright.sync_api import Page, ViewportSize, sync_playwright
 
@@ -51,14 +51,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(db: Path, config: Path, log: Path, timeout_s: float = 90) -> Iterator[str]:
+def serve(
+    db: Path, config: Path, log: Path, timeout_s: float = 90, today: str | None = None
+) -> Iterator[str]:
     """Runs `onewindow serve` on a free port until the block ends; yields its base URL.
+    `today` (YYYY-MM-DD) pins the day the dashboard takes as today ($ONEWINDOW_TODAY).
 
     The server gets its own process group, so stopping it also stops the Streamlit child that
     `onewindow serve` starts. If it never answers its health check, the error carries its log.
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEWINDOW_")}
+    if today:
+        env["ONEWINDOW_TODAY"] = today
     command = [
         str(Path(sys.executable).with_name("onewindow")),
         "serve",
@@ -110,11 +115,11 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         server.wait()
 
 
-def page_url(base: str, slug: str, lang: str | None) -> str:
-    """Where a person opens the page. app.py makes PAGES[0] the default page, and Streamlit
-    serves the default page at "/" only: its own path answers "Page not found"."""
-    path = "" if slug == PAGES[0].slug else slug
-    return f"{base}/{path}" + (f"?lang={lang}" if lang else "")
+def page_url(base: str, slug: str, lang: str | None, **params: str | list[str]) -> str:
+    """Where a person opens the page: its documented path (docs/dashboard.md), the default
+    page too, with the query string of the view."""
+    query = {"lang": lang, **params} if lang else dict(params)
+    return f"{base}/{slug}" + (f"?{urlencode(query, doseq=True)}" if query else "")
 
 
 def wait_rendered(page: Page, timeout_ms: int = RENDER_TIMEOUT_MS) -> None:
@@ -135,6 +140,20 @@ def wait_rendered(page: Page, timeout_ms: int = RENDER_TIMEOUT_MS) -> None:
         page.get_by_test_id(busy).first.wait_for(state="hidden", timeout=timeout_ms)
 
 
+def whole_page(page: Page, path: Path) -> None:
+    """A screenshot of the whole page: Streamlit scrolls inside its main block, not the
+    document, so the viewport is made as tall as the content first."""
+    height = page.evaluate(
+        "() => Math.max(...['stMain', 'stSidebar'].map(id => "
+        'document.querySelector(`[data-testid="${id}"]`)?.scrollHeight ?? 0))'
+    )
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height)})
+    page.wait_for_timeout(500)  # charts redraw at the new size
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=path, full_page=True)
+    page.set_viewport_size(VIEWPORT)
+
+
 def foreign(urls: Sequence[str]) -> list[str]:
     """The network URLs among `urls` whose host is not this machine (data:, blob: are local)."""
     return [
@@ -145,15 +164,16 @@ def foreign(urls: Sequence[str]) -> list[str]:
     ]
 
 
-def screenshot(db: Path, slug: str, lang: str | None, out: Path) -> None:
-    """Serves the warehouse `db`, opens page `slug` and saves a full-page screenshot to `out`."""
+def screenshot(db: Path, slug: str, lang: str | None, out: Path, today: str | None = None) -> None:
+    """Serves the warehouse `db`, opens page `slug` and saves a full-page screenshot to `out`
+    (`today`: the day the dashboard takes as today, YYYY-MM-DD)."""
     if slug not in {p.slug for p in PAGES}:
         raise SystemExit(f"no page {slug!r} in ui.nav.PAGES: {', '.join(p.slug for p in PAGES)}")
     with tempfile.TemporaryDirectory(prefix="onewindow-shot-") as tmp:
         config = Path(tmp) / "onewindow.toml"
         config.write_text("", encoding="utf-8")
         with (
-            serve(db, config, Path(tmp) / "server.log") as base,
+            serve(db, config, Path(tmp) / "server.log", today=today) as base,
             sync_playwright() as pw,
         ):
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -161,8 +181,7 @@ def screenshot(db: Path, slug: str, lang: str | None, out: Path) -> None:
                 page = browser.new_page(viewport=VIEWPORT)
                 page.goto(page_url(base, slug, lang))
                 wait_rendered(page)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=out, full_page=True)
+                whole_page(page, out)
             finally:
                 browser.close()
 

@@ -28,6 +28,7 @@ from ui import reform as reform_ui
 from ui.fmt import Lang
 from ui.i18n import column, kpi_name, tr
 from ui.nav import PAGES
+from ui.plain import md
 from warehouse import Warehouse
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -125,18 +126,23 @@ def test_overview(demo: Path, monkeypatch: pytest.MonkeyPatch, lang: Lang) -> No
     at = _open(demo, monkeypatch, "overview", **_custom(lang))
     shown = _metrics(at)
     _expect_cards(shown, demo, OVERVIEW_CARDS, PERIOD, lang)
-    # the change against the previous period (the 91 days before)
-    before = widgets.values(_kpi_table(demo, Filters(*previous_range("custom", FROM, TO))))
+    # the change against the previous period (April–June: January–March, 环比) and against
+    # the same months a year earlier (同比)
+    assert previous_range("custom", FROM, TO) == (date(2025, 1, 1), date(2025, 3, 31))
+    before = widgets.values(_kpi_table(demo, Filters(date(2025, 1, 1), date(2025, 3, 31))))
+    year_ago = widgets.values(_kpi_table(demo, Filters(date(2024, 4, 1), date(2024, 6, 30))))
     now = widgets.values(_kpi_table(demo, PERIOD))
     deltas = {m.label: m.delta for m in at.metric}
     table = _kpi_table(demo, PERIOD)
     label = widgets.card_label("on_time_rate", table, lang)
-    assert deltas[label] == fmt.kpi_change(
-        "on_time_rate",
-        now["on_time_rate"],
-        before["on_time_rate"],
-        lang,
-    )
+    change = fmt.kpi_change("on_time_rate", now["on_time_rate"], before["on_time_rate"], lang)
+    assert change is not None
+    assert deltas[label] == widgets.compared(change, "previous", lang)
+    yoy = fmt.kpi_change("on_time_rate", now["on_time_rate"], year_ago["on_time_rate"], lang)
+    assert yoy is not None
+    assert widgets.compared(yoy.replace("-", "−"), "year_ago", lang) in [
+        c.value for c in at.caption
+    ]
     league = _frame_with(at, kpi_name("online_rate", lang))
     by_department = wide(_kpi_table(demo, PERIOD, "department"), "department")
     assert len(league) == by_department.height
@@ -453,7 +459,7 @@ def test_reforms_are_added_edited_and_deleted_on_the_page(
     )
     assert _registered(wh.path) == [added]
     assert at.selectbox(key="reform").value == "one-window"  # the page shows it at once
-    assert tr("reform.saved", lang, name=added.name, run=2) in at.success[0].value
+    assert tr("reform.saved", lang, name=md(added.name), run=2) in at.success[0].value
     _expect_reform(at, wh.path, added, Design.of(added), lang)
 
     # The same id again is refused; editing keeps the id and the design.
@@ -462,7 +468,7 @@ def test_reforms_are_added_edited_and_deleted_on_the_page(
     at.date_input(key="new-effective").set_value(date(2025, 4, 1))
     at.multiselect(key="new-matters").set_value(["M-003"])
     at.button(key="new-save").click().run()
-    assert [e.value for e in at.error] == [tr("reform.id_taken", lang, id="one-window")]
+    assert [e.value for e in at.error] == [tr("reform.id_taken", lang, id=md("one-window"))]
     at.multiselect(key="edit-one-window-matters").set_value(["M-001"])
     at.button(key="edit-one-window-save").click().run()
     assert _registered(wh.path) == [added.model_copy(update={"matters": ["M-001"]})]
@@ -478,7 +484,7 @@ def test_reforms_are_added_edited_and_deleted_on_the_page(
     assert (saved.control, saved.gap_days) == (["M-004", "M-005"], 7)
     at.multiselect(key="edit-one-window-matters").set_value(["M-001", "M-004"])
     at.button(key="edit-one-window-save").click().run()
-    overlap = tr("invalid.overlap", lang, codes="M-004")
+    overlap = tr("invalid.overlap", lang, codes=md("M-004"))
     assert [e.value for e in at.error] == [tr("reform.invalid", lang, problems=overlap)]
     assert _registered(wh.path)[0] == saved
 
@@ -498,7 +504,7 @@ def test_a_design_that_breaks_a_rule_is_one_plain_message() -> None:
     except ValidationError as exc:
         message = reform_ui.problem(exc, "zh", reform.matters, ("M-001", "M-002"))
     assert message == tr(
-        "reform.invalid", "zh", problems=tr("invalid.overlap", "zh", codes="M-001")
+        "reform.invalid", "zh", problems=tr("invalid.overlap", "zh", codes=md("M-001"))
     )
     try:
         reform_ui.draft("", "x", None, [], "", None)

@@ -119,9 +119,12 @@ def test_periods_and_the_period_before() -> None:
     assert dashboard.period_range("this_quarter", anchor) == (date(2025, 1, 1), anchor)
     assert dashboard.period_range("ytd", anchor) == (date(2025, 1, 1), anchor)
     assert dashboard.period_range("last_12_months", anchor) == (date(2024, 3, 25), anchor)
+    # given the wrong way round: kept, to be reported, never swapped
     custom = dashboard.period_range("custom", anchor, date(2025, 3, 10), date(2025, 3, 5))
-    assert custom == (date(2025, 3, 5), date(2025, 3, 10))  # given the wrong way round
-    # this month's first 24 days meet February's first 24; a whole month a whole month
+    assert custom == (date(2025, 3, 10), date(2025, 3, 5))
+    assert dashboard.reversed_days(*custom)
+    assert not dashboard.reversed_days(date(2025, 3, 5), date(2025, 3, 5))
+    # 环比: this month's first 24 days meet February's first 24; a whole month a whole month
     assert dashboard.previous_range("this_month", date(2025, 3, 1), anchor) == (
         date(2025, 2, 1),
         date(2025, 2, 24),
@@ -134,9 +137,20 @@ def test_periods_and_the_period_before() -> None:
         date(2025, 1, 1),
         date(2025, 1, 31),
     )
+    # a custom whole month is a month like "last month" (November meets October, not 2–31 Oct)
+    assert dashboard.previous_range("custom", date(2025, 11, 1), date(2025, 11, 30)) == (
+        date(2025, 10, 1),
+        date(2025, 10, 31),
+    )
+    # a quarter to date meets the same days of the quarter before
+    assert dashboard.previous_range("this_quarter", date(2025, 1, 1), anchor) == (
+        date(2024, 10, 1),
+        date(2024, 12, 24),
+    )
+    # year to date (83 days) meets the 83 days before it
     assert dashboard.previous_range("ytd", date(2025, 1, 1), anchor) == (
-        date(2024, 1, 1),
-        date(2024, 3, 24),
+        date(2024, 10, 10),
+        date(2024, 12, 31),
     )
     # a custom span of 6 days: the 6 days before it
     assert dashboard.previous_range("custom", date(2025, 3, 5), date(2025, 3, 10)) == (
@@ -144,6 +158,39 @@ def test_periods_and_the_period_before() -> None:
         date(2025, 3, 4),
     )
     assert dashboard.shift_months(date(2024, 3, 31), -1) == date(2024, 2, 29)
+
+
+def test_the_same_period_a_year_earlier() -> None:
+    assert dashboard.year_ago_range(date(2025, 3, 1), date(2025, 3, 24)) == (
+        date(2024, 3, 1),
+        date(2024, 3, 24),
+    )
+    # a whole February stays whole, 29 February included
+    assert dashboard.year_ago_range(date(2025, 2, 1), date(2025, 2, 28)) == (
+        date(2024, 2, 1),
+        date(2024, 2, 29),
+    )
+    assert dashboard.year_ago_range(date(2024, 2, 29), date(2024, 2, 29)) == (
+        date(2023, 2, 28),
+        date(2023, 2, 28),
+    )
+
+
+def test_the_default_period_waits_for_enough_working_days() -> None:
+    enough = dashboard.MIN_WORKDAYS_OF_MONTH
+    assert dashboard.default_period(date(2025, 12, 1), 1) == "last_month"
+    assert dashboard.default_period(date(2025, 12, 12), enough - 1) == "last_month"
+    assert dashboard.default_period(date(2025, 12, 15), enough) == "this_month"
+
+
+def test_partial_months() -> None:
+    assert dashboard.partial_months(date(2024, 7, 1), date(2025, 6, 1)) == {"2025-06"}
+    assert dashboard.partial_months(date(2024, 7, 1), date(2025, 6, 30)) == set()
+    # the data begins mid-month: that month holds part of its days too
+    assert dashboard.partial_months(date(2024, 7, 1), date(2025, 6, 30), date(2024, 7, 17)) == {
+        "2024-07"
+    }
+    assert dashboard.partial_months(date(2024, 7, 1), date(2025, 6, 30), date(2024, 6, 17)) == set()
 
 
 def test_trailing_year_needs_an_end() -> None:

@@ -4,6 +4,7 @@ colour-blindness types); red and yellow cards always carry a text label too."""
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
@@ -42,6 +43,39 @@ RED = "#D55E00"  # vermilion: distinguishable from the yellow under deuteranopia
 YELLOW = "#E69F00"
 
 
+def note_title(note: str) -> alt.TitleParams:
+    """A sentence above a chart that has no title of its own (Vega draws no subtitle
+    without a title): small, plain, left-aligned."""
+    return alt.TitleParams(note, fontSize=11, fontWeight="normal", anchor="start", color="#555")
+
+
+def axis_format(measure: str) -> dict[str, Any]:
+    """Axis and tooltip format for a measure: "rate" (a share, as %), "count" (whole
+    numbers only: no 0.2 applications) or anything else (decimals, trailing zeros dropped)."""
+    if measure == "rate":
+        return {"format": ".1~%"}
+    if measure == "count":
+        return {"format": ",d", "tickMinStep": 1}
+    return {"format": ",.1~f"}
+
+
+def fitted(values: list[float], measure: str) -> list[float] | None:
+    """A y domain fitted to `values` (the target among them) with some air, so a rate moving
+    between 95 % and 98 % is not a flat line on a 0–100 % scale and a constant series still
+    has height. Shares stay within 0–100 %, every measure here is never negative."""
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    span = high - low
+    pad = span * 0.15 if span > 0 else max(abs(high) * 0.1, 0.01 if measure == "rate" else 1.0)
+    low, high = max(low - pad, 0.0), high + pad
+    if measure == "rate":
+        high = min(high, 1.0)
+    if measure == "count":
+        low, high = float(math.floor(low)), float(math.ceil(high))
+    return [low, high]
+
+
 @spec
 def trend(
     frame: pl.DataFrame,
@@ -51,35 +85,52 @@ def trend(
     x_title: str,
     y_title: str,
     target: float | None = None,
-    percent: bool = False,
+    measure: str = "decimal",
     target_title: str = "",
+    partial_note: str = "",
 ) -> Drawn:
-    """A monthly line with its target as a dashed rule (labelled)."""
-    fmt = ".0%" if percent else ",.1f"
+    """A monthly line with its target as a dashed rule (labelled). `frame` may carry a
+    boolean `partial`: those months are drawn as hollow points, and `partial_note` says why
+    under the title. The y scale is fitted to the data and the target."""
+    axis = axis_format(measure)
+    known = [float(v) for v in frame[y].drop_nulls().drop_nans().to_list()]
+    domain = fitted(known + ([target] if target is not None else []), measure)
+    y_scale = alt.Scale(domain=domain, zero=False) if domain else alt.Scale(zero=False)
     base = alt.Chart(frame).encode(
-        x=alt.X(f"{x}:N", title=x_title, sort=None),
+        x=alt.X(f"{x}:N", title=x_title, sort=None, axis=alt.Axis(labelAngle=0))
     )
-    line = base.mark_line(point=True, color=OKABE_ITO[0]).encode(
-        y=alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(format=fmt)),
-        tooltip=[
-            alt.Tooltip(f"{x}:N", title=x_title),
-            alt.Tooltip(f"{y}:Q", title=y_title, format=fmt),
-        ],
+    y_enc = alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(**axis), scale=y_scale)
+    tooltip = [
+        alt.Tooltip(f"{x}:N", title=x_title),
+        alt.Tooltip(f"{y}:Q", title=y_title, format=axis["format"]),
+    ]
+    line = base.mark_line(color=OKABE_ITO[0]).encode(y=y_enc, tooltip=tooltip)
+    filled = (
+        alt.condition("datum.partial", alt.value("white"), alt.value(OKABE_ITO[0]))
+        if "partial" in frame.columns
+        else alt.value(OKABE_ITO[0])
     )
-    layers: list[alt.Chart] = [line]
+    points = base.mark_point(size=60, color=OKABE_ITO[0], filled=False, strokeWidth=2).encode(
+        y=y_enc, fill=filled, tooltip=tooltip
+    )
+    layers: list[alt.Chart] = [line, points]
     if target is not None:
         rule = pl.DataFrame({"target": [target], "label": [target_title]})
         layers.append(
             alt.Chart(rule)
             .mark_rule(strokeDash=[6, 4], color=OKABE_ITO[3])
-            .encode(y="target:Q", tooltip=[alt.Tooltip("target:Q", title=target_title, format=fmt)])
+            .encode(
+                y=alt.Y("target:Q", scale=y_scale),
+                tooltip=[alt.Tooltip("target:Q", title=target_title, format=axis["format"])],
+            )
         )
         layers.append(
             alt.Chart(rule)
             .mark_text(align="left", dx=4, dy=-6, color=OKABE_ITO[3])
-            .encode(y="target:Q", x=alt.value(0), text="label:N")
+            .encode(y=alt.Y("target:Q", scale=y_scale), x=alt.value(0), text="label:N")
         )
-    return _drawn(alt.layer(*layers).properties(title=title, height=220))
+    heading = alt.TitleParams(title, subtitle=[partial_note]) if partial_note else title
+    return _drawn(alt.layer(*layers).properties(title=heading, height=280))
 
 
 @spec
@@ -92,15 +143,18 @@ def bars(
     percent: bool = False,
     color: str | None = None,
     label: str | None = None,
+    whole: bool = False,
 ) -> Drawn:
-    """Horizontal bars, largest on top; `label` names a text column drawn at each bar."""
-    fmt = ".1%" if percent else ",.1f"
+    """Horizontal bars, largest on top; `label` names a text column drawn at each bar;
+    `whole`: the values are counts (integer ticks)."""
+    axis = axis_format("rate" if percent else "count" if whole else "decimal")
+    fmt = axis["format"]
     base = alt.Chart(frame).encode(
         # labelOverlap off: Vega-Lite would drop every other bar's name to avoid crowding.
         y=alt.Y(
             f"{category}:N", title=category_title, sort="-x", axis=alt.Axis(labelOverlap=False)
         ),
-        x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(format=fmt)),
+        x=alt.X(f"{value}:Q", title=value_title, axis=alt.Axis(**axis)),
         tooltip=[
             alt.Tooltip(f"{category}:N", title=category_title),
             alt.Tooltip(f"{value}:Q", title=value_title, format=fmt),
@@ -114,8 +168,8 @@ def bars(
         chart = base.mark_bar(color=OKABE_ITO[0])
     if label is not None:
         text = base.mark_text(align="left", dx=3).encode(text=f"{label}:N")
-        return _drawn((chart + text).properties(height=max(160, 22 * frame.height)))
-    return _drawn(chart.properties(height=max(160, 22 * frame.height)))
+        return _drawn((chart + text).properties(height=alt.Step(24)))
+    return _drawn(chart.properties(height=alt.Step(24)))
 
 
 @spec
@@ -140,7 +194,7 @@ def cards(
         y=alt.Y(
             f"{category}:N", title=category_title, sort="-x", axis=alt.Axis(labelOverlap=False)
         ),
-        x=alt.X("n:Q", title=count_title, stack="zero"),
+        x=alt.X("n:Q", title=count_title, stack="zero", axis=alt.Axis(**axis_format("count"))),
         tooltip=[
             alt.Tooltip(f"{category}:N", title=category_title),
             alt.Tooltip("card:N", title=""),
@@ -159,7 +213,7 @@ def cards(
         .encode(text=alt.Text("label:N"))
         .transform_calculate(label="datum.card + ' ' + datum.n")
     )
-    return _drawn((chart + text).properties(height=max(120, 26 * frame.height)))
+    return _drawn((chart + text).properties(height=alt.Step(26)))
 
 
 @spec
@@ -171,8 +225,8 @@ def histogram(
         alt.Chart(frame)
         .mark_bar(color=OKABE_ITO[0])
         .encode(
-            x=alt.X(f"{x}:Q", title=x_title, bin=False),
-            y=alt.Y(f"{y}:Q", title=y_title),
+            x=alt.X(f"{x}:Q", title=x_title, bin=False, scale=alt.Scale(domainMin=0)),
+            y=alt.Y(f"{y}:Q", title=y_title, axis=alt.Axis(**axis_format("count"))),
             tooltip=[alt.Tooltip(f"{x}:Q", title=x_title), alt.Tooltip(f"{y}:Q", title=y_title)],
         )
     )
@@ -230,15 +284,30 @@ def heatmap(
 
 @spec
 def lines(
-    frame: pl.DataFrame, x: str, y: str, series: str, x_title: str, y_title: str, series_title: str
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    series: str,
+    x_title: str,
+    y_title: str,
+    series_title: str,
+    partial_note: str = "",
 ) -> Drawn:
-    """Several monthly lines, one colour each."""
-    return _drawn(
+    """Several monthly lines, one colour each, on a y scale fitted to them; `partial_note`
+    (under the chart) says which month is not whole."""
+    known = [float(v) for v in frame[y].drop_nulls().drop_nans().to_list()]
+    domain = fitted(known, "decimal")
+    chart = (
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x=alt.X(f"{x}:N", title=x_title, sort=None),
-            y=alt.Y(f"{y}:Q", title=y_title),
+            x=alt.X(f"{x}:N", title=x_title, sort=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y(
+                f"{y}:Q",
+                title=y_title,
+                axis=alt.Axis(**axis_format("decimal")),
+                scale=alt.Scale(domain=domain, zero=False) if domain else alt.Scale(zero=False),
+            ),
             color=alt.Color(
                 f"{series}:N", title=series_title, scale=alt.Scale(range=list(OKABE_ITO))
             ),
@@ -250,6 +319,9 @@ def lines(
         )
         .properties(height=260)
     )
+    if partial_note:
+        chart = chart.properties(title=note_title(partial_note))
+    return _drawn(chart)
 
 
 @spec
@@ -262,13 +334,18 @@ def reform_series(
     value_title: str,
     group_title: str,
     percent: bool = False,
+    partial: tuple[str, str] = ("", ""),
 ) -> Drawn:
     """Monthly lines of the touched and the control group (`frame`: month as an ISO date,
     group, value, applications), told apart by colour and dash, with the effective date as a
     labelled rule and the before and after windows shaded and named. `groups` are the two
     group labels (touched first), `effective` the date and its label, `windows` each window's
-    first day, last day and label."""
-    fmt = ".0%" if percent else ",.2f"
+    first day, last day and label; `partial` a month the data covers in part (its first day,
+    ISO) and the sentence that says so: its points are hollow, the sentence under the title.
+    The y scale is fitted to the values."""
+    fmt = ".1~%" if percent else ",.2~f"
+    known = [float(v) for v in frame["value"].drop_nulls().drop_nans().to_list()]
+    domain = fitted(known, "rate" if percent else "decimal")
     x = alt.X("month:T", title=month_title, axis=alt.Axis(format="%Y-%m"))
     shaded = pl.DataFrame(
         {
@@ -279,12 +356,42 @@ def reform_series(
     )
     bands = alt.Chart(shaded).mark_rect(opacity=0.12, color=OKABE_ITO[4])
     band_text = alt.Chart(shaded).mark_text(align="left", baseline="top", dx=4, dy=4)
-    lines_ = (
+    first_partial = partial[0] or "9999-12-31"
+    y = alt.Y(
+        "value:Q",
+        title=value_title,
+        axis=alt.Axis(format=fmt),
+        scale=alt.Scale(domain=domain, zero=False) if domain else alt.Scale(zero=False),
+    )
+    points = (
         alt.Chart(frame)
-        .mark_line(point=True)
+        .transform_calculate(partial=f"toDate(datum.month) >= toDate('{first_partial}')")
+        .mark_point(size=50, filled=False, strokeWidth=2)
         .encode(
             x=x,
-            y=alt.Y("value:Q", title=value_title, axis=alt.Axis(format=fmt)),
+            y=y,
+            color=alt.Color(
+                "group:N",
+                scale=alt.Scale(domain=list(groups), range=[OKABE_ITO[0], OKABE_ITO[1]]),
+                legend=None,
+            ),
+            fill=alt.condition(
+                "datum.partial",
+                alt.value("white"),
+                alt.Color(
+                    "group:N",
+                    scale=alt.Scale(domain=list(groups), range=[OKABE_ITO[0], OKABE_ITO[1]]),
+                    legend=None,
+                ),
+            ),
+        )
+    )
+    lines_ = (
+        alt.Chart(frame)
+        .mark_line()
+        .encode(
+            x=x,
+            y=y,
             color=alt.Color(
                 "group:N",
                 title=group_title,
@@ -310,12 +417,12 @@ def reform_series(
         .mark_text(align="left", dx=4, dy=-6, color=OKABE_ITO[3])
         .encode(x="at:T", y=alt.value(0), text="label:N")
     )
-    return _drawn(
-        alt.layer(
-            bands.encode(x=alt.X("start:T", title=month_title), x2="end:T"),
-            band_text.encode(x="start:T", y=alt.value(14), text="label:N"),
-            lines_,
-            rule,
-            rule_text,
-        ).properties(height=300)
-    )
+    chart = alt.layer(
+        bands.encode(x=alt.X("start:T", title=month_title), x2="end:T"),
+        band_text.encode(x="start:T", y=alt.value(14), text="label:N"),
+        lines_,
+        points,
+        rule,
+        rule_text,
+    ).properties(height=300)
+    return _drawn(chart.properties(title=note_title(partial[1])) if partial[1] else chart)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -94,6 +95,40 @@ def channels(version: str) -> list[str]:
 
 
 @st.cache_data(show_spinner=False)
+def windows(version: str) -> list[str]:
+    return _read(catalog.windows)
+
+
+@st.cache_data(show_spinner=False)
+def staff(version: str) -> list[str]:
+    return _read(catalog.staff)
+
+
+@st.cache_data(show_spinner=False)
+def problems(version: str, filters: Filters) -> list[catalog.Problem]:
+    return _read(lambda con: catalog.check_filters(con, filters))
+
+
+TODAY_VARIABLE = "ONEWINDOW_TODAY"
+
+
+def today() -> date:
+    """Today in the center's time zone; $ONEWINDOW_TODAY (YYYY-MM-DD) pins it, so a test or a
+    demonstration can open the dashboard as it reads on a given day (docs/dashboard.md)."""
+    pinned = os.environ.get(TODAY_VARIABLE)
+    if pinned:
+        return date.fromisoformat(pinned)
+    return datetime.now(ZoneInfo(config().center.timezone)).date()
+
+
+def working_days(first: date, last: date) -> int:
+    """Working days from `first` to `last`, both included, by the center's calendar."""
+    if last < first:
+        return 0
+    return int(calendar().days(first, last)["is_working_day"].sum())
+
+
+@st.cache_data(show_spinner=False)
 def data_days(version: str) -> tuple[date, date] | None:
     return _read(lambda con: catalog.data_days(con, config().center.timezone))
 
@@ -120,15 +155,20 @@ KpiAsk = tuple[Filters, str, tuple[str, ...]]  # filters, by, only
 def kpi_tables(version: str, asks: Sequence[KpiAsk]) -> list[pl.DataFrame]:
     """Several kpi_table() at once, each on its own connection in its own thread. DuckDB plans
     and runs a query without holding Python's lock, so a page's tables cost about the
-    slowest one, not their sum (the Overview asks for five)."""
+    slowest one, not their sum (the Overview asks for six). The first runs alone: DuckDB
+    2.0 sets up its Arrow scan (the calendar view) on a copy's first use, and connections
+    racing to do so fail with "Table Function python_arrow_scan does not exist"."""
     context = get_script_run_ctx()
 
     def one(ask: KpiAsk) -> pl.DataFrame:
         add_script_run_ctx(threading.current_thread(), context)  # the cache needs the session
         return kpi_table(version, *ask)
 
-    with ThreadPoolExecutor(max_workers=max(1, len(asks))) as pool:
-        return list(pool.map(one, asks))
+    if not asks:
+        return []
+    first = kpi_table(version, *asks[0])
+    with ThreadPoolExecutor(max_workers=max(1, len(asks) - 1)) as pool:
+        return [first, *pool.map(one, asks[1:])]
 
 
 @st.cache_data(show_spinner=False)

@@ -4,6 +4,7 @@ so such text cells get a leading apostrophe (OWASP's advice against CSV injectio
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -12,7 +13,7 @@ import polars as pl
 import streamlit as st
 import xlsxwriter
 
-from ui.fmt import DASH, Lang
+from ui.fmt import DASH, Lang, decimal, pct
 from ui.i18n import column, tr
 
 _FORMULA_START = r"^[=+\-@\t\r]"
@@ -76,6 +77,54 @@ def localised(frame: pl.DataFrame, lang: Lang) -> pl.DataFrame:
     return frame.rename(dict(zip(frame.columns, names, strict=True)))
 
 
+PRINT_ROWS = 1000  # rows of a table's print copy; the downloads always hold every row
+
+
+def on_screen(frame: pl.DataFrame, percent: Sequence[str] = ()) -> pl.DataFrame:
+    """The frame as a table shows it: NaN is missing, and a float is rounded to the digits
+    shown (two, four for shares) with the sign of a zero dropped, so nothing reads "−0.00"."""
+    floats = [c for c, dtype in frame.schema.items() if dtype.is_float()]
+    rounded = [pl.col(c).fill_nan(None).round(4 if c in percent else 2) for c in floats]
+    return frame.with_columns(
+        pl.when(r == 0).then(pl.lit(0.0)).otherwise(r).alias(c)
+        for r, c in zip(rounded, floats, strict=True)
+    )
+
+
+def _cell(value: object, is_percent: bool, whole: bool) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "✓" if value else ""
+    if isinstance(value, float):
+        return pct(value) if is_percent else f"{value:,.0f}" if whole else decimal(value, 2)
+    return str(value)
+
+
+def print_copy(frame: pl.DataFrame, percent: Sequence[str], lang: Lang) -> str:
+    """The table as plain HTML for print only (the page's style sheet hides it on screen):
+    every cell escaped, so data is never read as markup."""
+    shown = frame.head(PRINT_ROWS)
+    whole = {c: _number_format(frame[c]) == "%d" for c, t in frame.schema.items() if t.is_float()}
+    head = "".join(f"<th>{html.escape(column(c, lang))}</th>" for c in frame.columns)
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(_cell(v, c in percent, whole.get(c, False)))}</td>"
+            for c, v in zip(frame.columns, row, strict=True)
+        )
+        + "</tr>"
+        for row in shown.iter_rows()
+    )
+    cut = (
+        f"<p>{html.escape(tr('table.print_cut', lang, n=f'{PRINT_ROWS:,}'))}</p>"
+        if frame.height > PRINT_ROWS
+        else ""
+    )
+    body = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{cut}"
+    return f'<div class="print-only">{body}</div>'
+
+
 def table(
     frame: pl.DataFrame,
     name: str,
@@ -84,11 +133,16 @@ def table(
     link: Callable[[str], str] | None = None,
 ) -> None:
     """The table with headers in `lang` (`percent` columns, shares, shown as percentages),
-    and its CSV and Excel downloads under it. With `link`, each application number on screen
-    links to `link(number)` (the downloads keep the plain number)."""
-    shown = localised(frame, lang)
+    and its CSV and Excel downloads under it; an empty table is one plain sentence. A missing
+    value reads "—", never None or NaN. With `link`, each application number on screen links
+    to `link(number)` (the downloads keep the plain number)."""
+    if frame.is_empty():
+        st.caption(tr("table.empty", lang))
+        return
+    rounded = on_screen(frame, percent)
+    shown = localised(rounded, lang)
     config = {
-        column(c, lang): st.column_config.NumberColumn(format=_number_format(frame[c]))
+        column(c, lang): st.column_config.NumberColumn(format=_number_format(rounded[c]))
         for c, dtype in frame.schema.items()
         if dtype.is_float() and c not in percent
     }
@@ -106,16 +160,13 @@ def table(
             pl.col(number).map_elements(link, return_dtype=pl.String, skip_nulls=True)
         )
         config[number] = st.column_config.LinkColumn(display_text=LINK_TEXT)
-    # On screen a missing text reads "—", not "None"; the downloads keep empty cells.
-    st.dataframe(
-        screen.with_columns(pl.col(pl.String).fill_null(DASH)),
-        hide_index=True,
-        column_config=config,
-    )
+    st.dataframe(screen, hide_index=True, column_config=config, placeholder=DASH)
+    st.html(print_copy(rounded, percent, lang))
+    downloaded = localised(frame, lang)
     left, right = st.columns(2)
     left.download_button(
         tr("download.csv", lang),
-        to_csv(shown),
+        to_csv(downloaded),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv-{name}",
@@ -123,7 +174,7 @@ def table(
     )
     right.download_button(
         tr("download.xlsx", lang),
-        to_xlsx(shown, name),
+        to_xlsx(downloaded, name),
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"xlsx-{name}",

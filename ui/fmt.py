@@ -40,15 +40,20 @@ def missing(value: float | None) -> bool:
 
 
 def count(value: float | None) -> str:
-    return DASH if missing(value) else f"{round(float(value or 0)):,}"
+    return DASH if missing(value) else f"{round(float(value or 0)) + 0:,}"
+
+
+def _unsigned_zero(text: str) -> str:
+    """ "-0.0" (a small negative rounded away) reads as 0.0: never a signed zero."""
+    return text[1:] if text.startswith("-") and not text.strip("-0.,%") else text
 
 
 def decimal(value: float | None, places: int = 1) -> str:
-    return DASH if missing(value) else f"{float(value or 0):,.{places}f}"
+    return DASH if missing(value) else _unsigned_zero(f"{float(value or 0):,.{places}f}")
 
 
 def pct(value: float | None, places: int = 1) -> str:
-    return DASH if missing(value) else f"{100 * float(value or 0):.{places}f}%"
+    return DASH if missing(value) else _unsigned_zero(f"{100 * float(value or 0):.{places}f}%")
 
 
 def kind(kpi: str) -> str:
@@ -76,18 +81,23 @@ def kpi_value(kpi: str, value: float | None, lang: Lang) -> str:
 
 
 def kpi_change(kpi: str, now: float | None, before: float | None, lang: Lang) -> str | None:
-    """The change against the previous period: percentage points for shares, the unit's
-    difference otherwise; None when either side is missing."""
+    """The change against another period: percentage points for shares, the unit's
+    difference otherwise; None when either side is missing. A change that rounds to zero
+    has no sign (never "−0.0")."""
     if missing(now) or missing(before):
         return None
     diff = float(now or 0) - float(before or 0)
-    what = kind(kpi)
-    scale, places = {"rate": (100, 1), "count": (1, 0), "decimal": (1, 2)}.get(what, (1, 1))
-    size = f"{abs(diff) * scale:,.{places}f}"
-    # ASCII "-": st.metric reads the delta's first character for its arrow and colour. A
-    # change that rounds to nothing has no sign (never "-0.0").
-    sign = "-" if diff < 0 and float(size.replace(",", "")) != 0 else "+"
-    return sign + size + ((" 个百分点" if lang == "zh" else " pp") if what == "rate" else "")
+    if kind(kpi) == "rate":
+        size = f"{abs(diff) * 100:.1f}"
+        unit = " 个百分点" if lang == "zh" else " pp"
+    elif kind(kpi) == "count":
+        size, unit = f"{round(abs(diff)):,}", ""
+    else:
+        size, unit = f"{abs(diff):,.1f}", ""
+    if float(size.replace(",", "")) == 0:
+        return size + unit
+    # ASCII "-": st.metric reads the delta's first character for its arrow and colour.
+    return ("+" if diff > 0 else "-") + size + unit
 
 
 def day(value: date | datetime | None, lang: Lang) -> str:

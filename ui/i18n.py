@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from metrics.kpis import KPIS
 from ui import i18n_apps as lists_words
-from ui.fmt import Lang
+from ui.fmt import Lang, kind
 
 TEXT: dict[str, tuple[str, str]] = {
     # navigation groups
@@ -95,9 +95,24 @@ TEXT: dict[str, tuple[str, str]] = {
     "filters.department": ("部门", "Department"),
     "filters.matter": ("事项", "Matter"),
     "filters.channel": ("渠道", "Channel"),
+    "filters.window": ("窗口", "Window"),
+    "filters.staff": ("经办人", "Staff"),
     "filters.all": ("全部", "All"),
     "filters.showing": ("{start} 至 {end}", "{start} to {end}"),
-    "filters.previous": ("对比上期：{start} 至 {end}", "Compared with {start} to {end}"),
+    "filters.previous": ("环比：{start} 至 {end}", "MoM: {start} to {end}"),
+    "filters.year_ago": ("同比：{start} 至 {end}", "YoY: {start} to {end}"),
+    "compare.previous": ("环比", "MoM"),
+    "compare.year_ago": ("同比", "YoY"),
+    "problem.sentence": (
+        "筛选条件有误，因此没有显示任何数字：{problems}。请在左侧修改筛选条件。",
+        "Nothing is shown because the filters are wrong: {problems}. Change the filters on "
+        "the left.",
+    ),
+    "problem.unknown": ("数据中没有{field}{values}", "there is no {field} {values} in the data"),
+    "problem.reversed": (
+        "开始日期 {start} 晚于结束日期 {end}",
+        "the period starts on {start}, after it ends on {end}",
+    ),
     "period.this_month": ("本月", "This month"),
     "period.last_month": ("上月", "Last month"),
     "period.this_quarter": ("本季度", "This quarter"),
@@ -158,7 +173,25 @@ TEXT: dict[str, tuple[str, str]] = {
     "target.all_met": ("全部 {met} 项指标达标", "All {met} targets met"),
     "target.line": ("目标", "Target"),
     "chart.month": ("月份", "Month"),
-    "chart.value": ("数值", "Value"),
+    "chart.cards": ("未办结红黄牌（件）", "Open cards (applications)"),
+    "chart.no_data": (
+        "所选期间和筛选条件下没有可画的数据。",
+        "Nothing to draw for the chosen period and filters.",
+    ),
+    "chart.partial": (
+        "{month}只含 {end} 及以前的数据，不是整月",
+        "{month} holds data up to {end} only, not a whole month",
+    ),
+    "chart.partial_start": (
+        "{month}的数据从月中开始，不是整月",
+        "{month} holds data from mid-month only, not a whole month",
+    ),
+    "chart.partial_mark": ("{month}（至{day}日）", "{month} (to {day})"),
+    "table.empty": ("没有记录。", "No rows."),
+    "table.print_cut": (
+        "打印只含前 {n} 行，完整表格请下载 CSV 或 Excel。",
+        "Print shows the first {n} rows only; download the CSV or Excel file for all of them.",
+    ),
     "chart.kpi": ("指标", "KPI"),
     # overview
     "overview.trends": ("月度趋势", "Monthly trends"),
@@ -292,6 +325,12 @@ TEXT: dict[str, tuple[str, str]] = {
         "The file is loaded with the chosen source profile through the normal ETL (as "
         "onewindow load does).",
     ),
+    "data.upload_box": (
+        "点击此处选择文件，或把文件拖到这里（CSV、XLSX、XLS、TXT，每个文件不超过 {limit} MB）",
+        "Click here to choose a file, or drop it here (CSV, XLSX, XLS, TXT; up to {limit} MB "
+        "per file)",
+    ),
+    "filters.choose": ("请选择", "Choose"),
     "data.profile": ("数据源配置", "Source profile"),
     "data.no_profiles": (
         "没有可用的数据源配置：在 onewindow.toml 的 [etl] profiles 中列出，或放在 profiles/ 目录。",
@@ -547,6 +586,35 @@ COLUMNS: dict[str, tuple[str, str]] = {
 assert not set(TEXT) & set(lists_words.TEXT), "a word defined twice"
 TEXT.update(lists_words.TEXT)
 COLUMNS.update({k: v for k, v in lists_words.COLUMNS.items() if k not in COLUMNS})
+
+
+# The unit a KPI's axis is measured in, by the kind of its value (ui.fmt.kind); counts name
+# what they count.
+UNITS: dict[str, tuple[str, str]] = {
+    "rate": ("%", "%"),
+    "workdays": ("工作日", "working days"),
+    "hours": ("工作小时", "working hours"),
+    "minutes": ("分钟", "min"),
+    "count": ("件", "applications"),
+    "ratings": ("条", "ratings"),
+    "tickets": ("张", "tickets"),
+    "trips_mean": ("次", "trips"),
+    "materials_mean": ("份", "documents"),
+}
+_COUNTED = {"ratings": "ratings", "bad_reviews": "ratings", "tickets": "tickets"}
+
+
+def axis_title(kpi: str, lang: Lang) -> str:
+    """A chart axis naming the measure and its unit, e.g. 按时办结率（%）, Submitted
+    (applications)."""
+    what = kind(kpi)
+    unit_key = _COUNTED.get(kpi, "count") if what == "count" else kpi if what == "decimal" else what
+    zh, en = UNITS.get(unit_key, ("", ""))
+    name = kpi_name(kpi, lang)
+    said = f"（{zh}）" in name if lang == "zh" else en in name.lower()
+    if not zh or said:  # 办理时长中位数（工作日）, Median processing working days say it
+        return name
+    return f"{name}（{zh}）" if lang == "zh" else f"{name} ({en})"
 
 
 def tr(key: str, lang: Lang, **values: object) -> str:

@@ -26,7 +26,7 @@ from metrics.monthly import CHARTED, Monthly
 from ui import charts
 from ui.download import neutralise
 from ui.fmt import DASH, Lang, count, decimal, kind, kpi_change, kpi_value, month, pct
-from ui.i18n import column, kpi_name, tr
+from ui.i18n import axis_title, column, kpi_name, tr
 
 # Debian's fonts-wqy-microhei: a TrueType collection with the CJK glyphs the report needs.
 DEFAULT_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -377,9 +377,9 @@ def chart_specs(m: Monthly, lang: Lang) -> list[dict[str, object]]:
                 "value",
                 kpi_name(k, lang),
                 tr("chart.month", lang),
-                kpi_name(k, lang),
+                axis_title(k, lang),
                 target=goal,
-                percent=kind(k) == "rate",
+                measure=kind(k) if kind(k) in ("rate", "count") else "decimal",
                 target_title=""
                 if goal is None
                 else f"{tr('target.line', lang)} {kpi_value(k, goal, lang)}",

@@ -14,6 +14,7 @@ from ui import data, view
 from ui.fmt import Lang
 from ui.i18n import tr
 from ui.nav import PAGES
+from ui.plain import md
 from warehouse import (
     CopyUnusable,
     WarehouseBusy,
@@ -24,6 +25,44 @@ from warehouse import (
 from warehouse.errors import plain
 
 log = logging.getLogger("onewindow.ui")
+
+
+# Served with the page itself (no file, no CDN). Print (A4): only the page's own content —
+# no navigation, sidebar, filters, forms or download buttons — and every table whole: the
+# on-screen grid draws only the rows in view, so each table also carries a plain HTML copy
+# (ui/download.py) that only print shows. The upload box words itself through its label
+# (the reader's language) instead of Streamlit's fixed English "Upload · 200MB per file".
+STYLE = """<style>
+.stElementContainer:has(> .stHtml .print-only) { display: none; }
+[data-testid="stFileUploaderDropzone"] button,
+[data-testid="stFileUploaderDropzoneInstructions"] { display: none; }
+[data-testid="stFileUploaderDropzone"]::before { content: attr(aria-label); padding: 0.5rem 0; }
+@media print {
+  @page { size: A4; margin: 12mm; }
+  [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+  [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
+  [data-testid="stStatusWidget"], [data-testid="stSidebarNav"], [data-testid="stDataFrame"],
+  [data-testid="stDownloadButton"], [data-testid="stForm"], [data-testid="stExpander"],
+  [data-testid="stTextInput"], [data-testid="stSelectbox"], [data-testid="stMultiSelect"],
+  [data-testid="stFileUploader"], [data-testid="stButton"], [data-testid="stTabs"] [role="tablist"],
+  .stElementContainer:has([data-testid="stDownloadButton"]) { display: none !important; }
+  .stElementContainer:has(> .stHtml .print-only) { display: block !important; }
+  [data-testid="stMain"], [data-testid="stAppViewContainer"] { margin: 0 !important; }
+  [data-testid="stMainBlockContainer"] { max-width: none !important; padding: 0 !important; }
+  [data-testid="stTabs"] [role="tabpanel"] { display: block !important; }
+  .print-only table { border-collapse: collapse; width: 100%; font-size: 8pt; }
+  .print-only th, .print-only td { border: 1px solid #999; padding: 1px 4px; text-align: left; }
+  .print-only thead { display: table-header-group; }
+  .print-only tr, [data-testid="stMetric"], [data-testid="stVegaLiteChart"] {
+    break-inside: avoid;
+  }
+}
+</style>"""
+
+
+def style() -> None:
+    """The page's own style sheet (print, upload box); called once per run by app.py."""
+    st.html(STYLE)
 
 
 def empty_guidance(lang: Lang) -> None:
@@ -41,6 +80,9 @@ def begin(slug: str, period: bool = True) -> tuple[view.View, str] | None:
         empty_guidance(current.lang)
         return None
     if period:
+        if current.problems:  # never widened to the whole center, never narrowed to nothing
+            st.error(current.problem_text())
+            return None
         st.caption(current.caption())
     return current, version
 
@@ -83,4 +125,4 @@ def guard() -> Iterator[Outcome]:
 
 def _failed(exc: Exception) -> None:
     log.exception("page failed")
-    st.error(tr("state.failed", view.lang(), reason=plain(exc)))  # no server paths
+    st.error(tr("state.failed", view.lang(), reason=md(plain(exc))))  # no server paths

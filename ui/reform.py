@@ -16,6 +16,7 @@ from onewindow.config import Reform
 from ui import data
 from ui.fmt import DASH, Lang, missing
 from ui.i18n import kpi_name, tr
+from ui.plain import md
 
 # The KPIs whose DiD heads the page: what "最多跑一次"-type reforms aim at — faster, online,
 # at most one trip or none, fewer trips and materials.
@@ -101,12 +102,12 @@ def problem(
         elif not loc and isinstance(control, tuple):  # Reform's rule on its control list
             both = sorted(set(control) & set(matters))
             reasons.append(
-                tr("invalid.overlap", lang, codes=", ".join(both))
+                tr("invalid.overlap", lang, codes=", ".join(md(c) for c in both))
                 if both
                 else tr("invalid.no_control", lang)
             )
         else:
-            reasons.append(tr("invalid.other", lang, field=field or "—", reason=error["msg"]))
+            reasons.append(tr("invalid.other", lang, field=field or "—", reason=md(error["msg"])))
     joined = "；".join(reasons) if lang == "zh" else "; ".join(reasons)
     return tr("reform.invalid", lang, problems=joined)
 

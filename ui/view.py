@@ -1,28 +1,47 @@
 """The one filter bar and the language, shared by every page and kept in the URL's query
 string so a link reproduces the view. Parameters (docs/dashboard.md): lang, period, from, to,
-department, matter, channel (the last three may repeat), focus (the Matters page's matter) and
-reform (the Reform page's reform)."""
+department, matter, channel, window, staff (the last five may repeat), focus (the Matters
+page's matter) and reform (the Reform page's reform). Values the warehouse does not know and a
+start after the end are reported on the page (ui/page.py), never dropped or swapped."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import cast
-from zoneinfo import ZoneInfo
 
 import polars as pl
 import streamlit as st
 
-from metrics.dashboard import PERIODS, Period, period_range, previous_range
+from metrics.catalog import Problem
+from metrics.dashboard import (
+    PERIODS,
+    Period,
+    default_period,
+    partial_months,
+    period_range,
+    previous_range,
+    reversed_days,
+    trailing_year,
+    year_ago_range,
+)
 from metrics.filters import Filters
 from ui import data
 from ui.fmt import Lang
 from ui.fmt import day as fmt_day
 from ui.i18n import channel, tr
+from ui.plain import md
 
 LANGS: tuple[Lang, ...] = ("zh", "en")
-LIST_KEYS = ("department", "matter", "channel")
-DEFAULT_PERIOD: Period = "this_month"
+# The cuts of the filter bar: URL parameter (and session key) → the Filters field it fills.
+LIST_KEYS = {
+    "department": "departments",
+    "matter": "matters",
+    "channel": "channels",
+    "window": "windows",
+    "staff": "staff",
+}
+UNKNOWN = "filters.unknown"  # session key: URL values the warehouse does not know, by key
 
 
 @dataclass(frozen=True)
@@ -31,23 +50,72 @@ class View:
     period: Period
     anchor: date  # the day named periods end on: today, or the data's last day if earlier
     filters: Filters
-    previous: Filters  # the period before, same cuts
+    previous: Filters  # the period before, of the same length (环比), same cuts
+    year_ago: Filters  # the same period a year earlier (同比), same cuts
+    problems: tuple[Problem, ...] = ()  # what is wrong with the filters: nothing is shown
+    first_day: date | None = None  # the data's first day (a month it starts in is partial)
 
     def caption(self) -> str:
-        f, p = self.filters, self.previous
+        f = self.filters
         now = tr(
             "filters.showing",
             self.lang,
             start=fmt_day(f.start, self.lang),
             end=fmt_day(f.end, self.lang),
         )
-        before = tr(
-            "filters.previous",
-            self.lang,
-            start=fmt_day(p.start, self.lang),
-            end=fmt_day(p.end, self.lang),
-        )
-        return f"{now} · {before}"
+        compared = [
+            tr(
+                key,
+                self.lang,
+                start=fmt_day(other.start, self.lang),
+                end=fmt_day(other.end, self.lang),
+            )
+            for key, other in (
+                ("filters.previous", self.previous),
+                ("filters.year_ago", self.year_ago),
+            )
+        ]
+        return " · ".join([now, *compared])
+
+    def partial(self) -> set[str]:
+        """The months ("YYYY-MM") a monthly series up to the period's end shows in part."""
+        if self.filters.start is None or self.filters.end is None:
+            return set()
+        return partial_months(trailing_start(self.filters), self.filters.end, self.first_day)
+
+    def problem_text(self) -> str:
+        """Every problem of the filters in one sentence in the reader's language."""
+        return problems_sentence(self.problems, self.lang)
+
+
+def trailing_start(filters: Filters) -> date:
+    start = trailing_year(filters).start
+    assert start is not None
+    return start
+
+
+def problems_sentence(problems: tuple[Problem, ...] | list[Problem], lang: Lang) -> str:
+    parts = []
+    for p in problems:
+        if p.kind == "reversed":
+            first, last = (date.fromisoformat(v) for v in p.values)
+            parts.append(
+                tr("problem.reversed", lang, start=fmt_day(first, lang), end=fmt_day(last, lang))
+            )
+        else:
+            quoted = ("、" if lang == "zh" else ", ").join(
+                f"「{md(v)}」" if lang == "zh" else f"“{md(v)}”" for v in p.values
+            )
+            field = tr(f"filters.{p.field}", lang)
+            parts.append(
+                tr(
+                    "problem.unknown",
+                    lang,
+                    field=field if lang == "zh" else field.lower(),
+                    values=quoted,
+                )
+            )
+    return tr("problem.sentence", lang, problems=("；" if lang == "zh" else "; ").join(parts))
 
 
 def browser_lang() -> Lang:
@@ -76,11 +144,11 @@ def _url_lang() -> Lang:
     return value if value in LANGS else browser_lang()
 
 
-def _url_list(key: str, valid: list[str]) -> list[str]:
+def _url_values(key: str) -> list[str]:
     values: list[str] = []
     for raw in st.query_params.get_all(key):
-        values += [v for v in raw.split(",") if v]
-    return [v for v in dict.fromkeys(values) if v in valid]
+        values += [v.strip() for v in raw.split(",") if v.strip()]
+    return list(dict.fromkeys(values))
 
 
 def _url_date(key: str) -> date | None:
@@ -91,32 +159,48 @@ def _url_date(key: str) -> date | None:
 
 
 def _anchor(version: str | None) -> date:
-    today = datetime.now(ZoneInfo(data.config().center.timezone)).date()
+    today = data.today()
     days = data.data_days(version) if version else None
     return min(today, days[1]) if days else today
 
 
-def _seed(
-    version: str | None, departments: list[str], matters: list[str], channels: list[str]
-) -> None:
-    """Fills the widgets' state from the URL the first time a session sees them."""
+def _default_period(anchor: date) -> Period:
+    return default_period(anchor, data.working_days(anchor.replace(day=1), anchor))
+
+
+def _forget_unknown() -> None:
+    """A filter changed by hand: the link's unknown values are no longer asked for."""
+    st.session_state.pop(UNKNOWN, None)
+
+
+def _seed(version: str | None, valid: dict[str, list[str]]) -> None:
+    """Fills the widgets' state from the URL the first time a session sees them. Values the
+    warehouse does not know stay aside (UNKNOWN) to be reported, not dropped."""
     state = st.session_state
     if "lang" not in state:
         state["lang"] = _url_lang()
     if "period" not in state:
         url_period = st.query_params.get("period")
         has_dates = _url_date("from") or _url_date("to")
-        state["period"] = (
-            url_period if url_period in PERIODS else "custom" if has_dates else DEFAULT_PERIOD
-        )
         anchor = _anchor(version)
+        state["period"] = (
+            url_period
+            if url_period in PERIODS
+            else "custom"
+            if has_dates
+            else _default_period(anchor)
+        )
         start, end = period_range(cast(Period, state["period"]), anchor)
         state["from"] = _url_date("from") or start
         state["to"] = _url_date("to") or end
-    for key, valid in (("department", departments), ("matter", matters), ("channel", channels)):
+    for key, choices in valid.items():
         if key not in state:
-            state[key] = _url_list(key, valid)
-    if "focus" not in state and st.query_params.get("focus") in matters:
+            asked = _url_values(key)
+            state[key] = [v for v in asked if v in choices]
+            unknown = [v for v in asked if v not in choices]
+            if unknown and version is not None:
+                state.setdefault(UNKNOWN, {})[key] = unknown
+    if "focus" not in state and st.query_params.get("focus") in valid["matter"]:
         state["focus"] = st.query_params.get("focus")
     if "app" not in state and st.query_params.get("app"):  # the Application page's number
         state["app"] = st.query_params.get("app")
@@ -125,19 +209,18 @@ def _seed(
 
 
 def _write_url() -> None:
-    """The URL mirrors the state: defaults are left out to keep links short."""
+    """The URL mirrors the state, language and period always, so a copied link shows the same
+    view to anyone (another browser language, another day's default period)."""
     state = st.session_state
-    wanted: dict[str, str | list[str]] = {}
-    if state["lang"] != browser_lang():
-        wanted["lang"] = state["lang"]
-    if state["period"] != DEFAULT_PERIOD:
-        wanted["period"] = state["period"]
+    unknown: dict[str, list[str]] = state.get(UNKNOWN, {})
+    wanted: dict[str, str | list[str]] = {"lang": state["lang"], "period": state["period"]}
     if state["period"] == "custom":
         wanted["from"] = state["from"].isoformat()
         wanted["to"] = state["to"].isoformat()
     for key in LIST_KEYS:
-        if state[key]:
-            wanted[key] = list(state[key])
+        values = [*state[key], *unknown.get(key, [])]
+        if values:
+            wanted[key] = values
     if state.get("focus"):  # the Matters page's one matter
         wanted["focus"] = state["focus"]
     if state.get("app"):  # the Application page's application
@@ -156,10 +239,14 @@ def sidebar(version: str | None) -> None:
     departments = (
         sorted({d for d in matters["department"].to_list() if d}) if matters is not None else []
     )
-    codes = matters["matter_code"].to_list() if matters is not None else []
-    channels = data.channels(version) if version else []
-
-    _seed(version, departments, codes, channels)
+    valid = {
+        "department": departments,
+        "matter": matters["matter_code"].to_list() if matters is not None else [],
+        "channel": data.channels(version) if version else [],
+        "window": data.windows(version) if version else [],
+        "staff": data.staff(version) if version else [],
+    }
+    _seed(version, valid)
     bar = st.sidebar
     bar.radio(
         tr("lang.label", lang()),
@@ -175,32 +262,27 @@ def sidebar(version: str | None) -> None:
         PERIODS,
         key="period",
         format_func=lambda p: tr(f"period.{p}", now),
+        on_change=_forget_unknown,
+        placeholder=tr("filters.choose", now),
     )
     if st.session_state["period"] == "custom":
         left, right = bar.columns(2)
-        left.date_input(tr("filters.from", now), key="from")
-        right.date_input(tr("filters.to", now), key="to")
+        left.date_input(tr("filters.from", now), key="from", format="YYYY-MM-DD")
+        right.date_input(tr("filters.to", now), key="to", format="YYYY-MM-DD")
     names = matter_names(matters, now) if matters is not None else {}
-    bar.multiselect(
-        tr("filters.department", now),
-        departments,
-        key="department",
-        placeholder=tr("filters.all", now),
-    )
-    bar.multiselect(
-        tr("filters.matter", now),
-        codes,
-        key="matter",
-        format_func=lambda c: f"{c} {names.get(c, '')}".strip(),
-        placeholder=tr("filters.all", now),
-    )
-    bar.multiselect(
-        tr("filters.channel", now),
-        channels,
-        key="channel",
-        format_func=lambda c: channel(c, now),
-        placeholder=tr("filters.all", now),
-    )
+    labels = {
+        "matter": lambda c: f"{c} {names.get(c, '')}".strip(),
+        "channel": lambda c: channel(c, now),
+    }
+    for key, choices in valid.items():
+        bar.multiselect(
+            tr(f"filters.{key}", now),
+            choices,
+            key=key,
+            format_func=labels.get(key, str),
+            placeholder=tr("filters.all", now),
+            on_change=_forget_unknown,
+        )
     _write_url()
 
 
@@ -214,21 +296,30 @@ def matter_names(matters: pl.DataFrame, lang_: Lang) -> dict[str, str]:
 
 
 def current(version: str | None) -> View:
-    """The view the filter bar describes, resolved to dates."""
+    """The view the filter bar describes, resolved to dates, with what is wrong with it."""
     state = st.session_state
-    period = cast(Period, state.get("period", DEFAULT_PERIOD))
     anchor = _anchor(version)
+    period = cast(Period, state.get("period") or _default_period(anchor))
     start, end = period_range(period, anchor, state.get("from"), state.get("to"))
-    prev_start, prev_end = previous_range(period, start, end)
+    unknown: dict[str, list[str]] = state.get(UNKNOWN, {})
     cuts = {
-        "matters": tuple(state.get("matter", ())),
-        "departments": tuple(state.get("department", ())),
-        "channels": tuple(state.get("channel", ())),
+        field: tuple([*state.get(key, ()), *unknown.get(key, [])])
+        for key, field in LIST_KEYS.items()
     }
+    filters = Filters(start, end, **cuts)
+    problems = tuple(data.problems(version, filters)) if version else ()
+    if reversed_days(start, end):
+        return View(lang(), period, anchor, filters, filters, filters, problems)
+    prev_start, prev_end = previous_range(period, start, end)
+    ago_start, ago_end = year_ago_range(start, end)
+    days = data.data_days(version) if version else None
     return View(
         lang(),
         period,
         anchor,
-        Filters(start, end, **cuts),
+        filters,
         Filters(prev_start, prev_end, **cuts),
+        Filters(ago_start, ago_end, **cuts),
+        problems,
+        days[0] if days else None,
     )

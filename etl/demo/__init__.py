@@ -74,7 +74,8 @@ def planted_reforms(truth: Path) -> tuple[Reform, ...]:
                 effective=date.fromisoformat(r["effective"]),
                 matters=r["matters"],
                 control=control,
-                description=r["planted"],
+                # The registry holds one description: both languages, as the names have them.
+                description=f"{r['planted_zh']} / {r['planted']}",
             )
         )
     return tuple(planted)
