@@ -6,7 +6,6 @@ threads and a spill folder inside the warehouse's own folder."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -36,14 +35,29 @@ PEAK_MIB = 500
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Linux keeps a process's peak memory across exec, and a child started straight from this
+# test process starts from the test process's own size (hundreds of MB late in a suite): the
+# command runs under a small launcher whose peak is all the command inherits.
+_LAUNCHER = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+out = proc.stdout.read()
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps([os.waitstatus_to_exitcode(status), out, usage.ru_maxrss / 1024]))
+"""
+
+
 def _peak_run(command: list[str]) -> tuple[int, str, float]:
     """Exit code, stdout and peak resident memory (MiB) of one child process."""
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, text=True
+    launched = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *command],
+        capture_output=True,
+        cwd=ROOT,
+        text=True,
+        check=True,
     )
-    out = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    return os.waitstatus_to_exitcode(status), out, usage.ru_maxrss / 1024
+    code, out, peak = json.loads(launched.stdout)
+    return int(code), str(out), float(peak)
 
 
 @pytest.fixture(scope="module")
