@@ -29,7 +29,12 @@ from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.reforms import UnknownReform
 from metrics.reports import REPORTS
+from onewindow.audit import AuditTrail
+from onewindow.auth import Accounts, AuthError
 from onewindow.config import Config, ConfigError, load_config
+from onewindow.private import restrict_umask
+from onewindow.roles import ROLES, UnknownRole
+from onewindow.store import store_path
 from warehouse import Warehouse, WarehouseError
 
 
@@ -83,6 +88,44 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8501)
     _common(serve)
 
+    users = sub.add_parser("users", help="local accounts and their roles")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("add", "create an account; prints its one-time password"),
+        ("set-role", "replace a user's roles (and departments, windows)"),
+    ):
+        one = users_sub.add_parser(action, help=text)
+        one.add_argument("username")
+        one.add_argument(
+            "--role",
+            action="append",
+            default=[],
+            required=True,
+            help="role: " + ", ".join(ROLES),
+        )
+        one.add_argument("--department", action="append", default=None, help="supervisor's")
+        one.add_argument("--window", action="append", default=None, help="supervisor's")
+        if action == "add":
+            one.add_argument("--name", default="", help="the person's name, shown on screen")
+        _common(one)
+    for action, text in (
+        ("disable", "disable an account and end its sessions"),
+        ("enable", "enable an account again"),
+        ("reset-password", "give an account a new one-time password"),
+    ):
+        one = users_sub.add_parser(action, help=text)
+        one.add_argument("username")
+        _common(one)
+    _common(users_sub.add_parser("list", help="list the accounts"))
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="action", required=True)
+    _common(audit_sub.add_parser("verify", help="check that no record was deleted or altered"))
+    export = audit_sub.add_parser("export", help="write the trail as CSV")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    _common(export)
+    _common(audit_sub.add_parser("prune", help="delete records past the retention period"))
+
     rep = sub.add_parser("report", help="print one metric table")
     rep.add_argument("name", help="report name: " + ", ".join(sorted(REPORTS)))
     rep.add_argument("--from", dest="start", type=date.fromisoformat, help="YYYY-MM-DD")
@@ -103,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    restrict_umask()
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -117,12 +161,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             "report": cmd_report,
             "serve": cmd_serve,
             "demo": cmd_demo,
+            "users": cmd_users,
+            "audit": cmd_audit,
         }[args.command]
         return command(args, config, wh)
     except UsageError as exc:
         print(f"onewindow: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, ProfileError, WarehouseError, LoadError, OSError) as exc:
+    except (
+        ConfigError,
+        ProfileError,
+        WarehouseError,
+        LoadError,
+        OSError,
+        AuthError,
+        UnknownRole,
+    ) as exc:
         if args.debug:
             raise
         print(f"onewindow: {exc}", file=sys.stderr)
@@ -249,6 +303,77 @@ def cmd_serve(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         "false",
     ]
     return subprocess.call(command, env=env, cwd=app.parent)
+
+
+def _actor() -> str:
+    """Who runs a command, as the audit trail names them: the operating-system account."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_users(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
+    accounts = Accounts(store_path(wh.home), config.security)
+    actor, name = _actor(), getattr(args, "username", "")
+    if args.action == "add":
+        password = accounts.add(
+            actor, name, args.role, args.department or [], args.window or [], args.name
+        )
+        print(f"added {name}; one-time password (must be changed at first login): {password}")
+    elif args.action == "set-role":
+        accounts.set_roles(actor, name, args.role, args.department, args.window)
+        print(f"{name}: roles {', '.join(sorted(args.role))}")
+    elif args.action in ("disable", "enable"):
+        accounts.set_disabled(actor, name, args.action == "disable")
+        print(f"{name}: {args.action}d")
+    elif args.action == "reset-password":
+        password = accounts.reset_password(actor, name)
+        print(f"{name}: one-time password (must be changed at first login): {password}")
+    else:
+        frame = pl.DataFrame(
+            [
+                {
+                    "user": a.username,
+                    "name": a.display_name,
+                    "roles": ", ".join(a.roles),
+                    "departments": ", ".join(a.departments),
+                    "windows": ", ".join(a.windows),
+                    "state": "disabled" if a.disabled else "active",
+                    "password": "to change" if a.must_change else "set",
+                }
+                for a in accounts.all()
+            ],
+            schema=dict.fromkeys(
+                ["user", "name", "roles", "departments", "windows", "state", "password"], pl.String
+            ),
+        )
+        print(format_table(frame))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
+    trail = AuditTrail(store_path(wh.home))
+    if args.action == "verify":
+        problems = trail.verify()
+        for problem in problems:
+            print(f"audit: {problem}", file=sys.stderr)
+        count = len(trail.records())
+        print(f"{count} records, " + ("chain intact" if not problems else "CHAIN BROKEN"))
+        return 1 if problems else 0
+    if args.action == "prune":
+        pruned = trail.prune(config.security.audit_retention_days, actor=_actor())
+        print(f"pruned {pruned} records older than {config.security.audit_retention_days} days")
+        return 0
+    text = trail.export_csv()
+    trail.record(_actor(), "audit.export", str(args.out or "stdout"), rows=text.count("\n") - 1)
+    if args.out:
+        from onewindow.private import write_private
+
+        write_private(args.out, text.encode("utf-8"))
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
