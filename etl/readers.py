@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from etl import memfile
 from etl.profile import TableSource
 
 ROW = "__row"
@@ -129,17 +130,14 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise UnreadableFile(f"duplicate column name(s) {', '.join(map(repr, dupes))}")
-    if raw.startswith(BOM) or not _is_utf8(raw):
-        # DuckDB reads UTF-8 only: hand it a UTF-8 copy in the run's private scratch folder.
-        target = scratch / (path.name + ".utf8.csv")
-        target.write_text(text, encoding="utf-8")
-    else:
-        target = path
     columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in header) + "}"
     con = duckdb.connect()
+    # DuckDB reads UTF-8 only: hand it a UTF-8 copy, in memory (etl/memfile.py).
+    decoded = raw.startswith(BOM) or not _is_utf8(raw)
+    target = memfile.register(con, text) if decoded else str(path)
     try:
         frame = con.sql(
-            f"SELECT * FROM read_csv({_sql_text(str(target))}, auto_detect = false, "
+            f"SELECT * FROM read_csv({_sql_text(target)}, auto_detect = false, "
             f"header = true, columns = {columns}, delim = {_sql_text(src.delimiter)}, "
             "quote = '\"', escape = '\"', strict_mode = true, null_padding = false, "
             "store_rejects = true, max_line_size = 16777216)"
@@ -152,6 +150,7 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
         raise UnreadableFile(f"not a readable CSV file ({type(exc).__name__})") from None
     finally:
         con.close()
+        memfile.release(target)
     last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
     cut_short = errors and errors[-1][2] in ("MISSING COLUMNS", "UNQUOTED VALUE")
     if cut_short and not raw.endswith((b"\n", b"\r")) and int(errors[-1][0]) >= last_line:

@@ -10,25 +10,29 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import re
-import secrets
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from etl import pii
 from etl import reforms as registry
 from etl.apply import apply_delta
 from etl.canonical import LOAD_ORDER
-from etl.profile import Profile, TableSource
+from etl.profile import Profile
 from etl.progress import Progress
 from etl.readers import UnreadableFile, read_source
 from etl.stage import Delta
 from etl.transform import map_rows
 from metrics.calendar import WorkCalendar
 from onewindow.config import Config
+from onewindow.private import private_dir, write_private
 from warehouse import Warehouse
+
+DEFAULT_SECRET_ENV = "ONEWINDOW_SECRET"
 
 log = logging.getLogger("onewindow.etl")
 
@@ -64,8 +68,9 @@ _LONG_NUMBERS = re.compile(r"\d[\d\s-]{5,}[\dXx]")
 
 
 def redact(message: str) -> str:
-    """Library messages may quote a cell: mask digit runs that could be ID or phone numbers."""
-    return _LONG_NUMBERS.sub("[redacted]", message)[:500]
+    """Library messages may quote a cell (a header-less export puts a row in the header):
+    mask personal numbers, and any other digit run that could be one."""
+    return _LONG_NUMBERS.sub("[redacted]", pii.mask_text(message))[:500]
 
 
 def sha256_of(path: Path) -> str:
@@ -76,17 +81,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pseudonym_secret(wh: Warehouse, configured: bytes | None) -> bytes:
-    """The configured secret, else one generated once and kept beside the warehouse."""
+def pseudonym_secret(wh: Warehouse, configured: bytes | None) -> bytes | None:
+    """The configured secret, else the environment's `ONEWINDOW_SECRET`; None when neither is
+    set. It is never generated into the data folder: a backup would carry key and hashes
+    together, and an ID number is found from its hash by trying one county's birth dates."""
     if configured:
         return configured
-    keyfile = wh.home / "secret.key"
-    if not keyfile.exists():
-        wh.home.mkdir(parents=True, exist_ok=True)
-        keyfile.touch(mode=0o600)
-        keyfile.write_text(secrets.token_hex(32))
-        log.warning("no pseudonymization secret configured; generated %s", keyfile)
-    return keyfile.read_text().strip().encode()
+    if (wh.home / "secret.key").exists():
+        raise LoadError(
+            f"{wh.home / 'secret.key'} holds the pseudonymization secret inside the data folder: "
+            "move it out (e.g. /etc/onewindow/pseudonym.key, readable by the service only) and "
+            "set privacy.secret_file or ONEWINDOW_SECRET to it (docs/security.md)"
+        )
+    value = os.environ.get(DEFAULT_SECRET_ENV)
+    return value.encode() if value else None
+
+
+NO_SECRET = (
+    "profile {profile!r} maps applicant_id, and no pseudonymization secret is configured: set "
+    "the environment variable ONEWINDOW_SECRET or privacy.secret_file (a file outside the data "
+    "folder); docs/security.md says how to keep and rotate it"
+)
 
 
 @dataclass(frozen=True)
@@ -142,12 +157,17 @@ def load_files(
     the run also changes the reform registry (etl/reforms.py)."""
     progress = progress or Progress(total_files=len(items))
     calendar = calendar or WorkCalendar.from_config(Config())
+    secret = pseudonym_secret(wh, secret)
+    for _, profile in items:
+        if secret is None and any("applicant_id" in t.columns for t in profile.tables.values()):
+            raise LoadError(NO_SECRET.format(profile=profile.name))
+    findings: list[tuple[str, pii.Finding]] = []
     with wh.writer(apply_delta, lock_timeout_s) as writer:
         run_id, next_file_id = writer.next_ids()
         profiles = ", ".join(sorted({p.name for _, p in items})) or None
         delta = Delta(writer.delta_path(run_id), run_id, job, profiles, calendar.to_json())
         try:
-            _stage(wh, delta, items, next_file_id, secret, progress)
+            _stage(wh, delta, items, next_file_id, secret, progress, findings)
             if reforms is not None:
                 registry.stage(delta.con, reforms)
             path = delta.finish("ok", None)
@@ -159,6 +179,7 @@ def load_files(
             writer.publish(failed.finish("failed", reason))
             raise LoadError(f"run {run_id} failed: {reason}") from exc
         writer.publish(path)
+    pii.record_findings(wh, run_id, findings)
     result = run_outcome(wh, run_id)
     progress.finish(result)
     return result
@@ -176,6 +197,7 @@ def _stage(
     next_file_id: int,
     secret: bytes | None,
     progress: Progress,
+    findings: list[tuple[str, pii.Finding]],
 ) -> None:
     ordered = sorted(items, key=_order)
     hashes = {path: sha256_of(path) for path, _ in ordered}
@@ -223,9 +245,10 @@ def _stage(
             progress.doing(f"reading {path.name}")
             try:
                 source = read_source(path, src, Path(scratch))
-                mapped = map_rows(source, table, src, profile, _needs_secret(src, secret, wh))
+                mapped = map_rows(source, table, src, profile, secret)
+                found = pii.scrub(mapped, secret)
             except UnreadableFile as exc:
-                record("failed", 0, str(exc))
+                record("failed", 0, redact(str(exc)))
                 progress.file_done(path, 0)
                 continue
             except Exception as exc:  # any other surprise fails this file, not the run
@@ -237,6 +260,7 @@ def _stage(
                 log.warning("%s failed with %s", path, type(exc).__name__)
                 progress.file_done(path, 0)
                 continue
+            findings += [(str(path), f) for f in found]
             ord_ = record("loaded", source.rows_read)
             read_in_run[sha] = source.rows_read
             delta.add_rows(table, file_id, ord_, mapped.frame)
@@ -246,10 +270,6 @@ def _stage(
             if mapped.conflicts is not None and mapped.conflicts.height:
                 delta.add_conflicts(file_id, ord_, mapped.conflicts)
             progress.file_done(path, source.rows_read)
-
-
-def _needs_secret(src: TableSource, secret: bytes | None, wh: Warehouse) -> bytes | None:
-    return pseudonym_secret(wh, secret) if "applicant_id" in src.columns else secret
 
 
 def run_outcome(wh: Warehouse, run_id: int) -> RunResult:
@@ -282,15 +302,45 @@ def export_quarantine(wh: Warehouse, result: RunResult, folder: Path) -> list[Pa
     return written
 
 
-def move_files(result: RunResult, archive: Path, failed: Path) -> None:
-    """Inbox housekeeping after a published run: loaded files to archive, unreadable to failed."""
+def move_files(
+    result: RunResult,
+    archive: Path,
+    failed: Path,
+    profiles: dict[str, Profile] | None = None,
+    keep: str = "without_personal",
+    key: bytes | None = None,
+) -> None:
+    """Inbox housekeeping after a published run. A loaded file goes to the archive without
+    its personal columns (`keep` "without_personal": its profile from `profiles`, keyed by path;
+    personal numbers masked with `key`, as in the warehouse) or not at all ("none"); the input
+    itself leaves the inbox. An unreadable file leaves its reason in the failed folder; the
+    file is kept there only when its profile declares no personal column (it cannot be read,
+    so they cannot be taken out)."""
+    profiles = profiles or {}
     for f in result.files:
         src = Path(f.path)
         if not src.exists():
             continue
-        target_dir = failed if f.status == "failed" else archive
-        target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / f"run{result.run_id:06d}-{src.name}"
-        shutil.move(str(src), target)
+        profile = profiles.get(f.path)
+        name = f"run{result.run_id:06d}-{src.name}"
         if f.status == "failed":
-            target.with_name(target.name + ".reason.txt").write_text(f"{f.error}\n")
+            private_dir(failed)
+            reason = redact(f.error or "")
+            if _declares_personal(profile, src):
+                src.unlink()
+                reason = f"{reason}\n{pii.NOT_KEPT}"
+            else:
+                shutil.move(str(src), failed / name)
+            write_private(failed / f"{name}.reason.txt", f"{reason}\n".encode())
+        elif keep == "none" or profile is None:
+            src.unlink()
+        else:
+            pii.archive_copy(src, profile, archive / name, key)
+            src.unlink()
+
+
+def _declares_personal(profile: Profile | None, path: Path) -> bool:
+    table = profile.table_for(path, strict=False) if profile is not None else None
+    if profile is None or table is None:
+        return True  # unknown: assume it may
+    return bool(profile.tables[table].hidden_columns())  # type: ignore[index]

@@ -63,7 +63,14 @@ class Jobs:
             reforms=Update(config=tuple(self.config.reforms)),
         )
         export_quarantine(self.wh, result, self.config.folders.quarantine)
-        move_files(result, self.config.folders.archive, self.config.folders.failed)
+        move_files(
+            result,
+            self.config.folders.archive,
+            self.config.folders.failed,
+            {str(path): profile for path, profile in items},
+            self.config.privacy.archive,
+            self.config.pseudonym_secret(),
+        )
         return result
 
     def maintenance(self) -> RunResult:

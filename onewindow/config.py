@@ -248,6 +248,8 @@ class Config(BaseSettings):
     def pseudonym_secret(self) -> bytes | None:
         """The configured secret: `privacy.secret`, else the environment variable, else the
         file `privacy.secret_file`; None when none is set."""
+        if self.privacy.secret_file is not None:
+            self._outside_data(self.privacy.secret_file)
         if self.privacy.secret is not None:
             return self.privacy.secret.get_secret_value().encode()
         value = os.environ.get(self.privacy.secret_env)
@@ -262,6 +264,26 @@ class Config(BaseSettings):
                 ) from None
             return text.encode() if text else None
         return None
+
+    def _outside_data(self, path: Path) -> None:
+        """A secret kept with the data would leave in every backup with the hashes it keys."""
+        target = path.absolute()
+        folders = [self.warehouse_path().absolute().parent]
+        folders += [
+            f.absolute()
+            for f in (
+                self.folders.inbox,
+                self.folders.archive,
+                self.folders.failed,
+                self.folders.quarantine,
+            )
+        ]
+        for folder in folders:
+            if target.is_relative_to(folder):
+                raise ConfigError(
+                    f"privacy.secret_file: {path} is inside the data folder {folder}; keep the "
+                    "secret outside it (docs/security.md)"
+                )
 
     def warehouse_path(self, cli_db: Path | None = None) -> Path:
         """--db, else ONEWINDOW_DB, else the file's `db`, else data/warehouse.duckdb."""
