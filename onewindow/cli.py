@@ -413,6 +413,15 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         except UnknownReform as exc:
             raise UsageError(str(exc)) from None
     print(render(frame, args.format), end="")
+    AuditTrail(store_path(wh.home)).record(
+        _actor(),
+        "export",
+        f"report {args.name}",
+        rows=frame.height,
+        format=args.format,
+        filters={k: str(v) for k, v in vars(filters).items() if v},
+        by=args.by,
+    )
     return 0
 
 

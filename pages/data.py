@@ -11,14 +11,18 @@ import streamlit as st
 
 from etl.profile import ProfileError
 from etl.run import LoadError
-from ui import data, page, upload, view
+from onewindow.roles import Perm
+from ui import auth, data, page, privacy, upload, view
 from ui.download import table
 from ui.fmt import Lang, count, instant
 from ui.i18n import tr
+from ui.session import Denied
 from warehouse import WarehouseError
 
 
 def upload_box(lang: Lang) -> None:
+    if not auth.allowed(Perm.UPLOAD):
+        return
     st.subheader(tr("data.upload", lang))
     st.caption(tr("data.upload_note", lang))
     config = data.config()
@@ -27,16 +31,18 @@ def upload_box(lang: Lang) -> None:
         st.info(tr("data.no_profiles", lang))
         return
     with st.form("upload", clear_on_submit=True):
-        file = st.file_uploader(tr("data.upload", lang), type=["csv", "xlsx", "xls", "txt"])
+        file = st.file_uploader(
+            tr("data.upload", lang), type=["csv", "xlsx", "xls", "txt"], key="upload-file"
+        )
         profile = st.selectbox(tr("data.profile", lang), choices, format_func=lambda p: p.name)
-        submitted = st.form_submit_button(tr("data.load", lang))
+        submitted = st.form_submit_button(tr("data.load", lang), key="upload-go")
     if not (submitted and file is not None and profile is not None):
         return
     try:
         run_id, status, outcome = upload.load_upload(
             data.warehouse(), config, file.name, file.getvalue(), profile
         )
-    except (ProfileError, LoadError, WarehouseError, OSError) as exc:
+    except (ProfileError, LoadError, WarehouseError, OSError, Denied) as exc:
         st.error(tr("data.load_failed", lang, reason=str(exc).splitlines()[0]))
         return
     shown = tr("data.loaded", lang, run=run_id, status=status)
@@ -83,6 +89,7 @@ def show() -> None:
         table(held.with_columns(pl.col("raw_values").cast(pl.String)), "quarantine", lang)
     else:
         st.success(f"✓ {tr('data.no_held', lang)}")
+    privacy.findings(lang)
     upload_box(lang)
 
 

@@ -14,6 +14,7 @@ from ui import data, view
 from ui.fmt import Lang
 from ui.i18n import tr
 from ui.nav import PAGES
+from ui.session import Denied
 from warehouse import WarehouseBusy, WarehouseMissing, WarehouseTooNew
 
 log = logging.getLogger("onewindow.ui")
@@ -54,6 +55,8 @@ def guard() -> Iterator[Outcome]:
     try:
         yield outcome
         return
+    except Denied as exc:  # audited where it was raised
+        st.error(tr("auth.denied", view.lang(), action=exc.action))
     except WarehouseMissing:
         empty_guidance(view.lang())
     except WarehouseTooNew:

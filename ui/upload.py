@@ -12,6 +12,8 @@ from etl.profile import load_profile
 from etl.run import load_files
 from onewindow.cli import outcome_frame
 from onewindow.config import Config
+from onewindow.roles import Perm
+from ui import auth
 from warehouse import Warehouse
 
 BUNDLED = Path(__file__).resolve().parents[1] / "profiles"
@@ -29,6 +31,7 @@ def load_upload(
 ) -> tuple[int, str, pl.DataFrame]:
     """Loads one uploaded file as one run; returns the run id, its status and the per-file
     outcome. The file keeps its name, since profiles match tables by file name."""
+    auth.require(Perm.UPLOAD, "upload")
     parsed = load_profile(profile)
     with tempfile.TemporaryDirectory(prefix="onewindow-upload-") as folder:
         path = Path(folder) / Path(name).name
@@ -40,4 +43,12 @@ def load_upload(
             secret=config.pseudonym_secret(),
             lock_timeout_s=config.etl.lock_timeout_s,
         )
+    auth.audit(
+        "upload",
+        Path(name).name,
+        result.status,
+        run=result.run_id,
+        bytes=len(content),
+        profile=profile.name,
+    )
     return result.run_id, result.status, outcome_frame(result)
