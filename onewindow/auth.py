@@ -64,7 +64,7 @@ class Account:
 
 @dataclass(frozen=True)
 class Login:
-    token: str  # goes into the HttpOnly cookie; the store keeps only its hash
+    token: str  # goes into the HttpOnly cookie (the store keeps its hash); "" until changed
     principal: Principal
     must_change: bool
 
@@ -288,11 +288,11 @@ class Accounts:
             self.audit.record(username or "?", event, username, "refused", reason=reason)
             raise AuthError(message)
         account = self.get(username)
-        login = Login(
-            self.start_session(account.principal(), now), account.principal(), bool(row[4])
-        )
-        self.audit.record(username, "login", username, must_change=login.must_change)
-        return login
+        must_change = bool(row[4])
+        # A one-time password opens no session: only the change of password does.
+        token = "" if must_change else self.start_session(account.principal(), now)
+        self.audit.record(username, "login", username, must_change=must_change)
+        return Login(token, account.principal(), must_change)
 
     def change_password(self, username: str, old: str, new: str) -> None:
         with connect(self.store) as con:

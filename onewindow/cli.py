@@ -86,6 +86,16 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="start the dashboard")
     serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument(
+        "--address", help="address to listen on (default: the config's security.address)"
+    )
+    serve.add_argument(
+        "--demo",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="demo mode (only for a demo warehouse on a loopback address); default: demo mode "
+        "for a demo warehouse without an administrator account",
+    )
     _common(serve)
 
     users = sub.add_parser("users", help="local accounts and their roles")
@@ -280,29 +290,37 @@ def cmd_schedule(args: argparse.Namespace, config: Config, wh: Warehouse) -> int
 
 
 def cmd_serve(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
-    """Runs Streamlit in the foreground; the app reads the same config and warehouse."""
-    app = Path(__file__).resolve().parents[1] / "app.py"
+    """Runs the dashboard's server in the foreground (onewindow/server.py, Streamlit's st.App);
+    it reads the same config and warehouse. onewindow/serve.py decides whether it may start."""
+    from onewindow.serve import ServeRefused, plan
+
+    try:
+        chosen = plan(config, wh, args.address, args.demo)
+    except ServeRefused as exc:
+        raise UsageError(str(exc)) from None
+    root = Path(__file__).resolve().parents[1]
     # absolute(), not resolve(): the warehouse path is a symlink to the published copy, and the
     # app must open the link (which each ETL run swaps), not the copy it points at today.
-    env = dict(os.environ, ONEWINDOW_DB=str(wh.path.absolute()))
+    env = dict(
+        os.environ,
+        ONEWINDOW_DB=str(wh.path.absolute()),
+        ONEWINDOW_AUTH=chosen.mode,
+        STREAMLIT_SERVER_COOKIE_SECRET=chosen.cookie_secret,
+    )
     if args.config:
         env["ONEWINDOW_CONFIG_FILE"] = str(args.config.resolve())
+    print(f"serving in {chosen.mode} mode on http://{chosen.address}:{args.port}", flush=True)
     command = [
         sys.executable,
         "-m",
         "onewindow.streamlit_main",  # why not plain streamlit: see that module
         "run",
-        str(app),
+        str(root / "onewindow" / "server.py"),
         "--server.port",
         str(args.port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--global.developmentMode",
-        "false",
+        *chosen.options,
     ]
-    return subprocess.call(command, env=env, cwd=app.parent)
+    return subprocess.call(command, env=env, cwd=root)
 
 
 def _actor() -> str:

@@ -41,6 +41,8 @@ CHROMIUM_ARGS = [
 VIEWPORT: ViewportSize = {"width": 1440, "height": 900}
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 RENDER_TIMEOUT_MS = 60_000
+# The demo mode's roles that see every page of ui.nav.PAGES (the demo opens as the director).
+EVERY_PAGE = {"ONEWINDOW_DEMO_ROLES": "director,reform_officer,data_steward"}
 
 
 def free_port() -> int:
@@ -51,14 +53,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(db: Path, config: Path, log: Path, timeout_s: float = 90) -> Iterator[str]:
+def serve(
+    db: Path,
+    config: Path,
+    log: Path,
+    timeout_s: float = 90,
+    extra_env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+) -> Iterator[str]:
     """Runs `onewindow serve` on a free port until the block ends; yields its base URL.
+    `extra_env` and `args` go to the server (e.g. the demo mode's roles, `--no-demo`).
 
     The server gets its own process group, so stopping it also stops the Streamlit child that
     `onewindow serve` starts. If it never answers its health check, the error carries its log.
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEWINDOW_")}
+    env.update(extra_env or {})
     command = [
         str(Path(sys.executable).with_name("onewindow")),
         "serve",
@@ -68,6 +79,7 @@ def serve(db: Path, config: Path, log: Path, timeout_s: float = 90) -> Iterator[
         str(db),
         "--config",
         str(config),
+        *args,
     ]
     with log.open("wb") as out:
         server = subprocess.Popen(
@@ -153,7 +165,7 @@ def screenshot(db: Path, slug: str, lang: str | None, out: Path) -> None:
         config = Path(tmp) / "onewindow.toml"
         config.write_text("", encoding="utf-8")
         with (
-            serve(db, config, Path(tmp) / "server.log") as base,
+            serve(db, config, Path(tmp) / "server.log", extra_env=EVERY_PAGE) as base,
             sync_playwright() as pw,
         ):
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
