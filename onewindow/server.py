@@ -40,7 +40,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onewindow.auth import Accounts, AuthError
-from onewindow.config import load_config
+from onewindow.config import Config, load_config
 from onewindow.store import store_path
 from warehouse import Warehouse
 
@@ -55,9 +55,13 @@ CLOSED = ("/_stcore/metrics",)
 SSO_COOKIE = "_streamlit_user"
 
 
-def _accounts() -> Accounts:
+def _config() -> Config:
     config_file = os.environ.get("ONEWINDOW_CONFIG_FILE")
-    config = load_config(Path(config_file) if config_file else None)
+    return load_config(Path(config_file) if config_file else None)
+
+
+def _accounts() -> Accounts:
+    config = _config()
     wh = Warehouse(config.warehouse_path())
     return Accounts(store_path(wh.home), config.security)
 
@@ -141,7 +145,7 @@ def _message(text: str) -> str:
 def _login_form(error: str = "", username: str = "") -> str:
     sso = (
         '<p><a href="/ow/sso">统一身份认证登录 / Single sign-on</a></p>'
-        if os.environ.get("ONEWINDOW_SSO") == "1"
+        if _config().sso.map
         else ""
     )
     return LOGIN.format(error=_message(error), username=html.escape(username), sso=sso)
@@ -204,8 +208,12 @@ async def logout(request: Request) -> Response:
 
 
 async def sso(request: Request) -> Response:
-    """Starts single sign-on: Streamlit's own st.login route for the configured provider."""
-    return RedirectResponse("/auth/login?provider=default", status_code=303)
+    """Starts single sign-on: Streamlit's own st.login route (the `[auth]` provider of its
+    secrets), with the signed provider token st.login itself would make."""
+    from streamlit.auth_util import encode_provider_token
+
+    token = await run_in_threadpool(encode_provider_token, "default")
+    return RedirectResponse(f"/auth/login?provider={token}", status_code=303)
 
 
 app = st.App(

@@ -157,7 +157,13 @@ def account_box(who: Principal, lang: Lang) -> None:
     """The sidebar's user, roles and sign-out."""
     roles = ", ".join(_role_title(r, lang) for r in sorted(who.roles))
     st.sidebar.caption(f"{who.username} · {roles}")
-    if mode() == "accounts":
+    if mode() != "accounts":
+        return
+    if who.username.startswith("sso:"):
+        if st.sidebar.button(tr("auth.sign_out", lang), key="sso-logout"):
+            trail().record(who.username, "logout", who.username, via="oidc")
+            st.logout()
+    else:
         st.sidebar.link_button(tr("auth.sign_out", lang), "/ow/logout")
 
 
