@@ -8,8 +8,8 @@ a real warehouse. Deselect with -m "not browser"."""
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
