@@ -47,9 +47,11 @@ from warehouse import Warehouse
 APP = Path(__file__).resolve().parents[1] / "app.py"
 SESSION_COOKIE = "ow_session"
 CSRF_COOKIE = "ow_csrf"
-OPEN_PATHS = {"/ow/login", "/ow/password", "/ow/logout", "/_stcore/health", "/favicon.png",
-              "/_stcore/host-config", "/auth/login", "/auth/logout", "/oauth2callback",
-              "/manifest.json"}  # fmt: skip
+OPEN_PATHS = {
+    "/ow/login", "/ow/password", "/ow/logout", "/ow/sso",  # sign-in
+    "/auth/login", "/auth/logout", "/oauth2callback",  # st.login's
+    "/_stcore/health", "/_stcore/host-config", "/favicon.png", "/manifest.json",
+}  # fmt: skip
 OPEN_PREFIXES = ("/static/",)
 CLOSED = ("/_stcore/metrics",)
 SSO_COOKIE = "_streamlit_user"

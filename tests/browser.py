@@ -60,6 +60,7 @@ def serve(
     timeout_s: float = 90,
     extra_env: dict[str, str] | None = None,
     args: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[str]:
     """Runs `onewindow serve` on a free port until the block ends; yields its base URL.
     `extra_env` and `args` go to the server (e.g. the demo mode's roles, `--no-demo`).
@@ -67,7 +68,7 @@ def serve(
     The server gets its own process group, so stopping it also stops the Streamlit child that
     `onewindow serve` starts. If it never answers its health check, the error carries its log.
     """
-    port = free_port()
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEWINDOW_")}
     env.update(extra_env or {})
     command = [

@@ -7,14 +7,18 @@ a real warehouse. Deselect with -m "not browser"."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from metrics import kpis
 from metrics.calendar import WorkCalendar
@@ -23,7 +27,14 @@ from onewindow.audit import AuditTrail
 from onewindow.auth import Accounts
 from onewindow.config import Config
 from onewindow.store import store_path
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, serve, wait_rendered
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    free_port,
+    serve,
+    wait_rendered,
+)
 from tests.conftest import run_cli
 from ui import fmt, widgets
 from warehouse import Warehouse
@@ -215,3 +226,92 @@ def test_demo_mode_is_refused_off_loopback_and_for_a_real_warehouse(
     assert ran.code == 2
     assert "no administrator account: create one with `onewindow users add NAME --role " \
         "administrator`" in ran.err  # fmt: skip
+
+
+@pytest.fixture
+def oidc_provider(tmp_path: Path) -> Iterator[str]:
+    """A real OpenID Connect provider process on localhost (tests/oidc_provider.py)."""
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({
+        "li": {"password": "op-pass", "groups": ["ow-market-supervisors"]},
+        "zhao": {"password": "op-pass", "groups": ["someone-else"]},
+    }), encoding="utf-8")  # fmt: skip
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.oidc_provider", "--port", str(port), "--client-id",
+         "onewindow", "--client-secret", "op-secret", "--users", str(users)],
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    issuer = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration") as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield issuer
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_single_sign_on_through_a_real_oidc_provider(
+    demo_db: Path, tmp_path: Path, oidc_provider: str, browser: Browser
+) -> None:
+    accounts = Accounts(store_path(Warehouse(demo_db).home), Config().security)
+    if not accounts.has_administrator():
+        accounts.add("setup", "admin2", ["administrator"])
+    with Warehouse(demo_db).read() as con:
+        mine = con.execute(
+            "SELECT min(department) FROM matters WHERE department IS NOT NULL"
+        ).fetchone()[0]
+    port = free_port()
+    secrets_file = tmp_path / "secrets.toml"
+    secrets_file.write_text(
+        f'[auth]\nredirect_uri = "http://localhost:{port}/oauth2callback"\n'
+        f'cookie_secret = "{"c" * 32}"\nclient_id = "onewindow"\n'
+        f'client_secret = "op-secret"\n'
+        f'server_metadata_url = "{oidc_provider}/.well-known/openid-configuration"\n',
+        encoding="utf-8",
+    )
+    config = tmp_path / "onewindow.toml"
+    config.write_text(
+        f'[sso]\nclaim = "groups"\n[[sso.map]]\nvalue = "ow-market-supervisors"\n'
+        f'roles = ["supervisor"]\ndepartments = ["{mine}"]\n',
+        encoding="utf-8",
+    )
+    env = {"STREAMLIT_SECRETS_FILES": str(secrets_file)}
+    with serve(demo_db, config, tmp_path / "server.log", extra_env=env, args=["--no-demo"],
+               port=port) as base:  # fmt: skip
+        for user, allowed in (("li", True), ("zhao", False)):
+            context = browser.new_context(viewport=VIEWPORT)
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{base}/?lang=en&{PERIOD_Q}")
+            assert "/ow/login" in page.url
+            page.click("text=Single sign-on")
+            page.wait_for_url(f"{oidc_provider}/authorize**")
+            page.fill("#user", user)
+            page.fill("#password", "op-pass")
+            page.click("#go")
+            page.wait_for_url(f"{base}/**")
+            page.goto(f"{base}/?lang=en&{PERIOD_Q}")
+            wait_rendered(page)
+            if allowed:
+                assert _submitted_card(page) == _expected(
+                    demo_db, Filters(FROM, TO, departments=(mine,))
+                )
+                assert "sso:li" in page.get_by_test_id("stSidebar").inner_text()
+            else:
+                assert "has no role here" in page.inner_text("body")
+                assert page.get_by_test_id("stMetric").count() == 0
+            context.close()
+    trail = AuditTrail(store_path(Warehouse(demo_db).home)).records()
+    assert any(r.actor == "sso:li" and r.event == "login" for r in trail)
+    assert any(r.event == "login.failed" and r.result == "refused" and "zhao" in r.actor
+               for r in trail)  # fmt: skip
