@@ -28,8 +28,10 @@ from etl.readers import UnreadableFile, read_source
 from etl.stage import Delta
 from etl.transform import map_rows
 from metrics.calendar import WorkCalendar
+from onewindow.audit import AuditTrail
 from onewindow.config import Config
 from onewindow.private import private_dir, write_private
+from onewindow.store import store_path
 from warehouse import Warehouse
 
 DEFAULT_SECRET_ENV = "ONEWINDOW_SECRET"
@@ -177,12 +179,30 @@ def load_files(
             reason = redact(f"{type(exc).__name__}: {exc}")
             failed = Delta(writer.delta_path(run_id), run_id, job, profiles, None)
             writer.publish(failed.finish("failed", reason))
+            _audit_load(wh, job, RunResult(run_id, "failed", []))
             raise LoadError(f"run {run_id} failed: {reason}") from exc
         writer.publish(path)
     pii.record_findings(wh, run_id, findings)
     result = run_outcome(wh, run_id)
+    _audit_load(wh, job, result)
     progress.finish(result)
     return result
+
+
+def _audit_load(wh: Warehouse, job: str, result: RunResult) -> None:
+    """Every ETL run is in the audit trail: which job, as which operating-system user, which
+    files (names only), with what result."""
+    import getpass
+
+    AuditTrail(store_path(wh.home)).record(
+        f"{job}:{getpass.getuser()}",
+        "load",
+        f"run {result.run_id}",
+        "ok" if result.status == "ok" else "failed",
+        status=result.status,
+        files=[Path(f.path).name for f in result.files],
+        loaded=sum(f.loaded for f in result.files),
+    )
 
 
 def _order(item: tuple[Path, Profile]) -> tuple[int, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -100,3 +101,20 @@ def test_export_writes_every_record_and_is_audited(tmp_path: Path) -> None:
     last = AuditTrail(store_path(Path(str(db) + ".d"))).records()[-1]
     assert (last.event, last.target) == ("audit.export", str(out))
     assert run_cli("audit", "verify", "--db", db).code == 0
+
+
+def test_every_load_and_report_export_is_audited(tmp_path: Path) -> None:
+    from tests.fixtures import center_exports, write_profile
+
+    db = tmp_path / "w.duckdb"
+    files = center_exports(tmp_path / "in", n=5)
+    assert run_cli("load", *files, "--profile", write_profile(tmp_path), "--db", db).code == 0
+    shown = run_cli("report", "kpis", "--department", "税务局", "--db", db, "--format", "json")
+    assert shown.code == 0
+    records = AuditTrail(store_path(Path(str(db) + ".d"))).records()
+    load, export = records[-2], records[-1]
+    assert (load.event, load.target, load.result) == ("load", "run 1", "ok")
+    assert load.actor.startswith("load:") and '"loaded": 32' in load.detail
+    assert (export.event, export.target) == ("export", "report kpis")
+    assert '"departments": "(\'税务局\',)"' in export.detail
+    assert f'"rows": {len(json.loads(shown.out))}' in export.detail
