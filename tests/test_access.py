@@ -208,3 +208,40 @@ def test_without_a_sign_in_mode_the_app_shows_nothing(
     at.run()
     assert [e.value for e in at.error] == ["Start the dashboard with onewindow serve."]
     assert at.metric.len == 0
+
+
+def _script_replayed() -> None:
+    import streamlit as st
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    from onewindow.roles import Principal
+    from ui import auth
+
+    who = Principal("boss", frozenset({"director"}))
+    ctx = get_script_run_ctx()
+    assert ctx is not None
+    # What a replayed "save" of the reform form brings: a widget this session never showed.
+    ctx.session_state._state._new_widget_state.states["$$ID-0123abcd-new-save"] = True  # type: ignore[attr-defined]
+    auth.refuse_replays(who, "en")
+    st.write("not refused")
+
+
+def test_a_replayed_form_request_is_refused_and_audited(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ui.data
+
+    monkeypatch.setenv("ONEWINDOW_DB", str(demo))
+    ui.data.config.clear()
+    at = AppTest.from_function(_script_replayed, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["Your role does not allow this: new-save (recorded)."]
+    assert not [m for m in at.markdown if m.value == "not refused"]
+    last = AuditTrail(store_path(Warehouse(demo).home)).records()[-1]
+    assert (last.actor, last.event, last.target, last.result) == (
+        "boss",
+        "denied",
+        "new-save",
+        "refused",
+    )

@@ -183,6 +183,15 @@ def test_a_director_sees_all_and_has_no_forms(site: Site, page: Page) -> None:
     page.goto(f"{site.base}/?lang=en&{PERIOD_Q}")
     wait_rendered(page)
     assert _submitted_card(page) == _expected(site.db, Filters(FROM, TO))
+    # Every download is audited: what, how many rows, the filters.
+    page.goto(f"{site.base}/matters?lang=en&{PERIOD_Q}")
+    wait_rendered(page)
+    with page.expect_download():
+        page.get_by_test_id("stDownloadButton").first.locator("button").click()
+    deadline = time.monotonic() + 20
+    while ("download", "ok") not in _events(site, "boss") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ("download", "ok") in _events(site, "boss")
     page.goto(f"{site.base}/reforms?lang=en")
     wait_rendered(page)
     assert page.get_by_role("button", name="Save").count() == 0
