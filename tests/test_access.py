@@ -245,3 +245,22 @@ def test_a_replayed_form_request_is_refused_and_audited(
         "new-save",
         "refused",
     )
+
+
+def test_the_data_health_page_counts_masked_personal_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl.profile import load_profile
+    from etl.run import load_files
+    from tests.fixtures import write_profile
+    from tests.test_pii import _planted
+
+    files, _ = _planted(tmp_path / "in")
+    wh = Warehouse(tmp_path / "w.duckdb")
+    load_files(wh, [(f, load_profile(write_profile(tmp_path))) for f in files])
+    at = _app(wh.path, monkeypatch, "data_steward", lang="en")
+    assert [t.value for t in at.title] == ["Data health"]
+    assert "Personal numbers masked" in [s.value for s in at.subheader]
+    shown = next(d.value for d in at.dataframe if "Kind" in d.value.columns)
+    rows = {(r["File"], r["Column"], r["Kind"]): r["Cells"] for r in shown.to_dict("records")}
+    assert rows[("steps.csv", "staff", "mobile")] == 6

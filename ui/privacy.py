@@ -22,4 +22,5 @@ def findings(lang: Lang) -> None:
     if found.is_empty():
         st.success("✓ 0")
         return
-    table(found.with_columns(pl.col("path").str.split("/").list.last()), "pii_findings", lang)
+    shown = found.with_columns(pl.col("path").str.split("/").list.last()).rename({"path": "file"})
+    table(shown, "pii_findings", lang)
