@@ -310,6 +310,7 @@ class Accounts:
                 "UPDATE users SET password_hash = ?, must_change = 0 WHERE username = ?",
                 [_HASHER.hash(new), username],
             )
+            self._end_user_sessions(con, username, "password changed")  # sign in anew
         self.audit.record(username, "password.change", username)
 
     def must_change(self, username: str) -> bool:

@@ -164,6 +164,7 @@ def account_box(who: Principal, lang: Lang) -> None:
             trail().record(who.username, "logout", who.username, via="oidc")
             st.logout()
     else:
+        st.sidebar.link_button(tr("auth.change_password", lang), "/ow/password")
         st.sidebar.link_button(tr("auth.sign_out", lang), "/ow/logout")
 
 

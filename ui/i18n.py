@@ -327,6 +327,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "auth.sign_in_button": ("登录", "Sign in"),
     "auth.sign_out": ("退出登录", "Sign out"),
+    "auth.change_password": ("修改密码", "Change password"),
     "auth.sso_unknown": (
         "您的统一身份认证账号未被授予任何角色，请联系系统管理员。",
         "Your single sign-on account has no role here; ask the administrator.",
