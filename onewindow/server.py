@@ -24,6 +24,7 @@ the gate lets everything through but the metrics endpoint.
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 import secrets
@@ -57,7 +58,9 @@ CLOSED = ("/_stcore/metrics",)
 SSO_COOKIE = "_streamlit_user"
 
 
+@functools.lru_cache(maxsize=1)
 def _config() -> Config:
+    """Read once per server process (the gate asks for every request)."""
     config_file = os.environ.get("ONEWINDOW_CONFIG_FILE")
     return load_config(Path(config_file) if config_file else None)
 
