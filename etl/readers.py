@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import polars as pl
 
+from etl import memfile
 from etl.profile import TableSource
 
 if TYPE_CHECKING:
@@ -194,13 +195,10 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
     # placeholder; they are ignored when empty, an error when they hold values.
     unnamed = {f"{_UNNAMED}{i}": i for i, h in enumerate(header, start=1) if not h}
     header = [h or f"{_UNNAMED}{i}" for i, h in enumerate(header, start=1)]
-    if stray or raw.startswith(BOM) or not _is_utf8(raw):
-        # DuckDB reads UTF-8 only: hand it a UTF-8 copy in the run's private scratch folder.
-        target = scratch / (path.name + ".utf8.csv")
-        target.write_text(text, encoding="utf-8")
-    else:
-        target = path
     con = duckdb.connect()
+    # DuckDB reads UTF-8 only: hand it a UTF-8 copy, in memory (etl/memfile.py).
+    decoded = bool(stray) or raw.startswith(BOM) or not _is_utf8(raw)
+    target = memfile.register(con, text) if decoded else str(path)
     try:
         # The path, the header's names and the delimiter are values: bound, never SQL text.
         frame = con.sql(
@@ -222,6 +220,7 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
         raise UnreadableFile(f"not a readable CSV file ({type(exc).__name__})") from None
     finally:
         con.close()
+        memfile.release(target)
     last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
     cut_short = errors and errors[-1][2] in ("MISSING COLUMNS", "UNQUOTED VALUE")
     if cut_short and not raw.endswith((b"\n", b"\r")) and int(errors[-1][0]) >= last_line:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import re
-import secrets
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -19,20 +19,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from etl import pii
 from etl import reforms as registry
 from etl.apply import apply_delta
 from etl.canonical import LOAD_ORDER
-from etl.profile import Profile, TableSource
+from etl.profile import Profile
 from etl.progress import Progress
 from etl.readers import UnreadableFile, read_source
 from etl.stage import Delta
 from etl.transform import map_rows
 from etl.xlsx_guard import ExcelLimits
 from metrics.calendar import WorkCalendar
+from onewindow.audit import AuditTrail
 from onewindow.config import Etl as EtlSettings
 from onewindow.config import Plausibility
+from onewindow.private import private_dir, write_private
+from onewindow.store import store_path
 from warehouse import Resources, Warehouse, WarehouseDamaged, WarehouseError, Writer
 from warehouse.errors import plain
+
+DEFAULT_SECRET_ENV = "ONEWINDOW_SECRET"
 
 log = logging.getLogger("onewindow.etl")
 
@@ -80,8 +86,9 @@ _LONG_NUMBERS = re.compile(r"\d[\d\s-]{5,}[\dXx]")
 
 
 def redact(message: str) -> str:
-    """Library messages may quote a cell: mask digit runs that could be ID or phone numbers."""
-    return _LONG_NUMBERS.sub("[redacted]", message)[:500]
+    """Library messages may quote a cell (a header-less export puts a row in the header):
+    mask personal numbers, and any other digit run that could be one."""
+    return _LONG_NUMBERS.sub("[redacted]", pii.mask_text(message))[:500]
 
 
 def sha256_of(path: Path) -> str:
@@ -92,17 +99,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pseudonym_secret(wh: Warehouse, configured: bytes | None) -> bytes:
-    """The configured secret, else one generated once and kept beside the warehouse."""
+def pseudonym_secret(wh: Warehouse, configured: bytes | None) -> bytes | None:
+    """The configured secret, else the environment's `ONEWINDOW_SECRET`; None when neither is
+    set. It is never generated into the data folder: a backup would carry key and hashes
+    together, and an ID number is found from its hash by trying one county's birth dates."""
     if configured:
         return configured
-    keyfile = wh.home / "secret.key"
-    if not keyfile.exists():
-        wh.home.mkdir(parents=True, exist_ok=True)
-        keyfile.touch(mode=0o600)
-        keyfile.write_text(secrets.token_hex(32))
-        log.warning("no pseudonymization secret configured; generated %s", keyfile)
-    return keyfile.read_text().strip().encode()
+    if (wh.home / "secret.key").exists():
+        raise LoadError(
+            f"{wh.home / 'secret.key'} holds the pseudonymization secret inside the data folder: "
+            "move it out (e.g. /etc/onewindow/pseudonym.key, readable by the service only) and "
+            "set privacy.secret_file or ONEWINDOW_SECRET to it (docs/security.md)"
+        )
+    value = os.environ.get(DEFAULT_SECRET_ENV)
+    return value.encode() if value else None
+
+
+NO_SECRET = (
+    "profile {profile!r} maps applicant_id, and no pseudonymization secret is configured: set "
+    "the environment variable ONEWINDOW_SECRET or privacy.secret_file (a file outside the data "
+    "folder); docs/security.md says how to keep and rotate it"
+)
 
 
 @dataclass(frozen=True)
@@ -166,6 +183,11 @@ def load_files(
     after publishing succeeded too); raises LoadError when the run was not published, after
     recording it in the run history as `failed` with the step and the reason."""
     progress = progress or Progress(total_files=len(items))
+    secret = pseudonym_secret(wh, secret)
+    for _, profile in items:
+        if secret is None and any("applicant_id" in t.columns for t in profile.tables.values()):
+            raise LoadError(NO_SECRET.format(profile=profile.name))
+    findings: list[tuple[str, pii.Finding]] = []
     settings = settings or EtlSettings()
     resources = Resources(settings.memory_limit, settings.threads)
     excel = ExcelLimits(settings.excel_max_uncompressed_mb, settings.excel_max_ratio)
@@ -182,7 +204,7 @@ def load_files(
                 run_id = writer.next_ids()[0]
             except Exception:
                 raise LoadError(f"the run could not start: {plain(exc)}") from exc
-            _fail(writer, run_id, job, profiles, "bringing the warehouse up to date", exc)
+            _fail(writer, wh, run_id, job, profiles, "bringing the warehouse up to date", exc)
         _record_repairs(writer)
         run_id, next_file_id = writer.next_ids()
         delta: Delta | None = None
@@ -191,14 +213,14 @@ def load_files(
                 writer.delta_path(run_id), run_id, job, profiles, calendar.to_json(), rules
             )
             writer.configure(delta.con, "stage")
-            _stage(wh, delta, items, next_file_id, secret, progress, excel, rules)
+            _stage(wh, delta, items, next_file_id, secret, progress, excel, rules, findings)
             if reforms is not None:
                 registry.stage(delta.con, reforms)
             path = delta.finish("ok", None)
         except Exception as exc:
             if delta is not None:
                 delta.discard()
-            _fail(writer, run_id, job, profiles, "staging", exc)
+            _fail(writer, wh, run_id, job, profiles, "staging", exc)
         progress.doing("publishing the run")
         try:
             writer.publish(path)
@@ -209,16 +231,19 @@ def load_files(
                     f"run {run_id} was not published yet: {plain(exc)}; the next run publishes it"
                 ) from exc
             path.unlink(missing_ok=True)  # no copy has it: it never happened
-            _fail(writer, run_id, job, profiles, "applying", exc)
+            _fail(writer, wh, run_id, job, profiles, "applying", exc)
         _record_repairs(writer)
         problems = tuple(writer.problems)
+    pii.record_findings(wh, run_id, findings)
     result = run_outcome(wh, run_id, problems)
+    _audit_load(wh, job, result)
     progress.finish(result)
     return result
 
 
 def _fail(
     writer: Writer,
+    wh: Warehouse,
     run_id: int,
     job: str,
     profiles: str | None,
@@ -230,6 +255,7 @@ def _fail(
     kind = "" if isinstance(exc, WarehouseError) else f"{type(exc).__name__}: "
     reason = redact(f"{step}: {kind}{plain(exc)}")
     kept = _record(writer, run_id, job, profiles, "failed", reason)
+    _audit_load(wh, job, RunResult(run_id, "failed", []))
     raise LoadError(f"run {run_id} failed while {reason}{kept}") from exc
 
 
@@ -263,6 +289,22 @@ def _record_repairs(writer: Writer) -> None:
     _record(writer, run_id, "repair", None, "ok", repairs)
 
 
+def _audit_load(wh: Warehouse, job: str, result: RunResult) -> None:
+    """Every ETL run is in the audit trail: which job, as which operating-system user, which
+    files (names only), with what result."""
+    import getpass
+
+    AuditTrail(store_path(wh.home)).record(
+        f"{job}:{getpass.getuser()}",
+        "load",
+        f"run {result.run_id}",
+        "ok" if result.status == "ok" else "failed",
+        status=result.status,
+        files=[Path(f.path).name for f in result.files],
+        loaded=sum(f.loaded for f in result.files),
+    )
+
+
 def _order(item: tuple[Path, Profile]) -> tuple[int, str]:
     table = item[1].table_for(item[0], strict=False)
     return (LOAD_ORDER.index(table) if table else -1, str(item[0]))
@@ -277,6 +319,7 @@ def _stage(
     progress: Progress,
     excel: ExcelLimits,
     rules: Plausibility,
+    findings: list[tuple[str, pii.Finding]],
 ) -> None:
     ordered = sorted(items, key=_order)
     hashes = {path: sha256_of(path) for path, _ in ordered}
@@ -324,11 +367,10 @@ def _stage(
             progress.doing(f"reading {path.name}")
             try:
                 source = read_source(path, src, Path(scratch), excel)
-                mapped = map_rows(
-                    source, table, src, profile, _needs_secret(src, secret, wh), rules
-                )
+                mapped = map_rows(source, table, src, profile, secret, rules)
+                found = pii.scrub(mapped, secret)
             except UnreadableFile as exc:
-                record("failed", 0, str(exc))
+                record("failed", 0, redact(str(exc)))
                 progress.file_done(path, 0)
                 continue
             except Exception as exc:  # any other surprise fails this file, not the run
@@ -340,6 +382,7 @@ def _stage(
                 log.warning("%s failed with %s", path, type(exc).__name__)
                 progress.file_done(path, 0)
                 continue
+            findings += [(str(path), f) for f in found]
             ord_ = record(
                 "loaded", source.rows_read, repeated=mapped.repeated, cleaned=source.cleaned
             )
@@ -351,10 +394,6 @@ def _stage(
             if mapped.conflicts is not None and mapped.conflicts.height:
                 delta.add_conflicts(file_id, ord_, mapped.conflicts)
             progress.file_done(path, source.rows_read)
-
-
-def _needs_secret(src: TableSource, secret: bytes | None, wh: Warehouse) -> bytes | None:
-    return pseudonym_secret(wh, secret) if "applicant_id" in src.columns else secret
 
 
 def run_outcome(wh: Warehouse, run_id: int, problems: tuple[str, ...] = ()) -> RunResult:
@@ -387,15 +426,45 @@ def export_quarantine(wh: Warehouse, result: RunResult, folder: Path) -> list[Pa
     return written
 
 
-def move_files(result: RunResult, archive: Path, failed: Path) -> None:
-    """Inbox housekeeping after a published run: loaded files to archive, unreadable to failed."""
+def move_files(
+    result: RunResult,
+    archive: Path,
+    failed: Path,
+    profiles: dict[str, Profile] | None = None,
+    keep: str = "without_personal",
+    key: bytes | None = None,
+) -> None:
+    """Inbox housekeeping after a published run. A loaded file goes to the archive without
+    its personal columns (`keep` "without_personal": its profile from `profiles`, keyed by path;
+    personal numbers masked with `key`, as in the warehouse) or not at all ("none"); the input
+    itself leaves the inbox. An unreadable file leaves its reason in the failed folder; the
+    file is kept there only when its profile declares no personal column (it cannot be read,
+    so they cannot be taken out)."""
+    profiles = profiles or {}
     for f in result.files:
         src = Path(f.path)
         if not src.exists():
             continue
-        target_dir = failed if f.status == "failed" else archive
-        target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / f"run{result.run_id:06d}-{src.name}"
-        shutil.move(str(src), target)
+        profile = profiles.get(f.path)
+        name = f"run{result.run_id:06d}-{src.name}"
         if f.status == "failed":
-            target.with_name(target.name + ".reason.txt").write_text(f"{f.error}\n")
+            private_dir(failed)
+            reason = redact(f.error or "")
+            if _declares_personal(profile, src):
+                src.unlink()
+                reason = f"{reason}\n{pii.NOT_KEPT}"
+            else:
+                shutil.move(str(src), failed / name)
+            write_private(failed / f"{name}.reason.txt", f"{reason}\n".encode())
+        elif keep == "none" or profile is None:
+            src.unlink()
+        else:
+            pii.archive_copy(src, profile, archive / name, key)
+            src.unlink()
+
+
+def _declares_personal(profile: Profile | None, path: Path) -> bool:
+    table = profile.table_for(path, strict=False) if profile is not None else None
+    if profile is None or table is None:
+        return True  # unknown: assume it may
+    return bool(profile.tables[table].hidden_columns())  # type: ignore[index]

@@ -24,7 +24,9 @@ from etl.profile import Profile, load_profile
 from etl.reforms import Update
 from etl.run import LoadError, RunResult, export_quarantine, load_files, move_files
 from metrics.calendar import WorkCalendar
+from onewindow.audit import AuditTrail
 from onewindow.config import Config, JobSchedule
+from onewindow.store import store_path
 from warehouse import Warehouse, WarehouseError
 
 log = logging.getLogger("onewindow.schedule")
@@ -66,14 +68,21 @@ class Jobs:
             plausibility=self.config.plausibility,
         )
         export_quarantine(self.wh, result, self.config.folders.quarantine)
-        move_files(result, self.config.folders.archive, self.config.folders.failed)
+        move_files(
+            result,
+            self.config.folders.archive,
+            self.config.folders.failed,
+            {str(path): profile for path, profile in items},
+            self.config.privacy.archive,
+            self.config.pseudonym_secret(),
+        )
         return result
 
     def maintenance(self) -> RunResult:
         """A run with no files: brings both copies up to date (pending deltas, migrations),
         checkpoints them, drops applied deltas and syncs the config's reforms; it is logged
-        like any other run."""
-        return load_files(
+        like any other run. It also prunes the audit trail past its retention period."""
+        result = load_files(
             self.wh,
             [],
             job="maintenance",
@@ -82,6 +91,10 @@ class Jobs:
             reforms=Update(config=tuple(self.config.reforms)),
             settings=self.config.etl,
         )
+        AuditTrail(store_path(self.wh.home)).prune(
+            self.config.security.audit_retention_days, actor="maintenance"
+        )
+        return result
 
 
 def trigger(job: JobSchedule) -> CronTrigger | IntervalTrigger:

@@ -40,11 +40,13 @@ def find(
     config: Config,
     application_id: str,
     as_of: datetime | None = None,
+    filters: Filters | None = None,
 ) -> Application | None:
-    """The application `application_id` (None when the warehouse has no such application),
-    open figures counted at `as_of` (default: the data's last event, or now if earlier)."""
+    """The application `application_id` among those `filters` keeps by matter, department,
+    channel, window and staff (None when there is no such application there), open figures
+    counted at `as_of` (default: the data's last event, or now if earlier)."""
     application_id = application_id.strip()
-    facts_sql, params = derived.source(con, cal, "d_facts", Filters())
+    facts_sql, params = derived.source(con, cal, "d_facts", filters or Filters())
     rows = query(
         con,
         f"SELECT * FROM ({facts_sql}) WHERE application_id = $app",

@@ -7,7 +7,7 @@ the application record, else those of its acceptance step (the facts' `window_id
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from warehouse.sql import Params
@@ -59,3 +59,43 @@ class Filters:
             parts.append(f"{day} <= $f_end")
             params["f_end"] = self.end
         return " AND ".join(parts), params
+
+    def within(self, scope: Scope) -> Filters:
+        """These filters cut down to what `scope` lets its holder see: each scoped dimension
+        keeps the asked values that the scope allows, all of the scope's values when none were
+        asked, and nothing at all (a value no row has) when none of the asked ones is allowed.
+        A URL or a download can narrow a supervisor's view, never widen it."""
+        return replace(
+            self,
+            departments=_within(self.departments, scope.departments),
+            windows=_within(self.windows, scope.windows),
+        )
+
+
+# Stands for "no value at all": an empty tuple means "every value" to a Filters.
+NOTHING = "\u2205 (outside your scope)"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The departments and windows a session may see; None: every one (no limit)."""
+
+    departments: frozenset[str] | None = None
+    windows: frozenset[str] | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.departments is not None or self.windows is not None
+
+    def allows_department(self, department: str | None) -> bool:
+        return self.departments is None or department in self.departments
+
+
+EVERYTHING = Scope()
+
+
+def _within(asked: tuple[str, ...], allowed: frozenset[str] | None) -> tuple[str, ...]:
+    if allowed is None:
+        return asked
+    kept = tuple(v for v in asked if v in allowed) if asked else tuple(sorted(allowed))
+    return kept or (NOTHING,)

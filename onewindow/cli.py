@@ -36,7 +36,12 @@ from metrics.catalog import check_filters
 from metrics.filters import Filters
 from metrics.reforms import UnknownReform
 from metrics.reports import REPORTS
+from onewindow.audit import AuditTrail
+from onewindow.auth import Accounts, AuthError
 from onewindow.config import Config, ConfigError, load_config
+from onewindow.private import restrict_umask
+from onewindow.roles import ROLES, UnknownRole
+from onewindow.store import store_path
 from warehouse import Warehouse, WarehouseError
 
 EXIT_CODES = """exit codes of load and demo:
@@ -112,7 +117,55 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="start the dashboard")
     serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument(
+        "--address", help="address to listen on (default: the config's security.address)"
+    )
+    serve.add_argument(
+        "--demo",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="demo mode (only for a demo warehouse on a loopback address); default: demo mode "
+        "for a demo warehouse without an administrator account",
+    )
     _common(serve)
+
+    users = sub.add_parser("users", help="local accounts and their roles")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("add", "create an account; prints its one-time password"),
+        ("set-role", "replace a user's roles (and departments, windows)"),
+    ):
+        one = users_sub.add_parser(action, help=text)
+        one.add_argument("username")
+        one.add_argument(
+            "--role",
+            action="append",
+            default=[],
+            required=True,
+            help="role: " + ", ".join(ROLES),
+        )
+        one.add_argument("--department", action="append", default=None, help="supervisor's")
+        one.add_argument("--window", action="append", default=None, help="supervisor's")
+        if action == "add":
+            one.add_argument("--name", default="", help="the person's name, shown on screen")
+        _common(one)
+    for action, text in (
+        ("disable", "disable an account and end its sessions"),
+        ("enable", "enable an account again"),
+        ("reset-password", "give an account a new one-time password"),
+    ):
+        one = users_sub.add_parser(action, help=text)
+        one.add_argument("username")
+        _common(one)
+    _common(users_sub.add_parser("list", help="list the accounts"))
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="action", required=True)
+    _common(audit_sub.add_parser("verify", help="check that no record was deleted or altered"))
+    export = audit_sub.add_parser("export", help="write the trail as CSV")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    _common(export)
+    _common(audit_sub.add_parser("prune", help="delete records past the retention period"))
 
     rep = sub.add_parser("report", help="print one metric table")
     rep.add_argument("name", help="report name: " + ", ".join(sorted(REPORTS)))
@@ -141,6 +194,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    restrict_umask()
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -156,12 +210,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             "serve": cmd_serve,
             "demo": cmd_demo,
             "monthly": cmd_monthly,
+            "users": cmd_users,
+            "audit": cmd_audit,
         }[args.command]
         return command(args, config, wh)
     except UsageError as exc:
         print(f"onewindow: {exc}", file=sys.stderr)
         return 2
-    except (ConfigError, ProfileError, WarehouseError, LoadError, OSError, duckdb.Error) as exc:
+    except (
+        ConfigError,
+        ProfileError,
+        WarehouseError,
+        LoadError,
+        OSError,
+        AuthError,
+        UnknownRole,
+        duckdb.Error,
+    ) as exc:
         if args.debug:
             raise
         print(f"onewindow: {exc or type(exc).__name__}", file=sys.stderr)
@@ -273,29 +338,108 @@ def cmd_schedule(args: argparse.Namespace, config: Config, wh: Warehouse) -> int
 
 
 def cmd_serve(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
-    """Runs Streamlit in the foreground; the app reads the same config and warehouse."""
-    app = Path(__file__).resolve().parents[1] / "app.py"
+    """Runs the dashboard's server in the foreground (onewindow/server.py, Streamlit's st.App);
+    it reads the same config and warehouse. onewindow/serve.py decides whether it may start."""
+    from onewindow.serve import ServeRefused, plan
+
+    try:
+        chosen = plan(config, wh, args.address, args.demo)
+    except ServeRefused as exc:
+        raise UsageError(str(exc)) from None
+    root = Path(__file__).resolve().parents[1]
     # absolute(), not resolve(): the warehouse path is a symlink to the published copy, and the
     # app must open the link (which each ETL run swaps), not the copy it points at today.
-    env = dict(os.environ, ONEWINDOW_DB=str(wh.path.absolute()))
+    env = dict(
+        os.environ,
+        ONEWINDOW_DB=str(wh.path.absolute()),
+        ONEWINDOW_AUTH=chosen.mode,
+        STREAMLIT_SERVER_COOKIE_SECRET=chosen.cookie_secret,
+    )
     if args.config:
         env["ONEWINDOW_CONFIG_FILE"] = str(args.config.resolve())
+    print(f"serving in {chosen.mode} mode on http://{chosen.address}:{args.port}", flush=True)
     command = [
         sys.executable,
         "-m",
         "onewindow.streamlit_main",  # why not plain streamlit: see that module
         "run",
-        str(app),
+        str(root / "onewindow" / "server.py"),
         "--server.port",
         str(args.port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--global.developmentMode",
-        "false",
+        *chosen.options,
     ]
-    return subprocess.call(command, env=env, cwd=app.parent)
+    return subprocess.call(command, env=env, cwd=root)
+
+
+def _actor() -> str:
+    """Who runs a command, as the audit trail names them: the operating-system account."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_users(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
+    accounts = Accounts(store_path(wh.home), config.security)
+    actor, name = _actor(), getattr(args, "username", "")
+    if args.action == "add":
+        password = accounts.add(
+            actor, name, args.role, args.department or [], args.window or [], args.name
+        )
+        print(f"added {name}; one-time password (must be changed at first login): {password}")
+    elif args.action == "set-role":
+        accounts.set_roles(actor, name, args.role, args.department, args.window)
+        print(f"{name}: roles {', '.join(sorted(args.role))}")
+    elif args.action in ("disable", "enable"):
+        accounts.set_disabled(actor, name, args.action == "disable")
+        print(f"{name}: {args.action}d")
+    elif args.action == "reset-password":
+        password = accounts.reset_password(actor, name)
+        print(f"{name}: one-time password (must be changed at first login): {password}")
+    else:
+        frame = pl.DataFrame(
+            [
+                {
+                    "user": a.username,
+                    "name": a.display_name,
+                    "roles": ", ".join(a.roles),
+                    "departments": ", ".join(a.departments),
+                    "windows": ", ".join(a.windows),
+                    "state": "disabled" if a.disabled else "active",
+                    "password": "to change" if a.must_change else "set",
+                }
+                for a in accounts.all()
+            ],
+            schema=dict.fromkeys(
+                ["user", "name", "roles", "departments", "windows", "state", "password"], pl.String
+            ),
+        )
+        print(format_table(frame))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
+    trail = AuditTrail(store_path(wh.home))
+    if args.action == "verify":
+        problems = trail.verify()
+        for problem in problems:
+            print(f"audit: {problem}", file=sys.stderr)
+        count = len(trail.records())
+        print(f"{count} records, " + ("chain intact" if not problems else "CHAIN BROKEN"))
+        return 1 if problems else 0
+    if args.action == "prune":
+        pruned = trail.prune(config.security.audit_retention_days, actor=_actor())
+        print(f"pruned {pruned} records older than {config.security.audit_retention_days} days")
+        return 0
+    text = trail.export_csv()
+    trail.record(_actor(), "audit.export", str(args.out or "stdout"), rows=text.count("\n") - 1)
+    if args.out:
+        from onewindow.private import write_private
+
+        write_private(args.out, text.encode("utf-8"))
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
 
 
 def _month(text: str) -> date:
@@ -370,6 +514,15 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         except UnknownReform as exc:
             raise UsageError(str(exc)) from None
     print(render(frame, args.format), end="")
+    AuditTrail(store_path(wh.home)).record(
+        _actor(),
+        "export",
+        f"report {args.name}",
+        rows=frame.height,
+        format=args.format,
+        filters={k: str(v) for k, v in vars(filters).items() if v},
+        by=args.by,
+    )
     return 0
 
 

@@ -123,6 +123,45 @@ class Schedule(_Section):
 class Privacy(_Section):
     secret: SecretStr | None = None
     secret_env: str = "ONEWINDOW_SECRET"
+    secret_file: Path | None = None  # a file outside the data folder holding the secret
+    archive: Literal["without_personal", "none"] = "without_personal"
+
+
+class Security(_Section):
+    """Accounts, sessions and the audit trail (docs/security.md)."""
+
+    password_min_length: int = Field(default=12, ge=8)
+    password_classes: int = Field(default=3, ge=1, le=4)  # of lower, upper, digit, symbol
+    max_failures: int = Field(default=5, ge=1)  # failed logins in a row that lock an account
+    lockout_minutes: float = Field(default=30.0, gt=0)
+    idle_minutes: float = Field(default=30.0, gt=0)
+    audit_retention_days: int = Field(default=180, ge=180)  # 等保 2.0: at least six months
+    address: str = "127.0.0.1"  # where `onewindow serve` listens
+    upload_max_mb: int = Field(default=50, gt=0)
+
+
+class SsoRule(_Section):
+    """Users whose ID token's claim holds `value` get these roles (and scope)."""
+
+    value: str = Field(min_length=1)
+    roles: list[str] = Field(min_length=1)
+    departments: list[str] = []
+    windows: list[str] = []
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, value: list[str]) -> list[str]:
+        from onewindow.roles import check_roles
+
+        check_roles(value)
+        return value
+
+
+class Sso(_Section):
+    """Single sign-on through OpenID Connect (st.login); unknown users get no access."""
+
+    claim: str = "groups"
+    map: list[SsoRule] = []
 
 
 class Satisfaction(_Section):
@@ -203,6 +242,8 @@ class Config(BaseSettings):
     etl: Etl = Etl()
     schedule: Schedule = Schedule()
     privacy: Privacy = Privacy()
+    security: Security = Security()
+    sso: Sso = Sso()
     targets: dict[str, float] = DEFAULT_TARGETS
     satisfaction: Satisfaction = Satisfaction()
     supervision: Supervision = Supervision()
@@ -243,10 +284,44 @@ class Config(BaseSettings):
         return env_settings, init_settings
 
     def pseudonym_secret(self) -> bytes | None:
+        """The configured secret: `privacy.secret`, else the environment variable, else the
+        file `privacy.secret_file`; None when none is set."""
+        if self.privacy.secret_file is not None:
+            self._outside_data(self.privacy.secret_file)
         if self.privacy.secret is not None:
             return self.privacy.secret.get_secret_value().encode()
         value = os.environ.get(self.privacy.secret_env)
-        return value.encode() if value else None
+        if value:
+            return value.encode()
+        if self.privacy.secret_file is not None:
+            try:
+                text = self.privacy.secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"privacy.secret_file: cannot read {self.privacy.secret_file} ({exc.strerror})"
+                ) from None
+            return text.encode() if text else None
+        return None
+
+    def _outside_data(self, path: Path) -> None:
+        """A secret kept with the data would leave in every backup with the hashes it keys."""
+        target = path.absolute()
+        folders = [self.warehouse_path().absolute().parent]
+        folders += [
+            f.absolute()
+            for f in (
+                self.folders.inbox,
+                self.folders.archive,
+                self.folders.failed,
+                self.folders.quarantine,
+            )
+        ]
+        for folder in folders:
+            if target.is_relative_to(folder):
+                raise ConfigError(
+                    f"privacy.secret_file: {path} is inside the data folder {folder}; keep the "
+                    "secret outside it (docs/security.md)"
+                )
 
     def warehouse_path(self, cli_db: Path | None = None) -> Path:
         """--db, else ONEWINDOW_DB, else the file's `db`, else data/warehouse.duckdb."""
@@ -259,6 +334,7 @@ _PATH_KEYS = {
     ("folders", "archive"),
     ("folders", "failed"),
     ("folders", "quarantine"),
+    ("privacy", "secret_file"),
 }
 
 

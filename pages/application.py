@@ -11,6 +11,7 @@ import polars as pl
 import streamlit as st
 
 from metrics.application import Application
+from metrics.filters import Filters
 from ui import data, lists, page
 from ui.download import table
 from ui.fmt import DASH, Lang, count, decimal
@@ -140,7 +141,7 @@ def show() -> None:
     if not number:
         st.info(tr("application.hint", lang))
         return
-    found = data.one_application(version, number)
+    found = data.one_application(version, number, Filters())
     if found is None:
         st.warning(tr("application.not_found", lang, app=number))
         return

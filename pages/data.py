@@ -12,15 +12,19 @@ import streamlit as st
 
 from etl.profile import ProfileError
 from etl.run import LoadError
-from ui import data, page, upload, view
+from onewindow.roles import Perm
+from ui import auth, data, page, privacy, upload, view
 from ui.download import table
 from ui.fmt import Lang, count, instant
 from ui.i18n import tr
 from ui.plain import md
+from ui.session import Denied
 from warehouse import WarehouseError
 
 
 def upload_box(lang: Lang) -> None:
+    if not auth.allowed(Perm.UPLOAD):
+        return
     st.subheader(tr("data.upload", lang))
     st.caption(tr("data.upload_note", lang))
     config = data.config()
@@ -35,6 +39,7 @@ def upload_box(lang: Lang) -> None:
             tr("data.upload_box", lang, limit=st.get_option("server.maxUploadSize")),
             type=["csv", "xlsx", "xls", "txt"],
             label_visibility="collapsed",
+            key="upload-file",
         )
         profile = st.selectbox(
             tr("data.profile", lang),
@@ -42,14 +47,14 @@ def upload_box(lang: Lang) -> None:
             format_func=lambda p: p.name,
             placeholder=tr("filters.choose", lang),
         )
-        submitted = st.form_submit_button(tr("data.load", lang))
+        submitted = st.form_submit_button(tr("data.load", lang), key="upload-go")
     if not (submitted and file is not None and profile is not None):
         return
     try:
         run_id, status, outcome = upload.load_upload(
             data.warehouse(), config, file.name, file.getvalue(), profile
         )
-    except (ProfileError, LoadError, WarehouseError, OSError) as exc:
+    except (ProfileError, LoadError, WarehouseError, OSError, Denied) as exc:
         st.error(tr("data.load_failed", lang, reason=md(str(exc).splitlines()[0])))
         return
     shown = tr("data.loaded", lang, run=run_id, status=status)
@@ -128,6 +133,7 @@ def show() -> None:
         table(flagged, "flagged", lang)
     else:
         st.success(f"✓ {tr('data.no_flagged', lang)}")
+    privacy.findings(lang)
     upload_box(lang)
 
 

@@ -18,7 +18,8 @@ from etl.run import LoadError
 from metrics import wording
 from metrics.reforms import MEASURE, Control, Design, with_design
 from onewindow.config import Reform
-from ui import charts, data, page, widgets
+from onewindow.roles import Perm
+from ui import auth, charts, data, page, widgets
 from ui import reform as registry
 from ui.download import table
 from ui.fmt import Lang, day, kind
@@ -322,10 +323,12 @@ def show() -> None:
     names = matter_names(catalog, lang)
     reforms = data.reform_list(version)
     known = {r.id for r in reforms}
+    edits = auth.allowed(Perm.REFORMS_EDIT)  # the forms, for reform officers only
     if not reforms:
         st.info(tr("reform.none", lang))
-        with st.expander(tr("reform.add", lang), expanded=True):
-            reform_form("new", None, known, codes, names, lang)
+        if edits:
+            with st.expander(tr("reform.add", lang), expanded=True):
+                reform_form("new", None, known, codes, names, lang)
         return
     reform = pick(reforms, lang)
     trials: dict[str, Design] = st.session_state.get("reform.trials", {})
@@ -341,6 +344,8 @@ def show() -> None:
     # The id names the downloaded files: only characters every file system takes.
     name = "reform_" + re.sub(r"[^\w.-]", "_", reform.id)
     table(wording.table(analysis.effects, lang, design.control), name, lang)
+    if not edits:
+        return
     design_form(reform, design, codes, names, lang)
     with st.expander(tr("reform.edit", lang)):
         reform_form(f"edit-{reform.id}", reform, known, codes, names, lang)

@@ -41,6 +41,8 @@ CHROMIUM_ARGS = [
 VIEWPORT: ViewportSize = {"width": 1440, "height": 900}
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 RENDER_TIMEOUT_MS = 60_000
+# The demo mode's roles that see every page of ui.nav.PAGES (the demo opens as the director).
+EVERY_PAGE = {"ONEWINDOW_DEMO_ROLES": "director,reform_officer,data_steward"}
 
 
 def free_port() -> int:
@@ -52,18 +54,27 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    db: Path, config: Path, log: Path, timeout_s: float = 90, today: str | None = None
+    db: Path,
+    config: Path,
+    log: Path,
+    timeout_s: float = 90,
+    today: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[str]:
     """Runs `onewindow serve` on a free port until the block ends; yields its base URL.
-    `today` (YYYY-MM-DD) pins the day the dashboard takes as today ($ONEWINDOW_TODAY).
+    `today` (YYYY-MM-DD) pins the day the dashboard takes as today ($ONEWINDOW_TODAY);
+    `extra_env` and `args` go to the server (e.g. the demo mode's roles, `--no-demo`).
 
     The server gets its own process group, so stopping it also stops the Streamlit child that
     `onewindow serve` starts. If it never answers its health check, the error carries its log.
     """
-    port = free_port()
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEWINDOW_")}
     if today:
         env["ONEWINDOW_TODAY"] = today
+    env.update(extra_env or {})
     command = [
         str(Path(sys.executable).with_name("onewindow")),
         "serve",
@@ -73,6 +84,7 @@ def serve(
         str(db),
         "--config",
         str(config),
+        *args,
     ]
     with log.open("wb") as out:
         server = subprocess.Popen(
@@ -173,7 +185,7 @@ def screenshot(db: Path, slug: str, lang: str | None, out: Path, today: str | No
         config = Path(tmp) / "onewindow.toml"
         config.write_text("", encoding="utf-8")
         with (
-            serve(db, config, Path(tmp) / "server.log", today=today) as base,
+            serve(db, config, Path(tmp) / "server.log", today=today, extra_env=EVERY_PAGE) as base,
             sync_playwright() as pw,
         ):
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

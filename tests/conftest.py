@@ -15,6 +15,16 @@ from onewindow import cli
 from tests.fixtures import RECEIPT, write_profile
 from warehouse import Warehouse
 
+TEST_SECRET = "test-pseudonymization-secret"
+
+
+@pytest.fixture(autouse=True)
+def pseudonym_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Tests load as a real center does, with the secret configured in the environment (a load
+    that maps applicant_id is refused without one: tests/test_pii.py)."""
+    monkeypatch.setenv("ONEWINDOW_SECRET", TEST_SECRET)
+    return TEST_SECRET
+
 
 @dataclass
 class Ran:

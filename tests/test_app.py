@@ -53,6 +53,15 @@ QUEUE_CARDS = ("tickets", "wait_p90_min", "wait_within_target_rate", "no_show_ra
 SATISFACTION_CARDS = ("ratings", "good_review_rate", "bad_reviews", "rectification_rate")
 
 
+@pytest.fixture(autouse=True)
+def every_page_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app as the demo mode serves it (ui/auth.py), signed in with the roles that see every
+    page and form of these tests: director, reform officer, data steward. Roles and scopes
+    themselves are tested in tests/test_access.py."""
+    monkeypatch.setenv("ONEWINDOW_AUTH", "demo")
+    monkeypatch.setenv("ONEWINDOW_DEMO_ROLES", "director,reform_officer,data_steward")
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo center: 3,000 applications over 14 months up to END."""

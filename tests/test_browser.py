@@ -19,6 +19,7 @@ from playwright.sync_api import BrowserContext, Page
 from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    EVERY_PAGE,
     VIEWPORT,
     foreign,
     page_url,
@@ -53,7 +54,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     assert ran.code == 0, ran.err
     config = tmp / "onewindow.toml"  # empty: a developer's own onewindow.toml stays out
     config.write_text("", encoding="utf-8")
-    with serve(db, config, tmp / "server.log") as base:
+    with serve(db, config, tmp / "server.log", extra_env=EVERY_PAGE) as base:
         yield Served(base, db, tmp / "server.log")
 
 

@@ -4,13 +4,14 @@ invalidates every cached figure at once. No SQL here: metrics/ owns it."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -33,10 +34,46 @@ from metrics import (
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.freshness import Freshness, failed_files, freshness, stale_derived
+from onewindow.audit import AuditTrail
 from onewindow.config import Config, Reform, load_config
+from onewindow.roles import Perm
+from onewindow.store import store_path
+from ui import session
 from warehouse import CopyHealth, Warehouse, WarehouseError
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def guarded(perm: Perm) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Below every page: the session must hold `perm` (else Denied, audited), and every
+    Filters argument is cut to the session's scope *before* the cache is asked, so a cache
+    entry never serves one scope's figures to another, and no URL widens a scope."""
+
+    def wrap(fn: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(fn)
+        def scoped(*args: P.args, **kwargs: P.kwargs) -> T:
+            try:
+                session.check(perm, fn.__name__)
+            except session.Denied as exc:
+                AuditTrail(store_path(warehouse().home)).record(
+                    exc.who, "denied", exc.action, "refused", needs=str(perm)
+                )
+                raise
+            limit = session.scope()
+            if limit is not None:
+                args = tuple(  # type: ignore[assignment]
+                    a.within(limit) if isinstance(a, Filters) else a for a in args
+                )
+                kwargs = {  # type: ignore[assignment]
+                    k: v.within(limit) if isinstance(v, Filters) else v for k, v in kwargs.items()
+                }
+            return fn(*args, **kwargs)
+
+        scoped.clear = getattr(fn, "clear", None)  # type: ignore[attr-defined]
+        return scoped
+
+    return wrap
 
 
 @st.cache_resource
@@ -85,8 +122,22 @@ def fresh(version: str) -> Freshness:
 
 
 @st.cache_data(show_spinner=False)
-def matters(version: str) -> pl.DataFrame:
+def _matters(version: str) -> pl.DataFrame:
     return _read(catalog.matters)
+
+
+def matters(version: str) -> pl.DataFrame:
+    """The matter catalogue; a supervisor's lists only their departments' matters."""
+    frame = _matters(version)
+    limit = session.scope()
+    if limit is not None and limit.departments is not None:
+        frame = frame.filter(pl.col("department").is_in(sorted(limit.departments)))
+    return frame
+
+
+def departments_all(version: str) -> list[str]:
+    """Every department (the demo's scope picker offers them)."""
+    return sorted(_matters(version)["department"].drop_nulls().unique().to_list())
 
 
 @st.cache_data(show_spinner=False)
@@ -94,11 +145,13 @@ def channels(version: str) -> list[str]:
     return _read(catalog.channels)
 
 
+@guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
 def windows(version: str) -> list[str]:
     return _read(catalog.windows)
 
 
+@guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
 def staff(version: str) -> list[str]:
     return _read(catalog.staff)
@@ -141,6 +194,7 @@ def as_of(version: str, filters: Filters) -> datetime:
     )[2]
 
 
+@guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
 def kpi_table(
     version: str, filters: Filters, by: str = "none", only: tuple[str, ...] = ()
@@ -171,126 +225,156 @@ def kpi_tables(version: str, asks: Sequence[KpiAsk]) -> list[pl.DataFrame]:
         return [first, *pool.map(one, asks[1:])]
 
 
+@guarded(Perm.APPLICATIONS)
 @st.cache_data(show_spinner=False)
 def cards(version: str, filters: Filters) -> pl.DataFrame:
     return _read(lambda con: kpis.cards(con, calendar(), filters, config()))
 
 
+@guarded(Perm.APPLICATIONS)
 @st.cache_data(show_spinner=False)
 def card_list(version: str, filters: Filters, card: str) -> pl.DataFrame:
     """The open applications with a `card` ("red", "yellow"): what open_*_cards counts."""
     return _read(lambda con: lists.cards(con, calendar(), filters, config(), card))
 
 
+@guarded(Perm.APPLICATIONS)
 @st.cache_data(show_spinner=False)
 def overdue_list(version: str, filters: Filters) -> pl.DataFrame:
     """The applications completed late in the period: what `overdue` counts."""
     return _read(lambda con: lists.overdue(con, calendar(), filters))
 
 
+@guarded(Perm.APPLICATIONS)
 @st.cache_data(show_spinner=False)
 def rework_list(version: str, filters: Filters) -> pl.DataFrame:
     """Application and step pairs with rework: what `applications_with_rework` counts."""
     return _read(lambda con: lists.rework(con, calendar(), filters))
 
 
+@guarded(Perm.APPLICATIONS)
 @st.cache_data(show_spinner=False)
-def one_application(version: str, application_id: str) -> application.Application | None:
-    return _read(lambda con: application.find(con, calendar(), config(), application_id))
+def one_application(
+    version: str, application_id: str, filters: Filters
+) -> application.Application | None:
+    """The application, if the session's scope (cut into `filters`, pass Filters()) holds it;
+    else None, as for a number nobody has."""
+    return _read(
+        lambda con: application.find(con, calendar(), config(), application_id, filters=filters)
+    )
 
 
+@guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
 def transitions(version: str, filters: Filters, by: str = "none") -> pl.DataFrame:
     return _read(lambda con: process.transitions(con, calendar(), filters, by))
 
 
+@guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
 def rework(version: str, filters: Filters) -> pl.DataFrame:
     return _read(lambda con: process.rework(con, calendar(), filters))
 
 
+@guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
 def handovers(version: str, filters: Filters) -> pl.DataFrame:
     return _read(lambda con: bottlenecks.handover_matrix(con, calendar(), filters))
 
 
+@guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
 def slower(version: str, filters: Filters, end: date) -> pl.DataFrame:
     return _read(lambda con: bottlenecks.slower_steps(con, calendar(), filters, end))
 
 
+@guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
 def distribution(version: str, filters: Filters) -> pl.DataFrame:
     return _read(lambda con: bottlenecks.processing_distribution(con, calendar(), filters))
 
 
+@guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
 def queue(version: str, filters: Filters) -> pl.DataFrame:
     return _read(lambda con: service.queue(con, calendar(), filters, config()))
 
 
+@guarded(Perm.APPLICATIONS)
 @st.cache_data(show_spinner=False)
 def bad_reviews(version: str, filters: Filters) -> pl.DataFrame:
     at = as_of(version, filters)
     return _read(lambda con: followup.bad_reviews(con, calendar(), filters, config(), at))
 
 
+@guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
 def workload(version: str, filters: Filters) -> pl.DataFrame:
     return _read(lambda con: service.workload(con, calendar(), filters))
 
 
+@guarded(Perm.APPLICATIONS)
 @st.cache_data(show_spinner=False)
 def window_workload(version: str, filters: Filters) -> pl.DataFrame:
     return _read(lambda con: followup.window_workload(con, calendar(), filters))
 
 
+@guarded(Perm.DATA_HEALTH)
 @st.cache_data(show_spinner=False)
 def jobs(version: str) -> pl.DataFrame:
     return _read(lambda con: health.jobs(con, Filters(), config().center.timezone))
 
 
+@guarded(Perm.DATA_HEALTH)
 @st.cache_data(show_spinner=False)
 def derived_waiting(version: str) -> int | None:
     return _read(lambda con: stale_derived(con, calendar()))
 
 
+@guarded(Perm.DATA_HEALTH)
 @st.cache_data(show_spinner=False)
 def calendar_gaps(version: str) -> pl.DataFrame:
     return _read(lambda con: health.calendar_coverage(con, calendar()))
 
 
+@guarded(Perm.DATA_HEALTH)
 @st.cache_data(show_spinner=False)
 def quarantine(version: str) -> pl.DataFrame:
     return _read(lambda con: health.quarantine(con, Filters(), config().center.timezone))
 
 
+@guarded(Perm.DATA_HEALTH)
 @st.cache_data(show_spinner=False)
 def run_files(version: str) -> pl.DataFrame:
     return _read(lambda con: health.files(con, config().center.timezone))
 
 
+@guarded(Perm.DATA_HEALTH)
 @st.cache_data(show_spinner=False)
 def flagged(version: str) -> pl.DataFrame:
     return _read(lambda con: health.flagged(con, config().plausibility, config().center.timezone))
 
 
+@guarded(Perm.DATA_HEALTH)
 @st.cache_data(show_spinner=False)
 def failed(version: str) -> pl.DataFrame:
     return _read(lambda con: failed_files(con, Filters(), config().center.timezone))
 
 
+@guarded(Perm.REFORMS)
 @st.cache_data(show_spinner=False)
 def reform_list(version: str) -> list[Reform]:
     """The registry's reforms, by effective date."""
     return _read(reforms.stored)
 
 
+@guarded(Perm.REFORMS)
 @st.cache_data(show_spinner=False)
 def reform_units(version: str) -> pl.DataFrame:
     return _read(lambda con: reforms.units(con, calendar(), config()))
 
 
+@guarded(Perm.REFORMS)
 @st.cache_data(show_spinner=False)
 def reform_analysis(version: str, reform_id: str, design: reforms.Design) -> reforms.Analysis:
     """One reform's effects and monthly series under `design` (the bootstrap at its default

@@ -486,6 +486,66 @@ TEXT: dict[str, tuple[str, str]] = {
     "verdict.decreased": ("下降", "decreased"),
     "verdict.no_clear_effect": ("无明显效果", "no clear effect"),
     "verdict.not_enough_data": ("数据不足", "not enough data"),
+    # sign-in, roles, audit (ui/auth.py, pages/users.py, pages/audit.py)
+    "group.security": ("安全", "Security"),
+    "auth.no_mode": (
+        "请用 onewindow serve 启动仪表盘。",
+        "Start the dashboard with onewindow serve.",
+    ),
+    "auth.sign_in": ("请先登录。", "Please sign in."),
+    "auth.ended": (
+        "会话已结束（已退出、超时或权限变更），请重新登录。",
+        "Your session has ended (signed out, idle too long or rights changed); sign in again.",
+    ),
+    "auth.sign_in_button": ("登录", "Sign in"),
+    "auth.sign_out": ("退出登录", "Sign out"),
+    "auth.change_password": ("修改密码", "Change password"),
+    "auth.sso_unknown": (
+        "您的统一身份认证账号未被授予任何角色，请联系系统管理员。",
+        "Your single sign-on account has no role here; ask the administrator.",
+    ),
+    "auth.denied": (
+        "您的角色无权执行此操作：{action}（已记录）。",
+        "Your role does not allow this: {action} (recorded).",
+    ),
+    "auth.no_pages": (
+        "您的角色没有可查看的页面。",
+        "Your roles give you no page to see.",
+    ),
+    "demo.badge": ("演示模式 / Demo mode", "演示模式 / Demo mode"),
+    "demo.role": ("演示角色", "Demo role"),
+    "demo.departments": ("负责的部门", "Supervised departments"),
+    "page.users": ("用户与角色", "Users & roles"),
+    "page.audit": ("审计日志", "Audit trail"),
+    "users.add": ("新增用户", "Add a user"),
+    "users.username": ("用户名", "User name"),
+    "users.name": ("姓名", "Name"),
+    "users.roles": ("角色", "Roles"),
+    "users.departments": ("部门（窗口负责人）", "Departments (supervisors)"),
+    "users.windows": ("窗口（窗口负责人）", "Windows (supervisors)"),
+    "users.save": ("保存", "Save"),
+    "users.added": (
+        "已创建 {user}。一次性密码（首次登录须修改）：{password}",
+        "Added {user}. One-time password (to change at first login): {password}",
+    ),
+    "users.pick": ("用户", "User"),
+    "users.set_roles": ("修改角色", "Change roles"),
+    "users.disable": ("停用", "Disable"),
+    "users.enable": ("启用", "Enable"),
+    "users.reset": ("重置密码", "Reset password"),
+    "users.reset_done": (
+        "{user} 的一次性密码：{password}",
+        "One-time password for {user}: {password}",
+    ),
+    "users.done": ("已保存。", "Saved."),
+    "audit.intact": ("审计链完整：{n} 条记录。", "The chain is intact: {n} records."),
+    "audit.broken": ("审计链被破坏：{problems}", "The chain is broken: {problems}"),
+    "data.pii": ("已屏蔽的个人信息", "Personal numbers masked"),
+    "data.pii_note": (
+        "未声明为个人信息的列中发现并已屏蔽的身份证号、手机号、电子邮箱（每个文件、每列的单元格数）。",
+        "ID-card numbers, mobile numbers and e-mail addresses found and masked in columns not "
+        "declared personal (cells per file and column).",
+    ),
 }
 
 # Column headers of the tables, by the metrics' snake_case names.
@@ -580,6 +640,16 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "table": ("表", "Table"),
     "statutory_limit_days": ("法定时限（工作日）", "Statutory limit (working days)"),
     "promised_limit_days": ("承诺时限（工作日）", "Promised limit (working days)"),
+    "actor": ("操作人", "Who"),
+    "event": ("事件", "Event"),
+    "target": ("对象", "What"),
+    "result": ("结果", "Result"),
+    "detail": ("详情", "Detail"),
+    "seq": ("序号", "No."),
+    "at": ("时间", "When"),
+    "column": ("列", "Column"),
+    "kind": ("类型", "Kind"),
+    "cells": ("单元格数", "Cells"),
 }
 
 

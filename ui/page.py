@@ -15,6 +15,7 @@ from ui.fmt import Lang
 from ui.i18n import tr
 from ui.nav import PAGES
 from ui.plain import md
+from ui.session import Denied
 from warehouse import (
     CopyUnusable,
     WarehouseBusy,
@@ -103,6 +104,8 @@ def guard() -> Iterator[Outcome]:
     try:
         yield outcome
         return
+    except Denied as exc:  # audited where it was raised
+        st.error(tr("auth.denied", view.lang(), action=exc.action))
     except WarehouseMissing:
         empty_guidance(view.lang())
     except WarehouseTooNew:

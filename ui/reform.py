@@ -13,7 +13,8 @@ from etl.reforms import delete_reform, save_reform
 from metrics.reforms import Control
 from metrics.wording import PHRASES
 from onewindow.config import Reform
-from ui import data
+from onewindow.roles import Perm
+from ui import auth, data
 from ui.fmt import DASH, Lang, missing
 from ui.i18n import kpi_name, tr
 from ui.plain import md
@@ -71,14 +72,21 @@ def control_of(choice: str, matters: Sequence[str]) -> Control:
 
 
 def save(reform: Reform) -> int:
-    """Stores the reform (replacing one of the same id); returns the run id."""
-    return save_reform(data.warehouse(), reform, data.calendar(), data.config().etl.lock_timeout_s)
+    """Stores the reform (replacing one of the same id); returns the run id. Checked and
+    audited: only a reform officer may."""
+    auth.require(Perm.REFORMS_EDIT, "reform.save")
+    run = save_reform(data.warehouse(), reform, data.calendar(), data.config().etl.lock_timeout_s)
+    auth.audit("reform.save", reform.id, run=run, matters=reform.matters)
+    return run
 
 
 def delete(reform_id: str) -> int:
-    return delete_reform(
+    auth.require(Perm.REFORMS_EDIT, "reform.delete")
+    run = delete_reform(
         data.warehouse(), reform_id, data.calendar(), data.config().etl.lock_timeout_s
     )
+    auth.audit("reform.delete", reform_id, run=run)
+    return run
 
 
 def problem(

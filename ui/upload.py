@@ -13,6 +13,8 @@ from etl.run import load_files
 from metrics.calendar import WorkCalendar
 from onewindow.cli import outcome_frame
 from onewindow.config import Config
+from onewindow.roles import Perm
+from ui import auth
 from warehouse import Warehouse
 
 BUNDLED = Path(__file__).resolve().parents[1] / "profiles"
@@ -30,6 +32,7 @@ def load_upload(
 ) -> tuple[int, str, pl.DataFrame]:
     """Loads one uploaded file as one run; returns the run id, its status and the per-file
     outcome. The file keeps its name, since profiles match tables by file name."""
+    auth.require(Perm.UPLOAD, "upload")
     parsed = load_profile(profile)
     with tempfile.TemporaryDirectory(prefix="onewindow-upload-") as folder:
         path = Path(folder) / Path(name).name
@@ -44,4 +47,12 @@ def load_upload(
             settings=config.etl,
             plausibility=config.plausibility,
         )
+    auth.audit(
+        "upload",
+        Path(name).name,
+        result.status,
+        run=result.run_id,
+        bytes=len(content),
+        profile=profile.name,
+    )
     return result.run_id, result.status, outcome_frame(result)

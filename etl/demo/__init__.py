@@ -29,6 +29,10 @@ def write_demo(out: Path, *, seed: int, applications: int, months: int, end: dat
     return write_exports(generate(seed, applications, months, end), out, end)
 
 
+# The demo's people are made up: its secret may be known. Real loads need a configured one.
+DEMO_SECRET = b"onewindow-demo-center"
+
+
 def load_demo(
     wh: Warehouse,
     files: list[Path],
@@ -48,7 +52,7 @@ def load_demo(
         wh,
         [(f, profile) for f in files],
         job="demo",
-        secret=secret,
+        secret=secret or DEMO_SECRET,
         progress=progress,
         calendar=calendar,
         reforms=Update(config=tuple(config_reforms), save=planted, origin="demo"),
