@@ -17,6 +17,7 @@ from metrics.filters import Filters
 from onewindow.audit import AuditTrail
 from onewindow.config import Config
 from onewindow.store import store_path
+from tests.fixtures import CALENDAR
 from tests.conftest import run_cli
 from ui import fmt, widgets
 from warehouse import Warehouse
@@ -257,7 +258,7 @@ def test_the_data_health_page_counts_masked_personal_numbers(
 
     files, _ = _planted(tmp_path / "in")
     wh = Warehouse(tmp_path / "w.duckdb")
-    load_files(wh, [(f, load_profile(write_profile(tmp_path))) for f in files])
+    load_files(wh, [(f, load_profile(write_profile(tmp_path))) for f in files], calendar=CALENDAR)
     at = _app(wh.path, monkeypatch, "data_steward", lang="en")
     assert [t.value for t in at.title] == ["Data health"]
     assert "Personal numbers masked" in [s.value for s in at.subheader]

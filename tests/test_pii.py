@@ -23,6 +23,7 @@ from etl.profile import Profile, load_profile
 from etl.run import LoadError, load_files
 from onewindow.config import Config, ConfigError
 from onewindow.store import store_path
+from tests.fixtures import CALENDAR
 from tests.conftest import run_cli
 from tests.fixtures import (
     APPLICATION_HEADER,
@@ -200,6 +201,7 @@ def test_the_inbox_job_keeps_no_personal_data_in_archive_failed_or_quarantine(
     reloaded = load_files(
         Warehouse(tmp_path / "w2.duckdb"),
         [(again / n, load_profile(profile)) for n in ("matters.csv", "applications.csv")],
+        calendar=CALENDAR,
     )
     assert [(f.status, f.loaded) for f in reloaded.files] == [("loaded", 39), ("loaded", 7)]
     # Everything written is readable by its owner only.
@@ -213,7 +215,7 @@ def test_archive_none_keeps_nothing(tmp_path: Path, center_profile: Profile) -> 
 
     files, _ = _planted(tmp_path / "inbox")
     wh = Warehouse(tmp_path / "w.duckdb")
-    result = load_files(wh, [(f, center_profile) for f in files[:3]])
+    result = load_files(wh, [(f, center_profile) for f in files[:3]], calendar=CALENDAR)
     move_files(result, tmp_path / "archive", tmp_path / "failed",
                {str(f): center_profile for f in files}, "none")  # fmt: skip
     assert not (tmp_path / "archive").exists()
@@ -255,7 +257,7 @@ def test_a_load_that_maps_applicant_id_needs_a_secret(
     files, _ = _planted(tmp_path / "in")
     wh = Warehouse(tmp_path / "data" / "w.duckdb")
     with pytest.raises(LoadError, match="no pseudonymization secret is configured"):
-        load_files(wh, [(f, center_profile) for f in files])
+        load_files(wh, [(f, center_profile) for f in files], calendar=CALENDAR)
     assert not wh.exists()
     ran = run_cli("load", *files, "--profile", tmp_path / "center.toml", "--db", wh.path)
     assert ran.code == 1 and "maps applicant_id, and no pseudonymization secret" in ran.err
@@ -265,7 +267,7 @@ def test_a_load_that_maps_applicant_id_needs_a_secret(
     (wh.home / "secret.key").write_text("old")
     monkeypatch.setenv("ONEWINDOW_SECRET", "x")
     with pytest.raises(LoadError, match="inside the data folder: move it out"):
-        load_files(wh, [(f, center_profile) for f in files])
+        load_files(wh, [(f, center_profile) for f in files], calendar=CALENDAR)
 
 
 def test_the_demo_loads_without_a_configured_secret(
