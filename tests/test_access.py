@@ -17,8 +17,8 @@ from metrics.filters import Filters
 from onewindow.audit import AuditTrail
 from onewindow.config import Config
 from onewindow.store import store_path
-from tests.fixtures import CALENDAR
 from tests.conftest import run_cli
+from tests.fixtures import CALENDAR
 from ui import fmt, widgets
 from warehouse import Warehouse
 

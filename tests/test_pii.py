@@ -23,10 +23,10 @@ from etl.profile import Profile, load_profile
 from etl.run import LoadError, load_files
 from onewindow.config import Config, ConfigError
 from onewindow.store import store_path
-from tests.fixtures import CALENDAR
 from tests.conftest import run_cli
 from tests.fixtures import (
     APPLICATION_HEADER,
+    CALENDAR,
     MATTER_HEADER,
     STEP_HEADER,
     center_rows,
