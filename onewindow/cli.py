@@ -200,6 +200,11 @@ def _expand(paths: list[Path], profile: Profile) -> list[Path]:
     return files
 
 
+def _alerting(config: Config) -> bool:
+    """Alerts are configured: a mail server or a webhook (docs/alerts.md)."""
+    return bool(config.alerts.smtp.host or config.alerts.webhooks)
+
+
 def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
     profile = load_profile(args.profile)
     files = _expand(args.paths, profile)
@@ -214,6 +219,11 @@ def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         calendar=WorkCalendar.from_config(config),
         reforms=Update(config=tuple(config.reforms)),
     )
+    if result.status != "failed" and _alerting(config):
+        from onewindow import alerts
+
+        for user, channel, error in alerts.run_new_cards(wh, config).failed:
+            print(f"onewindow: alert to {user} over {channel} failed: {error}", file=sys.stderr)
     print(format_table(outcome_frame(result)))
     print(f"run {result.run_id}: {result.status}")
     return 0 if result.status == "ok" else 1
