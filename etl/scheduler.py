@@ -25,6 +25,7 @@ from etl.reforms import Update
 from etl.run import LoadError, RunResult, export_quarantine, load_files, move_files
 from metrics.calendar import WorkCalendar
 from onewindow.audit import AuditTrail
+from onewindow.channels import DeliveryError
 from onewindow.config import Config, JobSchedule
 from onewindow.store import store_path
 from warehouse import Warehouse, WarehouseError
@@ -76,7 +77,26 @@ class Jobs:
             self.config.privacy.archive,
             self.config.pseudonym_secret(),
         )
+        self.alerts()  # cards the run turned yellow or red reach their supervisors now
         return result
+
+    def alerts(self) -> None:
+        """New yellow and red cards of every subscriber's scope (docs/alerts.md)."""
+        from onewindow import alerts
+
+        outcome = alerts.run_new_cards(self.wh, self.config)
+        for user, channel, error in outcome.failed:
+            log.error("alert to %s over %s failed: %s", user, channel, error)
+
+    def digest(self) -> None:
+        """The morning digest of open cards; on the center's working days only."""
+        from onewindow import alerts
+
+        outcome = alerts.run_digest(self.wh, self.config)
+        if outcome.skipped:
+            log.info("digest not sent: %s", outcome.skipped)
+        for user, channel, error in outcome.failed:
+            log.error("digest to %s over %s failed: %s", user, channel, error)
 
     def maintenance(self) -> RunResult:
         """A run with no files: brings both copies up to date (pending deltas, migrations),
@@ -107,7 +127,7 @@ def _logged(name: str, fn: object) -> object:
     def run() -> None:
         try:
             fn()  # type: ignore[operator]
-        except (LoadError, WarehouseError, OSError, ValueError, duckdb.Error) as exc:
+        except (LoadError, WarehouseError, OSError, ValueError, duckdb.Error, DeliveryError) as exc:
             # The run is already in the history when it failed inside a run; keep scheduling.
             log.error("%s job failed: %s", name, exc)
 
@@ -131,6 +151,17 @@ def run_schedule(config: Config, wh: Warehouse, stop: threading.Event | None = N
         id="maintenance",
         name="maintenance",
     )
+    if config.alerts.subscriptions or config.alerts.webhooks or config.alerts.smtp.host:
+        for hhmm in config.alerts.digest_times:
+            hour, minute = hhmm.split(":")
+            # Each digest time also looks for new cards: time turns cards yellow, not only loads.
+            for name, fn in (("digest", jobs.digest), ("alerts", jobs.alerts)):
+                scheduler.add_job(
+                    _logged(name, fn),
+                    CronTrigger(hour=int(hour), minute=int(minute)),
+                    id=f"{name}-{hhmm}",
+                    name=f"{name} {hhmm}",
+                )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: stopping after the current run", signal.Signals(signum).name)

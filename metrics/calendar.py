@@ -150,6 +150,10 @@ class WorkCalendar:
         con.register(VIEW, _cached_days(self, first, last))
         return first
 
+    def is_working_day(self, day: date) -> bool:
+        """Whether the center works on `day` (statutory holidays, make-up days, overrides)."""
+        return bool(self.days(day, day)["is_working_day"][0])
+
     def within_sql(self, local: str) -> str:
         """Working seconds of the day elapsed at local timestamp `local` (a SQL expression)."""
         tod = f"(epoch({local}) - epoch(date_trunc('day', {local})))"

@@ -250,6 +250,11 @@ def _expand(paths: list[Path], profile: Profile) -> list[Path]:
     return files
 
 
+def _alerting(config: Config) -> bool:
+    """Alerts are configured: a mail server or a webhook (docs/alerts.md)."""
+    return bool(config.alerts.smtp.host or config.alerts.webhooks)
+
+
 def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
     profile = load_profile(args.profile)
     files = _expand(args.paths, profile)
@@ -266,6 +271,11 @@ def cmd_load(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         settings=config.etl,
         plausibility=config.plausibility,
     )
+    if result.status != "failed" and _alerting(config):
+        from onewindow import alerts
+
+        for user, channel, error in alerts.run_new_cards(wh, config).failed:
+            print(f"onewindow: alert to {user} over {channel} failed: {error}", file=sys.stderr)
     return run_exit(result)
 
 

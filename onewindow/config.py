@@ -164,6 +164,93 @@ class Sso(_Section):
     map: list[SsoRule] = []
 
 
+class Smtp(_Section):
+    """The mail server alerts and the monthly report are sent through."""
+
+    host: str | None = None  # unset: no e-mail
+    port: int = Field(default=465, gt=0, lt=65536)
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str | None = None
+    password_env: str = "ONEWINDOW_SMTP_PASSWORD"  # environment variable holding the password
+    sender: str = "onewindow@localhost"
+    timeout_s: float = Field(default=20.0, gt=0)
+
+
+class Webhook(_Section):
+    """A group robot (企业微信, 钉钉, 飞书) or a generic JSON receiver."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["wecom", "dingtalk", "feishu", "json"]
+    # The full address, including its key or token; private instances (政务微信, 浙政钉 …)
+    # have their own host. Prefer url_env for an address that holds a token.
+    url: str | None = None
+    url_env: str | None = None
+    secret_env: str | None = None  # DingTalk's and Feishu's signing secret
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_address(self) -> Webhook:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError(f"webhook {self.name!r} needs exactly one of url and url_env")
+        return self
+
+
+class Subscription(_Section):
+    """A user's alerts: new yellow and red cards of their scope, and the morning digest."""
+
+    user: str = Field(min_length=1)
+    email: str | None = None
+    webhook: str | None = None  # the name of an [[alerts.webhooks]] entry
+    new_cards: bool = True
+    digest: bool = True
+    lang: Literal["zh", "en"] = "zh"
+
+
+class Alerts(_Section):
+    """Electronic supervision alerts (docs/alerts.md)."""
+
+    digest_times: list[str] = ["08:30"]  # local times of the morning digest, on working days
+    quiet_hours: str | None = "20:00-08:00"  # nothing is sent in this span (local time)
+    attempts: int = Field(default=3, ge=1)  # tries per delivery in one job run
+    backoff_s: float = Field(default=5.0, ge=0)  # wait before the 2nd try; doubled for each next
+    retry_hours: float = Field(default=24.0, gt=0)  # later runs retry a failed delivery this long
+    link_base: str = "http://127.0.0.1:8501"  # the dashboard's address, for links to applications
+    max_listed: int = Field(default=20, gt=0)  # applications listed in one message
+    smtp: Smtp = Smtp()
+    webhooks: list[Webhook] = []
+    subscriptions: list[Subscription] = []
+
+    @field_validator("digest_times")
+    @classmethod
+    def _times(cls, value: list[str]) -> list[str]:
+        for t in value:
+            if not _is_hhmm(t):
+                raise ValueError(f"digest time {t!r} must look like '08:30'")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value == "":
+            return None
+        if value is not None:
+            start, sep, end = value.partition("-")
+            if not sep or not (_is_hhmm(start) and _is_hhmm(end)) or start == end:
+                raise ValueError(f"quiet hours {value!r} must look like '20:00-08:00'")
+        return value
+
+    @model_validator(mode="after")
+    def _known_webhooks(self) -> Alerts:
+        names = [w.name for w in self.webhooks]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"webhook {', '.join(twice)} is declared more than once")
+        for s in self.subscriptions:
+            if s.webhook is not None and s.webhook not in names:
+                raise ValueError(f"subscription of {s.user!r} names no webhook {s.webhook!r}")
+        return self
+
+
 class Satisfaction(_Section):
     good_from: int = Field(default=4, ge=3, le=5)  # ratings from this level count as good
     rectify_within_workdays: int = Field(default=10, gt=0)
@@ -250,6 +337,7 @@ class Config(BaseSettings):
     queue: Queue = Queue()
     report: Report = Report()
     plausibility: Plausibility = Plausibility()
+    alerts: Alerts = Alerts()
     reforms: list[Reform] = []
 
     @field_validator("targets")

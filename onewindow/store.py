@@ -75,8 +75,9 @@ def store_path(warehouse_home: Path) -> Path:
 
 
 @contextlib.contextmanager
-def connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """One short-lived connection; commits when the block ends without an error."""
+def connect(path: Path, schema: str = SCHEMA) -> Iterator[sqlite3.Connection]:
+    """One short-lived connection; commits when the block ends without an error. `schema`
+    creates what is missing (another store beside this one brings its own, onewindow/alerts)."""
     private_dir(path.parent)
     fresh = not path.exists()
     if fresh:
@@ -85,7 +86,7 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
     try:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA busy_timeout=30000")
-        con.executescript(SCHEMA)
+        con.executescript(schema)
         for side in ("-wal", "-shm"):
             extra = Path(str(path) + side)
             if extra.exists():
