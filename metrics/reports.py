@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from metrics import health, kpis, process, reforms, service
+from metrics import conformance, health, kpis, process, reforms, service, variants
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.config import Config
@@ -119,3 +119,17 @@ def _reforms(
     con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
 ) -> pl.DataFrame:
     return reforms.report(con, WorkCalendar.from_config(config), config, filters.reforms)
+
+
+@report("variants", by=variants.DIMENSIONS)
+def _variants(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return variants.variants(con, WorkCalendar.from_config(config), filters, by)
+
+
+@report("conformance", by=conformance.DIMENSIONS)
+def _conformance(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return conformance.conformance(con, WorkCalendar.from_config(config), filters, config, by)
