@@ -34,6 +34,7 @@ from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.sequences import sequences_sql
 from onewindow.config import Config, Procedure
+from warehouse import sql
 
 KINDS = ("missing_required", "out_of_order", "unexpected_step", "after_completion")
 DIMENSIONS = ("none", "matter", "department", "window", "staff", "month")
@@ -131,14 +132,15 @@ def per_application(
     """Every application the filters keep (the period by its day of acceptance) with its
     deviations: `procedure` ('config' or 'stages'), `deviations` (how many), one 0/1 column
     per kind, `detail`."""
-    sql, params = sequences_sql(con, cal, filters, "accepted_day")
-    frame = con.sql(
+    query, params = sequences_sql(con, cal, filters, "accepted_day")
+    frame = sql.frame(
+        con,
         f"""SELECT application_id, matter_code, department, window_id, staff, channel,
             accepted_at, strftime(accepted_day, '%Y-%m') AS month,
             completed AND coalesce(result, '') <> 'withdrawn' AS finished, steps, stages
-        FROM ({sql}) ORDER BY application_id""",
-        params=params,
-    ).pl()
+        FROM ({query}) ORDER BY application_id""",
+        params,
+    )
     procedures = {m: Reference.of(p) for p in config.procedures for m in p.matters}
     used = [r[0] for r in con.execute("SELECT DISTINCT stage FROM events").fetchall()]
     default = Reference.stages([s for s in used if s])
@@ -198,19 +200,21 @@ def conformance(
     `deviation_share` and, per kind, the applications with it; highest share first."""
     apps = per_application(con, cal, filters, config)
     if by == "none":
-        return apps.filter(pl.col("deviations") > 0).sort(
-            ["accepted_at", "application_id"], descending=[True, False]
-        ).select(
-            "application_id",
-            "matter_code",
-            "department",
-            "window_id",
-            "staff",
-            "accepted_at",
-            "procedure",
-            "deviations",
-            *KINDS,
-            "detail",
+        return (
+            apps.filter(pl.col("deviations") > 0)
+            .sort(["accepted_at", "application_id"], descending=[True, False])
+            .select(
+                "application_id",
+                "matter_code",
+                "department",
+                "window_id",
+                "staff",
+                "accepted_at",
+                "procedure",
+                "deviations",
+                *KINDS,
+                "detail",
+            )
         )
     column = _DIM_COLUMN[by]
     return (

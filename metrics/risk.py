@@ -37,16 +37,16 @@ import joblib
 import numpy as np
 import polars as pl
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from threadpoolctl import threadpool_limits
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from metrics import derived
 from metrics.calendar import WorkCalendar
 from metrics.facts import ORDER
 from metrics.filters import Filters
 from metrics.kpis import period_bounds
-from metrics.sequences import bind
 from onewindow.config import Config
+from warehouse import sql
 
 log = logging.getLogger("onewindow.risk")
 
@@ -74,33 +74,31 @@ THRESHOLD = 0.5  # probability from which an open application is listed 'at risk
 MIN_SIMILAR = 20  # snapshots needed before a (matter, step) median is quoted in a reason
 
 
-def features_sql(cal: WorkCalendar, facts: str, snaps: str) -> str:
-    """Common table expressions ending in `feat`: the feature rows of the snapshots in
-    relation `snaps` (application_id, cut_ts: the cut-off instant, cut_day: its local day)
-    over the facts relation `facts` (every application: the workload counts need all of
-    them). Uses only events before cut_ts and facts known at acceptance."""
-    zone = cal.zone
-    local = f"(e.ts AT TIME ZONE '{zone}')"
-    cut_local = f"(s.cut_ts AT TIME ZONE '{zone}')"
+# The features of the snapshots in relation `snaps` (application_id, cut_ts: the cut-off
+# instant, cut_day: its local day) over the facts relation `f` (every application: the
+# workload counts need all of them), as common table expressions ending in `feat`. Only
+# events before cut_ts and facts known at acceptance are used. Binds $zone, $day_seconds.
+def features_sql(cal: WorkCalendar) -> str:
+    local = "(e.ts AT TIME ZONE $zone)"
     return f"""
         ev AS (
             SELECT e.application_id, e.step, e.stage, e.ts,
                 row_number() OVER (PARTITION BY e.application_id {ORDER}) AS seq,
                 {cal.work_seconds_sql(local, "c")} AS w
             FROM events e JOIN ow_calendar c ON c.day = {local}::DATE
-            WHERE e.application_id IN (SELECT application_id FROM {snaps})),
+            WHERE e.application_id IN (SELECT application_id FROM snaps)),
         upto AS (
             SELECT s.application_id, s.cut_ts, count(*) AS events,
                 count(*) - count(DISTINCT ev.step) AS repeats,
                 arg_max(ev.step, ev.seq) AS step, max(ev.w) AS last_w, min(ev.w) AS first_w,
                 (count(*) FILTER (WHERE ev.stage = 'suspend')
                  > count(*) FILTER (WHERE ev.stage = 'resume'))::INT AS suspended
-            FROM {snaps} s JOIN ev ON ev.application_id = s.application_id AND ev.ts < s.cut_ts
+            FROM snaps s JOIN ev ON ev.application_id = s.application_id AND ev.ts < s.cut_ts
             GROUP BY ALL),
-        cuts AS (SELECT DISTINCT cut_ts FROM {snaps}),
+        cuts AS (SELECT DISTINCT cut_ts FROM snaps),
         open_at AS (
             SELECT k.cut_ts, f.staff, f.window_id
-            FROM cuts k JOIN {facts} f ON f.accepted_at < k.cut_ts
+            FROM cuts k JOIN f ON f.accepted_at < k.cut_ts
                 AND (f.completed_at IS NULL OR f.completed_at >= k.cut_ts)),
         staff_load AS (
             SELECT cut_ts, staff, count(*) AS staff_open FROM open_at
@@ -117,9 +115,11 @@ def features_sql(cal: WorkCalendar, facts: str, snaps: str) -> str:
             (coalesce(cl.wd_index, f.accepted_wd + greatest(f.promised_limit_days,
                 CASE WHEN f.accepted_on_workday THEN 0 ELSE 1 END)) - cd.wd_index)::DOUBLE
                 AS left_workdays,
-            (CASE WHEN cc.is_working_day THEN {cal.within_sql(cut_local)} ELSE 0 END)
-                / {cal.day_seconds} AS day_part,
-            ({cal.work_seconds_sql(cut_local, "cc")} - u.last_w) / 3600.0 AS step_hours,
+            (CASE WHEN cc.is_working_day
+                  THEN {cal.within_sql("(s.cut_ts AT TIME ZONE $zone)")} ELSE 0 END)
+                / $day_seconds AS day_part,
+            ({cal.work_seconds_sql("(s.cut_ts AT TIME ZONE $zone)", "cc")} - u.last_w) / 3600.0
+                AS step_hours,
             (u.last_w - u.first_w) / 3600.0 / greatest(u.events - 1, 1) AS per_step_hours,
             coalesce(u.events, 0)::DOUBLE AS events, coalesce(u.repeats, 0)::DOUBLE AS repeats,
             coalesce(u.suspended, 0)::DOUBLE AS suspended,
@@ -127,14 +127,18 @@ def features_sql(cal: WorkCalendar, facts: str, snaps: str) -> str:
             coalesce(wl.window_open, 0)::DOUBLE AS window_open,
             month(s.cut_day)::DOUBLE AS month,
             f.department, f.window_id, f.staff, f.accepted_at, f.deadline_at
-        FROM {snaps} s
-        JOIN {facts} f USING (application_id)
+        FROM snaps s
+        JOIN f USING (application_id)
         JOIN ow_calendar cd ON cd.day = s.cut_day
-        JOIN ow_calendar cc ON cc.day = {cut_local}::DATE
-        LEFT JOIN ow_calendar cl ON cl.day = (f.deadline_at AT TIME ZONE '{zone}')::DATE
+        JOIN ow_calendar cc ON cc.day = (s.cut_ts AT TIME ZONE $zone)::DATE
+        LEFT JOIN ow_calendar cl ON cl.day = (f.deadline_at AT TIME ZONE $zone)::DATE
         LEFT JOIN upto u ON u.application_id = s.application_id AND u.cut_ts = s.cut_ts
         LEFT JOIN staff_load sl ON sl.cut_ts = s.cut_ts AND sl.staff = f.staff
         LEFT JOIN window_load wl ON wl.cut_ts = s.cut_ts AND wl.window_id = f.window_id)"""
+
+
+def _calendar_params(cal: WorkCalendar) -> sql.Params:
+    return {"zone": cal.zone, "day_seconds": cal.day_seconds}
 
 
 def training_frame(
@@ -143,45 +147,48 @@ def training_frame(
     completed_before: datetime | None = None,
     accepted_from: datetime | None = None,
 ) -> pl.DataFrame:
-    """Snapshots of completed applications with a limit, at the end of every working day they
-    were open, with their features and labels: `late` (completed after the limit) and
+    """Snapshots of completed applications with a limit, one per working day they were
+    open, with their features and labels: `late` (completed after the limit) and
     `remaining_workdays` (working days from the snapshot's day to completion). With
     `completed_before`, only applications completed before that instant (their outcome was
     known then); with `accepted_from`, only those accepted from it."""
     facts, params = derived.source(con, cal, "d_facts", Filters())
-    zone = cal.zone
-    bounds = ["f.completed AND f.on_time IS NOT NULL"]
-    own: list[object] = []
+    parts = ["f.completed AND f.on_time IS NOT NULL"]
+    own: sql.Params = _calendar_params(cal)
     if completed_before is not None:
-        bounds.append("f.completed_at < ?")
-        own.append(completed_before)
+        parts.append("f.completed_at < $risk_completed_before")
+        own["risk_completed_before"] = completed_before
     if accepted_from is not None:
-        bounds.append("f.accepted_at >= ?")
-        own.append(accepted_from)
+        parts.append("f.accepted_at >= $risk_accepted_from")
+        own["risk_accepted_from"] = accepted_from
     # One cut-off per working day the application was open, at a time of the working day
     # drawn from a hash of the application and the day (the same on every run): a prediction
     # may be asked for at any hour, and `day_part` tells the model which.
     first = min(start for start, _ in cal.spans)
-    last = max(end for _, end in cal.spans)
-    snaps = f"""
-        SELECT * FROM (
-            SELECT f.application_id, c.day AS cut_day, f.accepted_at, f.completed_at,
-                ((c.day::TIMESTAMP + to_seconds(
-                    ? + hash(f.application_id, c.day) % ?)) AT TIME ZONE '{zone}') AS cut_ts
-            FROM f JOIN ow_calendar c ON c.day >= f.accepted_day AND c.day <= f.completed_day
-            WHERE c.is_working_day AND {" AND ".join(bounds)})
-        WHERE accepted_at < cut_ts AND completed_at >= cut_ts"""
-    own = [first, last - first, *own]
-    frame = con.sql(
-        f"""WITH f AS ({facts}), snaps AS ({snaps}), {features_sql(cal, "f", "snaps")}
+    own["risk_first_s"] = first
+    own["risk_span_s"] = max(end for _, end in cal.spans) - first
+    where = " AND ".join(parts)
+    return sql.frame(
+        con,
+        f"""WITH f AS ({facts}),
+        snaps AS (
+            SELECT * FROM (
+                SELECT f.application_id, c.day AS cut_day, f.accepted_at, f.completed_at,
+                    ((c.day::TIMESTAMP + to_seconds($risk_first_s
+                        + hash(f.application_id, c.day) % $risk_span_s)) AT TIME ZONE $zone)
+                        AS cut_ts
+                FROM f JOIN ow_calendar c
+                    ON c.day >= f.accepted_day AND c.day <= f.completed_day
+                WHERE c.is_working_day AND {where})
+            WHERE accepted_at < cut_ts AND completed_at >= cut_ts),
+        {features_sql(cal)}
         SELECT feat.*, NOT f.on_time AS late,
             (f.completed_wd - cd.wd_index)::DOUBLE AS remaining_workdays
         FROM feat JOIN f USING (application_id)
         JOIN ow_calendar cd ON cd.day = feat.cut_day
         ORDER BY feat.application_id, feat.cut_day""",
-        params=bind(params, *own),
-    ).pl()
-    return frame
+        sql.merge(params, own),
+    )
 
 
 @dataclass
@@ -212,9 +219,7 @@ def _matrix(frame: pl.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
     columns = []
     for column in CATEGORICAL:
         codes = {v: float(i) for i, v in enumerate(vocab[column])}
-        columns.append(
-            frame[column].replace_strict(codes, default=None, return_dtype=pl.Float64)
-        )
+        columns.append(frame[column].replace_strict(codes, default=None, return_dtype=pl.Float64))
     columns += [frame[c].cast(pl.Float64) for c in NUMERIC]
     return np.column_stack([c.fill_null(np.nan).to_numpy() for c in columns])
 
@@ -261,9 +266,7 @@ def _similar(frame: pl.DataFrame) -> dict[str, dict[str, float]]:
     return out
 
 
-def train(
-    con: duckdb.DuckDBPyConnection, cal: WorkCalendar, evaluate: bool = True
-) -> Model | None:
+def train(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, evaluate: bool = True) -> Model | None:
     """Trains on every completed application; with `evaluate`, first measures the model
     trained on those completed before the last fifth of the acceptance period on the
     snapshots of applications accepted after it. None when nothing is completed yet."""
@@ -278,7 +281,8 @@ def train(
     base = cal.register(con)
     evaluation["trained_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     evaluation["applications"] = frame["application_id"].n_unique()
-    evaluation["late_share"] = float(frame["late"].mean() or 0.0)
+    late: float | None = frame["late"].cast(pl.Float64).mean()  # type: ignore[assignment]
+    evaluation["late_share"] = late
     return Model(classifier, regressor, vocab, _similar(frame), cal.fingerprint(base), evaluation)
 
 
@@ -304,7 +308,7 @@ def _evaluate(
     both = int((warned & (late == 1)).sum())
     return {
         "split": split.isoformat(),
-        "test_snapshots": int(len(p)),
+        "test_snapshots": len(p),
         "test_late_share": float(late.mean()),
         "auc": float(roc_auc_score(late, p)) if 0 < late.sum() < len(late) else None,
         "average_precision": float(average_precision_score(late, p)) if late.sum() else None,
@@ -421,19 +425,21 @@ def snapshot_frame(
     con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters, as_of: datetime
 ) -> pl.DataFrame:
     """Features of the applications the filters keep that are open at `as_of`."""
-    facts, params = derived.source(con, cal, "d_facts", filters)
-    every, every_params = derived.source(con, cal, "d_facts", Filters())
-    zone = cal.zone
-    snaps = f"""
-        SELECT application_id, ?::TIMESTAMPTZ AS cut_ts,
-            (?::TIMESTAMPTZ AT TIME ZONE '{zone}')::DATE AS cut_day
-        FROM ({facts}) WHERE accepted_at < ? AND (completed_at IS NULL OR completed_at >= ?)"""
-    sql = f"""WITH f AS ({every}), snaps AS ({snaps}), {features_sql(cal, "f", "snaps")}
-        SELECT * FROM feat ORDER BY application_id"""
-    frame: pl.DataFrame = con.sql(
-        sql, params=bind(every_params, as_of, as_of, *params, as_of, as_of)
-    ).pl()
-    return frame
+    query, params = derived.source(con, cal, "d_facts", filters)
+    facts, every_params = derived.source(con, cal, "d_facts", Filters())
+    own = {**_calendar_params(cal), "as_of": as_of}
+    return sql.frame(
+        con,
+        f"""WITH f AS ({facts}),
+        snaps AS (
+            SELECT application_id, $as_of::TIMESTAMPTZ AS cut_ts,
+                ($as_of::TIMESTAMPTZ AT TIME ZONE $zone)::DATE AS cut_day
+            FROM ({query})
+            WHERE accepted_at < $as_of AND (completed_at IS NULL OR completed_at >= $as_of)),
+        {features_sql(cal)}
+        SELECT * FROM feat ORDER BY application_id""",
+        sql.merge(every_params, params, own),
+    )
 
 
 def risk(

@@ -16,18 +16,12 @@ from metrics import derived
 from metrics.calendar import WorkCalendar
 from metrics.facts import ORDER
 from metrics.filters import Filters
-
-
-def bind(source_params: list[object], *own: object) -> list[object]:
-    """The one place where the parameters of `derived.source` (and of the filters' period)
-    meet this package's own values: positional today, in the order their `?` appear in the
-    SQL text (the source's come first, as it is always the innermost query)."""
-    return [*source_params, *own]
+from warehouse.sql import Params, merge
 
 
 def sequences_sql(
     con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters, period_day: str
-) -> tuple[str, list[object]]:
+) -> tuple[str, Params]:
     """One row per application the filters keep whose `period_day` (a local day of the
     facts: `last_day`, `accepted_day`) falls in the period: its facts, `steps` (the step names
     in order) and `stages` (the same events' canonical stages, '' where none)."""
@@ -41,4 +35,4 @@ def sequences_sql(
             FROM events e WHERE e.application_id IN (SELECT application_id FROM f)
             GROUP BY e.application_id)
         SELECT f.*, s.steps, s.stages FROM f JOIN s USING (application_id)"""
-    return sql, bind(params, *period_params)
+    return sql, merge(params, period_params)

@@ -11,6 +11,7 @@ import polars as pl
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.sequences import sequences_sql
+from warehouse import sql
 
 SEPARATOR = " → "
 DIMENSIONS = ("none", "matter")
@@ -24,11 +25,12 @@ def variants(
     in the cut, or of the matter's), `completed`, median and P90 processing working days and
     on-time rate of the completed ones, `rework_steps` (occurrences of a step beyond its
     first). The period keeps applications whose last event falls in it (as `cases`)."""
-    sql, params = sequences_sql(con, cal, filters, "last_day")
+    query, params = sequences_sql(con, cal, filters, "last_day")
     key = "matter_code, " if by == "matter" else ""
     partition = "PARTITION BY matter_code" if by == "matter" else ""
-    frame: pl.DataFrame = con.sql(
-        f"""WITH seq AS ({sql}), agg AS (
+    return sql.frame(
+        con,
+        f"""WITH seq AS ({query}), agg AS (
             SELECT {key}steps, count(*) AS applications,
                 count(*) FILTER (WHERE completed) AS completed,
                 median(processing_workdays) FILTER (WHERE completed)
@@ -39,14 +41,13 @@ def variants(
             FROM seq GROUP BY ALL)
         SELECT {key}row_number() OVER ({partition}
                 ORDER BY applications DESC, steps) AS rank,
-            array_to_string(steps, '{SEPARATOR}') AS variant, len(steps) AS events,
+            array_to_string(steps, $variant_separator) AS variant, len(steps) AS events,
             applications, applications / sum(applications) OVER ({partition}) AS share,
             completed, processing_workdays_median, processing_workdays_p90, on_time_rate,
             len(steps) - len(list_distinct(steps)) AS rework_steps
         FROM agg ORDER BY {key}rank""",
-        params=params,
-    ).pl()
-    return frame
+        sql.merge(params, {"variant_separator": SEPARATOR}),
+    )
 
 
 def grouped(frame: pl.DataFrame, top: int) -> tuple[pl.DataFrame, pl.DataFrame]:
