@@ -95,6 +95,13 @@ def features_sql(cal: WorkCalendar) -> str:
                  > count(*) FILTER (WHERE ev.stage = 'resume'))::INT AS suspended
             FROM snaps s JOIN ev ON ev.application_id = s.application_id AND ev.ts < s.cut_ts
             GROUP BY ALL),
+        due AS (  -- the deadline as `cards` has it: explicit, else the limit's last day's end
+            SELECT f.application_id, coalesce(f.deadline_at,
+                (cl.day + to_seconds($day_end)) AT TIME ZONE $zone) AS due_at
+            FROM f LEFT JOIN ow_calendar cl ON cl.is_working_day
+                AND cl.wd_index = f.accepted_wd + greatest(f.promised_limit_days,
+                    CASE WHEN f.accepted_on_workday THEN 0 ELSE 1 END)
+            WHERE f.application_id IN (SELECT application_id FROM snaps)),
         cuts AS (SELECT DISTINCT cut_ts FROM snaps),
         open_at AS (
             SELECT k.cut_ts, f.staff, f.window_id
@@ -112,8 +119,8 @@ def features_sql(cal: WorkCalendar) -> str:
             f.promised_limit_days::DOUBLE AS promised_limit_days,
             (f.deadline_at IS NOT NULL)::INT AS has_deadline,
             (cd.wd_index - f.accepted_wd)::DOUBLE AS elapsed_workdays,
-            (coalesce(cl.wd_index, f.accepted_wd + greatest(f.promised_limit_days,
-                CASE WHEN f.accepted_on_workday THEN 0 ELSE 1 END)) - cd.wd_index)::DOUBLE
+            ({cal.work_seconds_sql("(d.due_at AT TIME ZONE $zone)", "cw")}
+             - {cal.work_seconds_sql("(s.cut_ts AT TIME ZONE $zone)", "cc")}) / $day_seconds
                 AS left_workdays,
             (CASE WHEN cc.is_working_day
                   THEN {cal.within_sql("(s.cut_ts AT TIME ZONE $zone)")} ELSE 0 END)
@@ -126,19 +133,21 @@ def features_sql(cal: WorkCalendar) -> str:
             coalesce(sl.staff_open, 0)::DOUBLE AS staff_open,
             coalesce(wl.window_open, 0)::DOUBLE AS window_open,
             month(s.cut_day)::DOUBLE AS month,
-            f.department, f.window_id, f.staff, f.accepted_at, f.deadline_at
+            f.department, f.window_id, f.staff, f.accepted_at, d.due_at
         FROM snaps s
         JOIN f USING (application_id)
+        LEFT JOIN due d USING (application_id)
+        LEFT JOIN ow_calendar cw ON cw.day = (d.due_at AT TIME ZONE $zone)::DATE
         JOIN ow_calendar cd ON cd.day = s.cut_day
         JOIN ow_calendar cc ON cc.day = (s.cut_ts AT TIME ZONE $zone)::DATE
-        LEFT JOIN ow_calendar cl ON cl.day = (f.deadline_at AT TIME ZONE $zone)::DATE
         LEFT JOIN upto u ON u.application_id = s.application_id AND u.cut_ts = s.cut_ts
         LEFT JOIN staff_load sl ON sl.cut_ts = s.cut_ts AND sl.staff = f.staff
         LEFT JOIN window_load wl ON wl.cut_ts = s.cut_ts AND wl.window_id = f.window_id)"""
 
 
 def _calendar_params(cal: WorkCalendar) -> sql.Params:
-    return {"zone": cal.zone, "day_seconds": cal.day_seconds}
+    day_end = max(end for _, end in cal.spans)
+    return {"zone": cal.zone, "day_seconds": cal.day_seconds, "day_end": day_end}
 
 
 def training_frame(
@@ -475,7 +484,7 @@ def predict(model: Model | None, frame: pl.DataFrame, yellow_workdays: float) ->
         (pl.col("elapsed_workdays") + pl.col("expected_remaining_workdays")).alias(
             "expected_total_workdays"
         ),
-        pl.when(pl.col("left_workdays") < 0)
+        pl.when(pl.col("due_at") < pl.col("cut_ts"))
         .then(pl.lit("red"))
         .when(pl.col("left_workdays") <= yellow_workdays)
         .then(pl.lit("yellow"))
@@ -499,7 +508,8 @@ def predict(model: Model | None, frame: pl.DataFrame, yellow_workdays: float) ->
             "accepted_at",
             "step",
             pl.col("elapsed_workdays").cast(pl.Int64).alias("elapsed_workdays"),
-            pl.col("left_workdays").cast(pl.Int64).alias("workdays_left"),
+            "due_at",
+            pl.col("left_workdays").round(2).alias("workdays_left"),
             "card",
             "p_late",
             "expected_remaining_workdays",
@@ -512,7 +522,8 @@ def predict(model: Model | None, frame: pl.DataFrame, yellow_workdays: float) ->
 
 
 def _days(value: float) -> str:
-    return f"{value:.0f}" if value == math.floor(value) else f"{value:.1f}"
+    rounded = round(value, 1)
+    return f"{rounded:.0f}" if rounded == math.floor(rounded) else f"{rounded:.1f}"
 
 
 def reasons(model: Model | None, frame: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -532,22 +543,22 @@ def reasons(model: Model | None, frame: pl.DataFrame) -> tuple[list[str], list[s
             continue
         more = similar["more"]
         step_zh, step_en = f"「{step}」" if step else "受理前", step or "before acceptance"
-        if hours is not None and similar["p90_hours"] and hours > similar["p90_hours"]:
-            zh.append(
-                f"已在{step_zh}停留 {_days(hours / 24)} 天（{hours:.0f} 工作小时），"
-                f"超过九成同类办件；剩余 {_days(left)} 个工作日"
-            )
-            en.append(
-                f"{hours:.0f} working hours at {step_en}, longer than 9 in 10 similar "
-                f"applications; {_days(left)} working days left"
+        if left < 0:
+            left_zh, left_en = (
+                f"已超期 {_days(-left)} 个工作日",
+                f"{_days(-left)} working days overdue",
             )
         else:
-            zh.append(
-                f"同类办件在{step_zh}之后通常还需 {_days(more)} 个工作日，"
-                f"剩余 {_days(left)} 个工作日"
-            )
+            left_zh, left_en = f"剩余 {_days(left)} 个工作日", f"{_days(left)} working days left"
+        if hours is not None and similar["p90_hours"] and hours > similar["p90_hours"]:
+            zh.append(f"已在{step_zh}停留 {hours:.0f} 个工作小时，超过九成同类办件；{left_zh}")
             en.append(
-                f"similar applications at {step_en} took {_days(more)} more working days; "
-                f"{_days(left)} left"
+                f"{hours:.0f} working hours at {step_en}, longer than 9 in 10 similar "
+                f"applications; {left_en}"
+            )
+        else:
+            zh.append(f"同类办件在{step_zh}之后通常还需 {_days(more)} 个工作日，{left_zh}")
+            en.append(
+                f"similar applications at {step_en} took {_days(more)} more working days; {left_en}"
             )
     return zh, en
