@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from metrics.dashboard import trailing_year, wide
-from ui import charts, data, page, widgets
+from ui import charts, data, intel, page, widgets
 from ui.download import table
 from ui.fmt import Lang
 from ui.i18n import channel, column, tr
@@ -145,6 +145,7 @@ def one_matter(view: View, version: str, code: str) -> None:
     )
     st.markdown(f"**{tr('matters.rework', lang)}**")
     table(data.rework(version, cut), f"rework_{code}", lang)
+    intel.variants_section(view, version, cut, code)
 
 
 def pick(matters: pl.DataFrame, view: View, lang: Lang) -> str | None:

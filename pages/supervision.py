@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from metrics.dashboard import card_counts
-from ui import charts, data, page
+from ui import charts, data, intel, page
 from ui.download import table
 from ui.fmt import Lang, count, decimal
 from ui.fmt import instant as fmt_instant
@@ -59,8 +59,10 @@ def show() -> None:
         strict=True,
     ):
         column_.metric(tr(label, lang), count(value), border=True)
+    intel.at_risk(view, version)
     if cards.is_empty():
         st.success(f"✓ {tr('supervision.none', lang)}")
+        intel.deviations_section(view, version)
         return
     tabs = st.tabs([tr("supervision.by", lang, dim=column(d, lang)) for d in DIMENSIONS])
     for tab, dim in zip(tabs, DIMENSIONS, strict=True):
@@ -104,6 +106,7 @@ def show() -> None:
         )
     )
     table(listed, "cards", lang)
+    intel.deviations_section(view, version)
 
 
 show()
