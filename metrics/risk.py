@@ -241,6 +241,8 @@ def _fit(frame: pl.DataFrame, vocab: dict[str, list[str]]) -> tuple[Any, Any]:
 
 
 def _fit_models(x: np.ndarray, frame: pl.DataFrame) -> tuple[Any, Any]:
+    x = x.copy()
+    x[:, np.isnan(x).all(axis=0)] = 0.0  # a feature the data never has (no limits): constant
     mask = [True] * len(CATEGORICAL) + [False] * len(NUMERIC)
     late = frame["late"].cast(pl.Int8).to_numpy()
     classifier = HistGradientBoostingClassifier(
