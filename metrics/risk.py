@@ -28,7 +28,7 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from metrics import derived
 from metrics.calendar import WorkCalendar
 from metrics.facts import ORDER
 from metrics.filters import Filters
-from metrics.kpis import period_bounds
+from metrics.kpis import _last_instant, period_bounds
 from onewindow.config import Config
 from warehouse import sql
 
@@ -102,17 +102,30 @@ def features_sql(cal: WorkCalendar) -> str:
                 AND cl.wd_index = f.accepted_wd + greatest(f.promised_limit_days,
                     CASE WHEN f.accepted_on_workday THEN 0 ELSE 1 END)
             WHERE f.application_id IN (SELECT application_id FROM snaps)),
-        cuts AS (SELECT DISTINCT cut_ts FROM snaps),
-        open_at AS (
-            SELECT k.cut_ts, f.staff, f.window_id
-            FROM cuts k JOIN f ON f.accepted_at < k.cut_ts
-                AND (f.completed_at IS NULL OR f.completed_at >= k.cut_ts)),
+        -- Applications open at an instant t, per staff member and per window: those accepted
+        -- before t minus those completed before t, read from each one's running count of
+        -- acceptances (+1) and completions (-1) at the last change before t (an ASOF join:
+        -- n log n, where joining every cut-off with every application would be n squared).
+        changes AS (
+            SELECT staff, window_id, accepted_at AS ts, 1 AS delta FROM f
+            WHERE accepted_at IS NOT NULL
+            UNION ALL
+            SELECT staff, window_id, completed_at, -1 FROM f
+            WHERE accepted_at IS NOT NULL AND completed_at IS NOT NULL),
         staff_load AS (
-            SELECT cut_ts, staff, count(*) AS staff_open FROM open_at
-            WHERE staff IS NOT NULL GROUP BY ALL),
+            SELECT staff, ts, sum(delta) OVER (PARTITION BY staff ORDER BY ts) AS open_now
+            FROM changes WHERE staff IS NOT NULL),
         window_load AS (
-            SELECT cut_ts, window_id, count(*) AS window_open FROM open_at
-            WHERE window_id IS NOT NULL GROUP BY ALL),
+            SELECT window_id, ts, sum(delta) OVER (PARTITION BY window_id ORDER BY ts) AS open_now
+            FROM changes WHERE window_id IS NOT NULL),
+        loads AS (
+            SELECT s.application_id, s.cut_ts, sl.open_now AS staff_open
+            FROM snaps s JOIN f USING (application_id)
+            ASOF LEFT JOIN staff_load sl ON sl.staff = f.staff AND sl.ts < s.cut_ts),
+        wloads AS (
+            SELECT s.application_id, s.cut_ts, wl.open_now AS window_open
+            FROM snaps s JOIN f USING (application_id)
+            ASOF LEFT JOIN window_load wl ON wl.window_id = f.window_id AND wl.ts < s.cut_ts),
         feat AS (
         SELECT s.application_id, s.cut_ts, s.cut_day, f.matter_code, f.channel,
             coalesce(u.step, '') AS step,
@@ -141,8 +154,8 @@ def features_sql(cal: WorkCalendar) -> str:
         JOIN ow_calendar cd ON cd.day = s.cut_day
         JOIN ow_calendar cc ON cc.day = (s.cut_ts AT TIME ZONE $zone)::DATE
         LEFT JOIN upto u ON u.application_id = s.application_id AND u.cut_ts = s.cut_ts
-        LEFT JOIN staff_load sl ON sl.cut_ts = s.cut_ts AND sl.staff = f.staff
-        LEFT JOIN window_load wl ON wl.cut_ts = s.cut_ts AND wl.window_id = f.window_id)"""
+        LEFT JOIN loads sl ON sl.application_id = s.application_id AND sl.cut_ts = s.cut_ts
+        LEFT JOIN wloads wl ON wl.application_id = s.application_id AND wl.cut_ts = s.cut_ts)"""
 
 
 def _calendar_params(cal: WorkCalendar) -> sql.Params:
@@ -422,14 +435,6 @@ def model_for(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> Model | None
 
 
 # ----- prediction ---------------------------------------------------------------------------
-
-
-def _last_instant(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    row = con.execute("SELECT max(ts) FROM events").fetchall()[0][0]
-    if row is None:
-        return None
-    last: datetime = row + timedelta(seconds=1)
-    return min(last, datetime.now(last.tzinfo))
 
 
 def snapshot_frame(
