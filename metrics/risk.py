@@ -77,8 +77,9 @@ MIN_SIMILAR = 20  # snapshots needed before a (matter, step) median is quoted in
 # The features of the snapshots in relation `snaps` (application_id, cut_ts: the cut-off
 # instant, cut_day: its local day) over the facts relation `f` (every application: the
 # workload counts need all of them), as common table expressions ending in `feat`. Only
-# events before cut_ts and facts known at acceptance are used. Binds $zone, $day_seconds.
-def features_sql(cal: WorkCalendar) -> str:
+# events before cut_ts and facts known at acceptance are used. Binds $zone, $day_seconds,
+# $day_end, and $as_of when the snapshots share that one cut-off (`many_cuts` false).
+def features_sql(cal: WorkCalendar, many_cuts: bool = True) -> str:
     local = "(e.ts AT TIME ZONE $zone)"
     return f"""
         ev AS (
@@ -102,31 +103,7 @@ def features_sql(cal: WorkCalendar) -> str:
                 AND cl.wd_index = f.accepted_wd + greatest(f.promised_limit_days,
                     CASE WHEN f.accepted_on_workday THEN 0 ELSE 1 END)
             WHERE f.application_id IN (SELECT application_id FROM snaps)),
-        -- Applications open at an instant t, per staff member and per window: those accepted
-        -- before t minus those completed before t, read from each one's running count of
-        -- acceptances (+1) and completions (-1) at the last change before t (an ASOF join:
-        -- n log n, where joining every cut-off with every application would be n squared).
-        changes AS (
-            SELECT staff, window_id, accepted_at AS ts, 1 AS delta FROM f
-            WHERE accepted_at IS NOT NULL
-            UNION ALL
-            SELECT staff, window_id, completed_at, -1 FROM f
-            WHERE accepted_at IS NOT NULL AND completed_at IS NOT NULL),
-        staff_load AS (
-            SELECT staff, ts, sum(delta) OVER (PARTITION BY staff ORDER BY ts) AS open_now
-            FROM changes WHERE staff IS NOT NULL),
-        window_load AS (
-            SELECT window_id, ts, sum(delta) OVER (PARTITION BY window_id ORDER BY ts) AS open_now
-            FROM changes WHERE window_id IS NOT NULL),
-        loads AS (
-            SELECT s.application_id, s.cut_ts, sl.open_now AS staff_open
-            FROM snaps s JOIN f USING (application_id)
-            ASOF LEFT JOIN staff_load sl ON sl.staff = f.staff AND sl.ts < s.cut_ts),
-        wloads AS (
-            SELECT s.application_id, s.cut_ts, wl.open_now AS window_open
-            FROM snaps s JOIN f USING (application_id)
-            ASOF LEFT JOIN window_load wl ON wl.window_id = f.window_id AND wl.ts < s.cut_ts),
-        feat AS (
+{_loads_sql() if many_cuts else _loads_at_sql()}        feat AS (
         SELECT s.application_id, s.cut_ts, s.cut_day, f.matter_code, f.channel,
             coalesce(u.step, '') AS step,
             f.promised_limit_days::DOUBLE AS promised_limit_days,
@@ -156,6 +133,55 @@ def features_sql(cal: WorkCalendar) -> str:
         LEFT JOIN upto u ON u.application_id = s.application_id AND u.cut_ts = s.cut_ts
         LEFT JOIN loads sl ON sl.application_id = s.application_id AND sl.cut_ts = s.cut_ts
         LEFT JOIN wloads wl ON wl.application_id = s.application_id AND wl.cut_ts = s.cut_ts)"""
+
+
+def _loads_sql() -> str:
+    """Workload at each snapshot's own cut-off (`loads`, `wloads`)."""
+    return """
+        -- Applications open at an instant t, per staff member and per window: those accepted
+        -- before t minus those completed before t, read from each one's running count of
+        -- acceptances (+1) and completions (-1) at the last change before t (an ASOF join:
+        -- n log n, where joining every cut-off with every application would be n squared).
+        changes AS (
+            SELECT staff, window_id, accepted_at AS ts, 1 AS delta FROM f
+            WHERE accepted_at IS NOT NULL
+            UNION ALL
+            SELECT staff, window_id, completed_at, -1 FROM f
+            WHERE accepted_at IS NOT NULL AND completed_at IS NOT NULL),
+        staff_load AS (
+            SELECT staff, ts, sum(delta) OVER (PARTITION BY staff ORDER BY ts) AS open_now
+            FROM changes WHERE staff IS NOT NULL),
+        window_load AS (
+            SELECT window_id, ts, sum(delta) OVER (PARTITION BY window_id ORDER BY ts) AS open_now
+            FROM changes WHERE window_id IS NOT NULL),
+        loads AS (
+            SELECT s.application_id, s.cut_ts, sl.open_now AS staff_open
+            FROM snaps s JOIN f USING (application_id)
+            ASOF LEFT JOIN staff_load sl ON sl.staff = f.staff AND sl.ts < s.cut_ts),
+        wloads AS (
+            SELECT s.application_id, s.cut_ts, wl.open_now AS window_open
+            FROM snaps s JOIN f USING (application_id)
+            ASOF LEFT JOIN window_load wl ON wl.window_id = f.window_id AND wl.ts < s.cut_ts),
+"""
+
+
+def _loads_at_sql() -> str:
+    """Workload when every snapshot is cut at $as_of: one count per staff member and window."""
+    return """
+        open_now AS (
+            SELECT staff, window_id FROM f
+            WHERE accepted_at < $as_of AND (completed_at IS NULL OR completed_at >= $as_of)),
+        loads AS (
+            SELECT s.application_id, s.cut_ts, n.staff_open
+            FROM snaps s JOIN f USING (application_id)
+            LEFT JOIN (SELECT staff, count(*) AS staff_open FROM open_now GROUP BY staff) n
+                ON n.staff = f.staff),
+        wloads AS (
+            SELECT s.application_id, s.cut_ts, n.window_open
+            FROM snaps s JOIN f USING (application_id)
+            LEFT JOIN (SELECT window_id, count(*) AS window_open FROM open_now
+                       GROUP BY window_id) n ON n.window_id = f.window_id),
+"""
 
 
 def _calendar_params(cal: WorkCalendar) -> sql.Params:
@@ -452,7 +478,7 @@ def snapshot_frame(
                 ($as_of::TIMESTAMPTZ AT TIME ZONE $zone)::DATE AS cut_day
             FROM ({query})
             WHERE accepted_at < $as_of AND (completed_at IS NULL OR completed_at >= $as_of)),
-        {features_sql(cal)}
+        {features_sql(cal, many_cuts=False)}
         SELECT * FROM feat ORDER BY application_id""",
         sql.merge(every_params, params, own),
     )
