@@ -16,12 +16,12 @@ import pytest
 from etl.profile import load_profile
 from etl.run import load_files
 from etl.scheduler import Jobs
-from metrics import risk
+from metrics import derived, risk
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.config import Config
 from tests.conftest import run_cli
-from warehouse import Warehouse
+from warehouse import Warehouse, sql
 
 PROFILE = """
 name = "hand-built"
@@ -95,12 +95,25 @@ def _load(folder: Path, wh: Warehouse, names: list[str]) -> None:
     assert all(f.quarantined == 0 for f in result.files), result
 
 
-def _features(wh: Warehouse) -> pl.DataFrame:
+def _features(wh: Warehouse, many_cuts: bool = False) -> pl.DataFrame:
     with wh.read() as con:
         CAL.register(con)
-        return risk.snapshot_frame(con, CAL, Filters(), CUT).select(
-            "application_id", *risk.FEATURES
-        )
+        if not many_cuts:
+            frame = risk.snapshot_frame(con, CAL, Filters(), CUT)
+        else:
+            facts, params = derived.source(con, CAL, "d_facts", Filters())
+            frame = sql.frame(
+                con,
+                f"""WITH f AS ({facts}), snaps AS (
+                    SELECT application_id, $as_of::TIMESTAMPTZ AS cut_ts,
+                        ($as_of::TIMESTAMPTZ AT TIME ZONE $zone)::DATE AS cut_day
+                    FROM f WHERE accepted_at < $as_of
+                        AND (completed_at IS NULL OR completed_at >= $as_of)),
+                {risk.features_sql(CAL, many_cuts=True)}
+                SELECT * FROM feat ORDER BY application_id""",
+                sql.merge(params, risk._calendar_params(CAL), {"as_of": CUT}),
+            )
+        return frame.select("application_id", *risk.FEATURES)
 
 
 def test_no_feature_uses_what_happened_after_the_cut_off(tmp_path: Path) -> None:
@@ -132,6 +145,9 @@ def test_no_feature_uses_what_happened_after_the_cut_off(tmp_path: Path) -> None
     assert rows["C"]["window_open"] == 2 and rows["A"]["window_open"] == 2
     assert rows["A"]["day_part"] == pytest.approx(3 / 7)  # 09:00-12:00 of 7 working hours
     assert rows["A"]["month"] == 3
+    # Training computes the workload at each snapshot's own cut-off from running counts;
+    # the report counts at its one 'as of' instant: the same figures.
+    assert _features(wh, many_cuts=True).equals(after)
 
 
 @pytest.fixture(scope="module")
