@@ -559,6 +559,11 @@ def _days(value: float) -> str:
     return f"{rounded:.0f}" if rounded == math.floor(rounded) else f"{rounded:.1f}"
 
 
+def _working_days(value: float) -> str:
+    text = _days(value)
+    return f"{text} working day" if text == "1" else f"{text} working days"
+
+
 def reasons(model: Model | None, frame: pl.DataFrame) -> tuple[list[str], list[str]]:
     """A plain-words reason per row: how many more working days similar applications at this
     step took, against the days left; or how long it has been at the step compared with 9 in
@@ -579,19 +584,26 @@ def reasons(model: Model | None, frame: pl.DataFrame) -> tuple[list[str], list[s
         if left < 0:
             left_zh, left_en = (
                 f"已超期 {_days(-left)} 个工作日",
-                f"{_days(-left)} working days overdue",
+                f"{_working_days(-left)} overdue",
             )
         else:
-            left_zh, left_en = f"剩余 {_days(left)} 个工作日", f"{_days(left)} working days left"
+            left_zh, left_en = f"剩余 {_days(left)} 个工作日", f"{_working_days(left)} left"
         if hours is not None and similar["p90_hours"] and hours > similar["p90_hours"]:
             zh.append(f"已在{step_zh}停留 {hours:.0f} 个工作小时，超过九成同类办件；{left_zh}")
             en.append(
                 f"{hours:.0f} working hours at {step_en}, longer than 9 in 10 similar "
                 f"applications; {left_en}"
             )
+        elif round(more, 1) == 0:
+            zh.append(f"同类办件在{step_zh}之后通常当天办结，{left_zh}")
+            en.append(
+                f"similar applications at {step_en} were usually completed the same working "
+                f"day; {left_en}"
+            )
         else:
             zh.append(f"同类办件在{step_zh}之后通常还需 {_days(more)} 个工作日，{left_zh}")
             en.append(
-                f"similar applications at {step_en} took {_days(more)} more working days; {left_en}"
+                f"similar applications at {step_en} took {_days(more)} more "
+                f"{_working_days(more).split(' ', 1)[1]}; {left_en}"
             )
     return zh, en
