@@ -1,7 +1,7 @@
 """Every `onewindow report` on one warehouse: the metric's own time (in process, warm, best of
 three) and the whole command's wall time (a new process, interpreter start-up included).
 
-    .venv/bin/python -m benchmarks.reports --db DB [--config FILE] [--cli]
+    .venv/bin/python -m benchmarks.reports --db DB [--config FILE] [--cli] [--only NAME ...]
 
 Use the warehouse `benchmarks.demo_scale --events 10000000` leaves in its output folder for the
 10M-event figures of BENCHMARKS.md.
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--cli", action="store_true", help="also time each command end to end")
+    parser.add_argument("--only", nargs="+", default=list(REPORTS), choices=list(REPORTS))
     args = parser.parse_args()
     config = load_config(args.config)
     wh = Warehouse(args.db)
@@ -39,7 +40,8 @@ def main() -> None:
     print(f"events: {counts[0]:,}, applications: {counts[1]:,}, derived tables current: {fresh}")
     print("| report | rows | metric s (warm, best of 3) | command s |")
     print("|---|---:|---:|---:|")
-    for name, report in REPORTS.items():
+    for name in args.only:
+        report = REPORTS[name]
         times = []
         rows = 0
         for _ in range(3):

@@ -101,20 +101,39 @@ class Jobs:
     def maintenance(self) -> RunResult:
         """A run with no files: brings both copies up to date (pending deltas, migrations),
         checkpoints them, drops applied deltas and syncs the config's reforms; it is logged
-        like any other run. It also prunes the audit trail past its retention period."""
+        like any other run. It also prunes the audit trail past its retention period, then
+        retrains the early-warning model on the published copy."""
+        calendar = WorkCalendar.from_config(self.config)
         result = load_files(
             self.wh,
             [],
             job="maintenance",
             lock_timeout_s=self.config.etl.lock_timeout_s,
-            calendar=WorkCalendar.from_config(self.config),
+            calendar=calendar,
             reforms=Update(config=tuple(self.config.reforms)),
             settings=self.config.etl,
         )
         AuditTrail(store_path(self.wh.home)).prune(
             self.config.security.audit_retention_days, actor="maintenance"
         )
+        self.retrain_risk(calendar)
         return result
+
+    def retrain_risk(self, calendar: WorkCalendar) -> None:
+        """Trains, evaluates and stores the early-warning model (docs/metrics.md, `risk`),
+        reading the published copy like any reader; a failure is logged, not raised: the
+        previous model stays."""
+        from metrics import risk  # scikit-learn is loaded only by the job that needs it
+
+        try:
+            with self.wh.read() as con:
+                folder = risk.model_dir(con)
+                model = risk.retrain(con, calendar, folder) if folder is not None else None
+        except (OSError, ValueError, WarehouseError) as exc:
+            log.error("retraining the early-warning model failed: %s", exc)
+            return
+        if model is not None:
+            log.info("early-warning model retrained: %s", model.evaluation)
 
 
 def trigger(job: JobSchedule) -> CronTrigger | IntervalTrigger:

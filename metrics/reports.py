@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from metrics import health, kpis, process, reforms, service
+from metrics import conformance, health, kpis, process, reforms, risk, service, variants
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.config import Config
@@ -126,3 +126,24 @@ def _flagged(
     con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
 ) -> pl.DataFrame:
     return health.flagged(con, config.plausibility, config.center.timezone)
+
+
+@report("variants", by=variants.DIMENSIONS)
+def _variants(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return variants.variants(con, WorkCalendar.from_config(config), filters, by)
+
+
+@report("conformance", by=conformance.DIMENSIONS)
+def _conformance(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return conformance.conformance(con, WorkCalendar.from_config(config), filters, config, by)
+
+
+@report("risk")
+def _risk(
+    con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
+) -> pl.DataFrame:
+    return risk.risk(con, WorkCalendar.from_config(config), filters, config)

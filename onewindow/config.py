@@ -317,6 +317,39 @@ class Reform(_Section):
         return self
 
 
+class Procedure(_Section):
+    """A matter's reference procedure, from its 办事指南 (docs/metrics.md, `conformance`):
+    steps as the events name them."""
+
+    matters: list[str] = Field(min_length=1)  # matter codes that follow it
+    required: list[str] = Field(min_length=1)  # in their order
+    optional: list[str] = []  # may occur, anywhere before the end
+    repeatable: list[str] = []  # may occur more than once
+    end: str | None = None  # the step that ends it; default the last required step
+    after_end: list[str] = []  # may follow the end (送达, 领证)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Procedure:
+        known = set(self.required) | set(self.optional)
+        if len(set(self.required)) != len(self.required):
+            raise ValueError("a required step is listed twice")
+        both = sorted(set(self.required) & set(self.optional))
+        if both:
+            raise ValueError(f"steps {', '.join(both)} are both required and optional")
+        stray = sorted(set(self.repeatable) - known - set(self.after_end))
+        if stray:
+            raise ValueError(f"repeatable steps {', '.join(stray)} are not in the procedure")
+        if self.end is not None and self.end not in known:
+            raise ValueError(f"end step {self.end!r} is neither required nor optional")
+        if set(self.after_end) & known:
+            raise ValueError("after_end steps cannot also be required or optional")
+        return self
+
+    @property
+    def end_step(self) -> str:
+        return self.end or self.required[-1]
+
+
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ONEWINDOW_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -339,6 +372,7 @@ class Config(BaseSettings):
     plausibility: Plausibility = Plausibility()
     alerts: Alerts = Alerts()
     reforms: list[Reform] = []
+    procedures: list[Procedure] = []
 
     @field_validator("targets")
     @classmethod
@@ -357,6 +391,15 @@ class Config(BaseSettings):
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
             raise ValueError(f"reform id {', '.join(twice)} is declared more than once")
+        return value
+
+    @field_validator("procedures")
+    @classmethod
+    def _one_procedure_per_matter(cls, value: list[Procedure]) -> list[Procedure]:
+        codes = [m for p in value for m in p.matters]
+        twice = sorted({m for m in codes if codes.count(m) > 1})
+        if twice:
+            raise ValueError(f"matter {', '.join(twice)} has more than one procedure")
         return value
 
     @classmethod

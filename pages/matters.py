@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from metrics.dashboard import trailing_year, wide
-from ui import charts, data, lists, page, widgets
+from ui import charts, data, intel, lists, page, widgets
 from ui.download import table
 from ui.fmt import Lang, count
 from ui.i18n import channel, column, tr
@@ -164,6 +164,7 @@ def one_matter(view: View, version: str, code: str) -> None:
     lists.behind(
         tr("list.rework", lang, n=count(again.height)), again, "list_rework", lang, version
     )
+    intel.variants_section(view, version, cut, code)
 
 
 def pick(matters: pl.DataFrame, view: View, lang: Lang) -> str | None:

@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from metrics.dashboard import card_counts
-from ui import charts, data, lists, page
+from ui import charts, data, intel, lists, page
 from ui.download import table
 from ui.fmt import Lang, count, decimal
 from ui.fmt import instant as fmt_instant
@@ -71,8 +71,10 @@ def show() -> None:
         strict=True,
     ):
         column_.metric(tr(label, lang), count(value), border=True)
+    intel.at_risk(view, version)
     if cards.is_empty():
         st.success(f"✓ {tr('supervision.none', lang)}")
+        intel.deviations_section(view, version)
         return
     # The applications still worth acting on first: yellow (in time), then red (overdue).
     st.header(tr("supervision.act", lang))
@@ -106,6 +108,7 @@ def show() -> None:
                 width="stretch",
             )
             table(counts, f"cards_by_{dim}", lang)
+    intel.deviations_section(view, version)
 
 
 show()

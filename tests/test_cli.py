@@ -68,7 +68,8 @@ def test_report_formats(tmp_path: Path) -> None:
             ["report", "nope"],
             2,
             "onewindow: unknown report 'nope'; choose one of jobs, quarantine, cases, "
-            "transitions, rework, kpis, cards, queue, satisfaction, workload, reforms, flagged\n",
+            "transitions, rework, kpis, cards, queue, satisfaction, workload, reforms, flagged, "
+            "variants, conformance, risk\n",
         ),
         (
             ["report", "rework", "--by", "staff"],

@@ -290,3 +290,39 @@ def test_some_online_applicants_still_come_in_person(demo: tuple) -> None:
                WHERE a.channel IN ('online', 'mobile') AND e.window_id IS NOT NULL"""
         ).fetchall()[0][0]
     assert 0.97 * planted["with_visit"] <= at_window <= planted["with_visit"]
+
+
+def test_the_skipped_review_ranks_first_from_its_month_and_not_before(
+    demo: tuple, tmp_path: Path
+) -> None:
+    db, truth = demo
+    planted = truth["skipped_review"]
+    procedure = planted["procedure"]
+    config = tmp_path / "onewindow.toml"
+    config.write_text(
+        "[[procedures]]\n"
+        + f"matters = {json.dumps([m.code for m in MATTERS])}\n"
+        + "".join(
+            f"{key} = {json.dumps(procedure[key], ensure_ascii=False)}\n"
+            for key in ("required", "optional", "repeatable", "after_end")
+        )
+        + f"end = {json.dumps(procedure['end'], ensure_ascii=False)}\n",
+        encoding="utf-8",
+    )
+    start = date.fromisoformat(planted["from_month"] + "-01")
+    after = ("--config", str(config), "--from", start.isoformat())
+    before = ("--config", str(config), "--to", (start - timedelta(days=1)).isoformat())
+    for by, who in (("staff", planted["staff"]), ("matter", planted["matter"])):
+        ranked = report(db, "conformance", "--by", by, *after)
+        assert ranked[0][by] == who
+        assert ranked[0]["missing_required"] == ranked[0]["deviating"] > 0
+        assert ranked[1]["deviation_share"] < ranked[0]["deviation_share"] / 3
+        earlier = {r[by]: r for r in report(db, "conformance", "--by", by, *before)}
+        assert earlier[who]["deviating"] == 0
+        top = max(earlier.values(), key=lambda r: r["deviation_share"])
+        assert top["deviation_share"] == 0 or top[by] != who
+    listed = report(db, "conformance", *after, "--staff", planted["staff"])
+    assert {r["matter_code"] for r in listed} == {planted["matter"]}
+    assert all(r["detail"] == f"missing_required: {planted['step']} missing" for r in listed)
+    # Open ones that have not reached a later required step are not missing it yet.
+    assert 0.8 * planted["applications"] <= len(listed) <= planted["applications"]

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from metrics.reports import REPORTS
-from tests.conftest import run_cli
+from tests.conftest import TEST_SECRET, run_cli
 from tests.fixtures import (
     APPLICATION_HEADER,
     MATTER_HEADER,
@@ -60,7 +60,9 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_csv(folder / "steps.csv", STEP_HEADER, steps, encoding="utf-8"),
     ]
     db = folder / "w.duckdb"
-    ran = run_cli("load", *files, "--profile", write_profile(folder), "--db", db)
+    with pytest.MonkeyPatch.context() as patched:  # a module's fixture: before the autouse one
+        patched.setenv("ONEWINDOW_SECRET", TEST_SECRET)
+        ran = run_cli("load", *files, "--profile", write_profile(folder), "--db", db)
     assert ran.code == 0, ran.err
     return db
 

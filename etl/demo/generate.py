@@ -248,6 +248,9 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
     for slot in (CORRECT, REREVIEW, INSPECT, SUSPEND, RESUME, DECIDE, DONE):
         present[slot] &= ~withdrawn  # a withdrawn application stops after its review
     present[DELIVER] = ~withdrawn & ~refused
+    skipped_review = _skip_review(plan, code, cat["department_code"][matter], staff_slot, day_date)
+    present[REVIEW] &= ~skipped_review
+    present[REREVIEW] &= ~skipped_review
     span = np.where(present, span, 0.0)
     handling = np.where(present, handling, 0.0)
 
@@ -347,6 +350,7 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
         "1 never; `share` is the share of online applications with at least one trip, "
         "1 − fully-online rate ÷ online rate",
     }
+    truth["skipped_review"] = _skipped_review_truth(plan, skipped_review)
 
     apps = pl.DataFrame(
         {
@@ -410,6 +414,55 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
         "open": int((~is_done).sum()),
     }
     return Demo(apps, steps, _matters(), ratings, tickets, truth)
+
+
+# A procedure violation (程序违规): from SKIP_FROM_MONTHS before the end, one acceptance clerk
+# of one matter sends the applications they accept on without the review (审查) step.
+SKIP_MATTER = "M-SC-002"
+SKIP_STAFF = "SC-03"
+SKIP_FROM_MONTHS = 6
+# The matters' procedure as their 办事指南 publishes it (the config's [[procedures]] shape).
+DEMO_PROCEDURE = {
+    "required": ["受理", "审查", "决定", "办结"],
+    "optional": ["申请", "补正", "现场核查", "特别程序", "特别程序结束"],
+    "repeatable": ["审查", "补正"],
+    "end": "办结",
+    "after_end": ["送达", "领证"],
+}
+
+
+def _skip_month(plan: Plan) -> date:
+    return _month_start(plan.end, -SKIP_FROM_MONTHS + 1)
+
+
+def _skip_review(
+    plan: Plan,
+    code: np.ndarray,
+    dept_code: np.ndarray,
+    staff_slot: np.ndarray,
+    day_date: np.ndarray,
+) -> np.ndarray:
+    """Applications of SKIP_MATTER accepted by SKIP_STAFF from the planted month on: their
+    review (and the review after a correction) is skipped."""
+    accepted_by = _staff_name(dept_code, staff_slot[ACCEPT])
+    return (
+        (code == SKIP_MATTER)
+        & (accepted_by == SKIP_STAFF)
+        & (day_date >= np.datetime64(_skip_month(plan)))
+    )
+
+
+def _skipped_review_truth(plan: Plan, skipped: np.ndarray) -> dict[str, Any]:
+    return {
+        "matter": SKIP_MATTER,
+        "staff": SKIP_STAFF,
+        "from_month": _skip_month(plan).isoformat()[:7],
+        "step": "审查",
+        "procedure": DEMO_PROCEDURE,
+        "planted": "applications of this matter submitted from this month on and accepted by "
+        "this staff member skip the review (审查): a required step missing",
+        "applications": int(skipped.sum()),
+    }
 
 
 def _catalog_arrays() -> dict[str, np.ndarray]:
