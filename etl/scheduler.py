@@ -98,6 +98,14 @@ class Jobs:
         for user, channel, error in outcome.failed:
             log.error("digest to %s over %s failed: %s", user, channel, error)
 
+    def monthly(self) -> None:
+        """Last month's report, on the month's first working day (docs/alerts.md)."""
+        from onewindow import alerts
+
+        outcome = alerts.run_monthly(self.wh, self.config)
+        for user, channel, error in outcome.failed:
+            log.error("monthly report to %s over %s failed: %s", user, channel, error)
+
     def maintenance(self) -> RunResult:
         """A run with no files: brings both copies up to date (pending deltas, migrations),
         checkpoints them, drops applied deltas and syncs the config's reforms; it is logged
@@ -170,6 +178,14 @@ def run_schedule(config: Config, wh: Warehouse, stop: threading.Event | None = N
         id="maintenance",
         name="maintenance",
     )
+    if config.alerts.monthly_time is not None:
+        hour, minute = config.alerts.monthly_time.split(":")
+        scheduler.add_job(
+            _logged("monthly", jobs.monthly),
+            CronTrigger(hour=int(hour), minute=int(minute)),
+            id="monthly",
+            name="monthly report",
+        )
     if config.alerts.subscriptions or config.alerts.webhooks or config.alerts.smtp.host:
         for hhmm in config.alerts.digest_times:
             hour, minute = hhmm.split(":")

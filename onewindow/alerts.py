@@ -27,7 +27,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -84,6 +84,7 @@ class Recipient:
     username: str
     scope: Scope
     subscription: Subscription
+    roles: frozenset[str] = frozenset()
 
     @property
     def channels(self) -> list[str]:
@@ -158,7 +159,7 @@ def recipients(wh: Warehouse, config: Config) -> list[Recipient]:
         principal = account.principal()
         if account.disabled or not principal.can(Perm.APPLICATIONS):
             continue
-        found.append(Recipient(user, principal.scope, sub))
+        found.append(Recipient(user, principal.scope, sub, principal.roles))
     return found
 
 
@@ -177,6 +178,85 @@ def run_digest(
 ) -> Outcome:
     """The morning digest of every open card, on working days only."""
     return _run(wh, config, "digest", now, sender)
+
+
+def first_working_day(cal: WorkCalendar, day: date) -> bool:
+    """Whether `day` is the first working day of its month (the center's calendar)."""
+    if not cal.is_working_day(day):
+        return False
+    days = cal.days(day.replace(day=1), day)
+    return int(days["is_working_day"].sum()) == 1
+
+
+def run_monthly(
+    wh: Warehouse, config: Config, now: datetime | None = None, sender: Sender | None = None
+) -> Outcome:
+    """On the first working day of a month: last month's report of the whole center, written
+    into `alerts.monthly_folder` (owner-only) and e-mailed, PDF and workbook attached, to
+    every director with an e-mail subscription; once per director and month."""
+    from metrics import monthly
+    from ui.monthly import file_stem, to_pdf, to_xlsx, write
+
+    cal = WorkCalendar.from_config(config)
+    zone = ZoneInfo(cal.zone)
+    now = (now or datetime.now(zone)).astimezone(zone)
+    if not first_working_day(cal, now.date()):
+        return Outcome(skipped="not the month's first working day")
+    if not wh.exists():
+        return Outcome(skipped="no warehouse")
+    last_month = (now.date().replace(day=1) - timedelta(days=1)).replace(day=1)
+    send = sender or _sender(config)
+    outcome = Outcome()
+    with _lock(wh):
+        with wh.read() as con:
+            report = monthly.build(con, cal, config, last_month)
+        write(report, config.alerts.monthly_folder, "zh", config.report.font)
+        directors = [
+            r for r in recipients(wh, config) if r.subscription.email and "director" in r.roles
+        ]
+        stem = file_stem(report, "zh")
+        files: dict[str, tuple[tuple[str, bytes, str], ...]] = {}
+        for r in directors:
+            lang = r.subscription.lang
+            channel = f"email:{r.subscription.email}"
+            subject_key = f"{last_month:%Y-%m}"
+            with connect(alerts_path(wh), SCHEMA) as c:
+                claimed = c.execute(
+                    "INSERT OR IGNORE INTO deliveries (username, kind, subject, channel,"
+                    " claimed_at, status) VALUES (?, 'monthly', ?, ?, ?, 'pending')",
+                    [r.username, subject_key, channel, now.timestamp()],
+                ).rowcount
+                pending = c.execute(
+                    "SELECT 1 FROM deliveries WHERE username = ? AND kind = 'monthly'"
+                    " AND subject = ? AND channel = ? AND status <> 'sent'",
+                    [r.username, subject_key, channel],
+                ).fetchone()
+            if not (claimed or pending):
+                continue
+            if lang not in files:
+                name = file_stem(report, lang) if lang != "zh" else stem
+                files[lang] = (
+                    (f"{name}.pdf", to_pdf(report, lang, config.report.font), "application/pdf"),
+                    (
+                        f"{name}.xlsx",
+                        to_xlsx(report, lang),
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    ),
+                )
+            title = month_title(report.center, last_month, lang)
+            message = Message(
+                title, title, f"<p>{html.escape(title)}</p>", {"kind": "monthly"}, files[lang]
+            )
+            _deliver(
+                wh, config, r.username, channel, "monthly", [subject_key], message, send, outcome
+            )
+    return outcome
+
+
+def month_title(center: str, month: date, lang: str) -> str:
+    if lang == "zh":
+        return f"【一窗通】{center} {month.year}年{month.month}月运行月报"
+    return f"[OneWindow] {center}: monthly report, {month:%Y-%m}"
 
 
 def quiet(config: Config, now: datetime) -> bool:

@@ -37,6 +37,8 @@ class Message:
     text: str
     html: str
     data: dict[str, object]  # the same content as structured data, for JSON receivers
+    # Files for e-mail (name, content, MIME type): the monthly report's PDF and workbook.
+    attachments: tuple[tuple[str, bytes, str], ...] = ()
 
 
 def send_email(smtp: Smtp, to: str, message: Message) -> None:
@@ -49,6 +51,9 @@ def send_email(smtp: Smtp, to: str, message: Message) -> None:
     mail["Message-ID"] = make_msgid(domain=smtp.sender.rpartition("@")[2] or "localhost")
     mail.set_content(message.text)
     mail.add_alternative(message.html, subtype="html")
+    for name, content, mime in message.attachments:
+        main, _, sub = mime.partition("/")
+        mail.add_attachment(content, maintype=main, subtype=sub, filename=name)
     password = os.environ.get(smtp.password_env) if smtp.username else None
     try:
         server: smtplib.SMTP

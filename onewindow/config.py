@@ -216,6 +216,10 @@ class Alerts(_Section):
     retry_hours: float = Field(default=24.0, gt=0)  # later runs retry a failed delivery this long
     link_base: str = "http://127.0.0.1:8501"  # the dashboard's address, for links to applications
     max_listed: int = Field(default=20, gt=0)  # applications listed in one message
+    # The monthly report: written on the first working day of each month at this local time
+    # into `monthly_folder`, and e-mailed to every director with an e-mail subscription.
+    monthly_time: str | None = "07:30"
+    monthly_folder: Path = Path("data/reports")
     smtp: Smtp = Smtp()
     webhooks: list[Webhook] = []
     subscriptions: list[Subscription] = []
@@ -226,6 +230,13 @@ class Alerts(_Section):
         for t in value:
             if not _is_hhmm(t):
                 raise ValueError(f"digest time {t!r} must look like '08:30'")
+        return value
+
+    @field_validator("monthly_time")
+    @classmethod
+    def _monthly_time(cls, value: str | None) -> str | None:
+        if value is not None and not _is_hhmm(value):
+            raise ValueError(f"monthly time {value!r} must look like '07:30'")
         return value
 
     @field_validator("quiet_hours")

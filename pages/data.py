@@ -134,6 +134,12 @@ def show() -> None:
     else:
         st.success(f"✓ {tr('data.no_flagged', lang)}")
     privacy.findings(lang)
+    st.subheader(tr("data.alerts_failed", lang))
+    failed_alerts = data.alert_failures(version)
+    if failed_alerts.height:
+        table(failed_alerts, "alert_failures", lang)
+    else:
+        st.success(f"✓ {tr('data.no_alert_failures', lang)}")
     upload_box(lang)
 
 

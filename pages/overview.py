@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from metrics.dashboard import on_time_drag, trailing_year, wide
-from ui import data, lists, page, widgets
+from ui import data, lists, page, report, widgets
 from ui.download import table
 from ui.i18n import tr
 from ui.view import matter_names
@@ -99,6 +99,8 @@ def show() -> None:
         "points_lost",
     )
     table(drag, "on_time_drag", lang, percent=["on_time_rate", "points_lost"])
+
+    report.box(view, version)
 
 
 show()

@@ -391,3 +391,33 @@ def test_overlapping_runs_send_once(
     for t in runs:
         t.join()
     assert len(inbox.mails) == 1
+
+
+def test_the_monthly_report_reaches_the_directors_on_the_first_working_day(
+    center: Warehouse, tmp_path: Path, center_profile: Profile, smtp: tuple[int, Inbox]
+) -> None:
+    port, inbox = smtp
+    Accounts(store_path(center.home), Config().security).add("admin", "chief", ["director"])
+    config = _config(
+        smtp={"host": "127.0.0.1", "port": port, "security": "none"},
+        monthly_folder=str(tmp_path / "reports"),
+        subscriptions=[
+            {"user": "chief", "email": "chief@center.gov"},
+            {"user": "sup_a", "email": "a@center.gov"},  # a supervisor: not sent the report
+        ],
+    )
+    _three_red(center, tmp_path, center_profile)
+    # 1 April 2025 is a Tuesday, the month's first working day.
+    second = datetime(2025, 4, 2, 7, 30, tzinfo=SHANGHAI)
+    assert alerts.run_monthly(center, config, now=second).skipped is not None
+    first = datetime(2025, 4, 1, 7, 30, tzinfo=SHANGHAI)
+    assert alerts.run_monthly(center, config, now=first).sent == [
+        ("chief", "email:chief@center.gov", 1)
+    ]
+    assert alerts.run_monthly(center, config, now=first).sent == []  # once a month
+    assert [to for to, _ in inbox.mails] == [["chief@center.gov"]]
+    mail = inbox.mails[0][1]
+    assert "2025年3月运行月报" in _subject(mail)
+    names = sorted(part.get_filename() for part in mail.iter_attachments())
+    assert names == ["政务服务中心_2025-03_全中心.pdf", "政务服务中心_2025-03_全中心.xlsx"]
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == names

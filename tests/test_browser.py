@@ -349,3 +349,25 @@ def test_a_printed_page_is_its_content_with_every_table_whole(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.pdf(path=ARTIFACTS / "matters-zh-print.pdf", format="A4")
     assert foreign(requested) == []
+
+
+def test_the_overview_downloads_the_monthly_report(
+    served: Served, page: Page, requested: list[str]
+) -> None:
+    """A director builds last month's report on the Overview and downloads its PDF and its
+    workbook: the files `onewindow monthly` writes, named for the center, month and scope."""
+    open_page(page, served, "overview", "zh")
+    box = page.get_by_text("月报", exact=True)
+    box.scroll_into_view_if_needed()
+    page.get_by_role("button", name="生成月报").click()
+    wait_rendered(page)
+    with page.expect_download() as pdf_download:
+        page.get_by_role("button", name="下载 PDF（A4）").click()
+    pdf = Path(pdf_download.value.path())
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert pdf_download.value.suggested_filename.endswith("_全中心.pdf")
+    with page.expect_download() as xlsx_download:
+        page.get_by_role("button", name="下载 Excel 工作簿").click()
+    assert Path(xlsx_download.value.path()).read_bytes()[:2] == b"PK"
+    page.screenshot(path=str(ARTIFACTS / "overview-monthly-zh.png"))
+    assert all(urlsplit(u).hostname in ("localhost", "127.0.0.1") for u in requested)

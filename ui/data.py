@@ -27,6 +27,7 @@ from metrics import (
     health,
     kpis,
     lists,
+    monthly,
     process,
     reforms,
     service,
@@ -359,6 +360,23 @@ def flagged(version: str) -> pl.DataFrame:
 @st.cache_data(show_spinner=False)
 def failed(version: str) -> pl.DataFrame:
     return _read(lambda con: failed_files(con, Filters(), config().center.timezone))
+
+
+@guarded(Perm.DATA_HEALTH)
+def alert_failures(version: str) -> pl.DataFrame:
+    """Alert deliveries that failed in the last week (onewindow/alerts.py); not cached: the
+    alert store changes without a new warehouse copy."""
+    from onewindow import alerts
+
+    return alerts.failures(warehouse())
+
+
+@guarded(Perm.APPLICATIONS)
+@st.cache_data(show_spinner=False, max_entries=8)
+def monthly_report(version: str, first: date, filters: Filters) -> monthly.Monthly:
+    """The monthly report of `first`'s month for the session's scope: the departments of the
+    scoped `filters` (pass Filters(); a supervisor's are cut in), else the whole center."""
+    return _read(lambda con: monthly.build(con, calendar(), config(), first, filters.departments))
 
 
 @guarded(Perm.REFORMS)
