@@ -46,6 +46,12 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
+def can(perm: Perm) -> bool:
+    """Whether the session holds `perm` (outside a session, as in a report: yes)."""
+    who = session.principal()
+    return not session.in_session() or (who is not None and who.can(perm))
+
+
 def guarded(perm: Perm) -> Callable[[Callable[P, T]], Callable[P, T]]:
     """Below every page: the session must hold `perm` (else Denied, audited), and every
     Filters argument is cut to the session's scope *before* the cache is asked, so a cache

@@ -26,6 +26,7 @@ from metrics.dashboard import (
     year_ago_range,
 )
 from metrics.filters import Filters
+from onewindow.roles import Perm
 from ui import data
 from ui.fmt import Lang
 from ui.fmt import day as fmt_day
@@ -243,8 +244,9 @@ def sidebar(version: str | None) -> None:
         "department": departments,
         "matter": matters["matter_code"].to_list() if matters is not None else [],
         "channel": data.channels(version) if version else [],
-        "window": data.windows(version) if version else [],
-        "staff": data.staff(version) if version else [],
+        # Windows and staff are the supervisors' cuts: a data steward is not offered them.
+        "window": data.windows(version) if version and data.can(Perm.FIGURES) else [],
+        "staff": data.staff(version) if version and data.can(Perm.FIGURES) else [],
     }
     _seed(version, valid)
     bar = st.sidebar
