@@ -25,6 +25,7 @@ from onewindow.config import Config, Etl
 from tests.fixtures import (
     CALENDAR,
     MATTER_HEADER,
+    PEAK_PRELUDE,
     center_exports,
     matter_rows,
     write_xlsx,
@@ -36,14 +37,22 @@ PEAK_MIB = 500
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _peak_run(command: list[str]) -> tuple[int, str, float]:
-    """Exit code, stdout and peak resident memory (MiB) of one child process."""
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, text=True
+CLI = "import runpy; runpy.run_module('onewindow.cli', run_name='__main__')"
+
+
+def _peak_run(tmp_path: Path, code: str, *args: str | Path) -> tuple[int, str, float]:
+    """Exit code, stdout and peak resident memory (MiB) of `python -c code args`."""
+    report = tmp_path / "peak.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_PRELUDE + code, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        text=True,
+        env={**os.environ, "OW_PEAK_FILE": str(report)},
+        check=False,
     )
-    out = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    return os.waitstatus_to_exitcode(status), out, usage.ru_maxrss / 1024
+    return done.returncode, done.stdout, int(report.read_text()) / 1024
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +72,7 @@ def test_a_zip_bomb_fails_alone_by_the_command_line(
     inputs = [bomb, *files[1:]]
     profile = tmp_path / "center.toml"
     code, out, peak = _peak_run(
-        [
-            sys.executable,
-            "-m",
-            "onewindow.cli",
-            "load",
-            *map(str, inputs),
-            "--profile",
-            str(profile),
-            "--db",
-            str(tmp_path / "w.duckdb"),
-        ]
+        tmp_path, CLI, "load", *inputs, "--profile", profile, "--db", tmp_path / "w.duckdb"
     )
     assert peak < PEAK_MIB, f"peak {peak:.0f} MiB"
     assert code == 1 and "partial" in out
@@ -104,14 +103,7 @@ def test_a_zip_bomb_fails_by_the_upload_box(
         "print(json.dumps([status, outcome.to_dicts()]))"
     )
     code, out, peak = _peak_run(
-        [
-            sys.executable,
-            "-c",
-            script,
-            str(tmp_path / "w.duckdb"),
-            str(bomb),
-            str(tmp_path / "center.toml"),
-        ]
+        tmp_path, script, tmp_path / "w.duckdb", bomb, tmp_path / "center.toml"
     )
     assert peak < PEAK_MIB, f"peak {peak:.0f} MiB"
     assert code == 0, out
