@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.fixtures import CALENDAR, PROFILES, load_command, replicated_receipt
+from tests.fixtures import CALENDAR, PEAK_PRELUDE, PROFILES, load_command, replicated_receipt
 
 PM4PY = """
 import sys, time
@@ -70,19 +70,31 @@ class Sample:
 
 
 def timed(command: list[str]) -> tuple[Sample, str]:
-    """Runs one child to its end; its wall, CPU and peak memory (os.wait4 of that child)."""
+    """Runs one child to its end; its wall and CPU (os.wait4 of that child) and its peak memory
+    (its own VmHWM, written at exit: a child's ru_maxrss starts at its parent's peak)."""
+    if command[1] == "-m":  # python -m MODULE args: run the module after the prelude
+        code = f"import runpy; runpy.run_module({command[2]!r}, run_name='__main__')"
+        command = [command[0], "-c", PEAK_PRELUDE + code, *command[3:]]
+    else:  # python -c CODE args
+        command = [command[0], "-c", PEAK_PRELUDE + command[2], *command[3:]]
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
-        proc = subprocess.Popen(command, stdout=out_file, stderr=err_file)
+    with (
+        tempfile.TemporaryFile() as out_file,
+        tempfile.TemporaryFile() as err_file,
+        tempfile.NamedTemporaryFile() as peak_file,
+    ):
+        env = {**os.environ, "OW_PEAK_FILE": peak_file.name}
+        proc = subprocess.Popen(command, stdout=out_file, stderr=err_file, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         out_file.seek(0)
         err_file.seek(0)
         out, err = out_file.read().decode(), err_file.read().decode()
+        peak_kib = int(Path(peak_file.name).read_text())
     code = os.waitstatus_to_exitcode(status)
     if code:
         raise SystemExit(f"{' '.join(command[:4])} … failed ({code}): {err[-2000:]}")
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024), out
+    return Sample(wall, usage.ru_utime + usage.ru_stime, peak_kib / 1024), out
 
 
 def profile_load(log_path: Path, db: Path) -> list[tuple[str, float]]:

@@ -203,6 +203,19 @@ if __name__ == "__main__":
     print(f"loaded run {result.run_id} into {out / 'warehouse.duckdb'}")
 
 
+# Run first in the child: at exit it writes its own high-water mark of resident memory. Not
+# the child's rusage: on Linux a child started by a large process (this test session) reports
+# at least its parent's peak (the kernel keeps the old high-water mark across exec).
+PEAK_PRELUDE = """import atexit, os, sys
+def _peak():
+    with open("/proc/self/status") as status:
+        kib = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["OW_PEAK_FILE"], "w") as out:
+        out.write(kib)
+atexit.register(_peak)
+"""
+
+
 def load_command(db: Path, path: Path, profile: Path = PROFILES / "receipt.toml") -> list[str]:
     """`onewindow load` as a separate process, for tests and benchmarks that need one."""
     return [

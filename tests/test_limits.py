@@ -6,6 +6,7 @@ threads and a spill folder inside the warehouse's own folder."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from onewindow.config import Config, Etl
 from tests.fixtures import (
     CALENDAR,
     MATTER_HEADER,
+    PEAK_PRELUDE,
     center_exports,
     matter_rows,
     write_xlsx,
@@ -35,29 +37,22 @@ PEAK_MIB = 500
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# Linux keeps a process's peak memory across exec, and a child started straight from this
-# test process starts from the test process's own size (hundreds of MB late in a suite): the
-# command runs under a small launcher whose peak is all the command inherits.
-_LAUNCHER = """
-import json, os, subprocess, sys
-proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-out = proc.stdout.read()
-_, status, usage = os.wait4(proc.pid, 0)
-print(json.dumps([os.waitstatus_to_exitcode(status), out, usage.ru_maxrss / 1024]))
-"""
+CLI = "import runpy; runpy.run_module('onewindow.cli', run_name='__main__')"
 
 
-def _peak_run(command: list[str]) -> tuple[int, str, float]:
-    """Exit code, stdout and peak resident memory (MiB) of one child process."""
-    launched = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, *command],
-        capture_output=True,
+def _peak_run(tmp_path: Path, code: str, *args: str | Path) -> tuple[int, str, float]:
+    """Exit code, stdout and peak resident memory (MiB) of `python -c code args`."""
+    report = tmp_path / "peak.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_PRELUDE + code, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         cwd=ROOT,
         text=True,
-        check=True,
+        env={**os.environ, "OW_PEAK_FILE": str(report)},
+        check=False,
     )
-    code, out, peak = json.loads(launched.stdout)
-    return int(code), str(out), float(peak)
+    return done.returncode, done.stdout, int(report.read_text()) / 1024
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +72,7 @@ def test_a_zip_bomb_fails_alone_by_the_command_line(
     inputs = [bomb, *files[1:]]
     profile = tmp_path / "center.toml"
     code, out, peak = _peak_run(
-        [
-            sys.executable,
-            "-m",
-            "onewindow.cli",
-            "load",
-            *map(str, inputs),
-            "--profile",
-            str(profile),
-            "--db",
-            str(tmp_path / "w.duckdb"),
-        ]
+        tmp_path, CLI, "load", *inputs, "--profile", profile, "--db", tmp_path / "w.duckdb"
     )
     assert peak < PEAK_MIB, f"peak {peak:.0f} MiB"
     assert code == 3 and "partial" in out  # published, one file failed
@@ -118,14 +103,7 @@ def test_a_zip_bomb_fails_by_the_upload_box(
         "print(json.dumps([status, outcome.to_dicts()]))"
     )
     code, out, peak = _peak_run(
-        [
-            sys.executable,
-            "-c",
-            script,
-            str(tmp_path / "w.duckdb"),
-            str(bomb),
-            str(tmp_path / "center.toml"),
-        ]
+        tmp_path, script, tmp_path / "w.duckdb", bomb, tmp_path / "center.toml"
     )
     assert peak < PEAK_MIB, f"peak {peak:.0f} MiB"
     assert code == 0, out
