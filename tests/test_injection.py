@@ -295,3 +295,52 @@ def test_the_scan_catches_a_formatted_value(tmp_path: Path) -> None:
     )
     found = [_roots(ast.parse(e, mode="eval").body) for _, e in _sql_fstrings(sample)]
     assert found == [{"code"}]
+
+
+@pytest.mark.parametrize(
+    "param,value,dimension",
+    [
+        ("matter", MATTER_A, "matter"),
+        ("matter", MATTER_B, "matter"),
+        ("department", DEPARTMENT, "department"),
+        ("window", WINDOW, "window"),
+        ("staff", STAFF, "staff"),
+    ],
+)
+def test_the_dashboards_query_string_matches_exactly(
+    db: Path, monkeypatch: pytest.MonkeyPatch, param: str, value: str, dimension: str
+) -> None:
+    """The same values through the dashboard's address: the Overview shows that value's own
+    figures, never an error nor the whole center."""
+    from streamlit.testing.v1 import AppTest
+
+    import ui.data
+    from ui import fmt
+
+    monkeypatch.setenv("ONEWINDOW_DB", str(db))
+    monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("ONEWINDOW_AUTH", "demo")
+    monkeypatch.setenv("ONEWINDOW_DEMO_ROLES", "director")
+    ui.data.config.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, given in {
+        "lang": "en",
+        "period": "custom",
+        "from": "2025-01-01",
+        "to": "2025-12-31",
+        param: value,
+    }.items():
+        at.query_params[key] = given
+    at.run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    shown = {m.label: m.value for m in at.metric}
+    submitted = next(v for k, v in shown.items() if k.startswith("Submitted"))
+    expected = [
+        r["value"]
+        for r in _report(
+            db, "kpis", "--from", "2025-01-01", "--to", "2025-12-31", "--by", dimension
+        )
+        if r[dimension] == value and r["kpi"] == "submitted"
+    ]
+    assert submitted == fmt.kpi_value("submitted", expected[0], "en")
+    ui.data.config.clear()

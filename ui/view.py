@@ -146,9 +146,9 @@ def _url_lang() -> Lang:
 
 
 def _url_values(key: str) -> list[str]:
-    values: list[str] = []
-    for raw in st.query_params.get_all(key):
-        values += [v.strip() for v in raw.split(",") if v.strip()]
+    """A list filter's values: the parameter repeated (docs/dashboard.md). Never split on
+    commas: a department or matter name may hold one."""
+    values = [v.strip() for v in st.query_params.get_all(key) if v.strip()]
     return list(dict.fromkeys(values))
 
 
