@@ -19,7 +19,13 @@ from streamlit.testing.v1 import AppTest
 from metrics.catalog import Problem, windows
 from metrics.filters import Filters
 from tests.conftest import run_cli
-from tests.test_app import _kpi_table, _metrics, _open, demo  # noqa: F401  (demo: a fixture)
+from tests.test_app import (  # noqa: F401  (demo, every_page_role: fixtures)
+    _kpi_table,
+    _metrics,
+    _open,
+    demo,
+    every_page_role,
+)
 from ui import fmt, widgets
 from ui.fmt import Lang
 from ui.i18n import tr
