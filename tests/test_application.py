@@ -16,7 +16,7 @@ from metrics import application
 from metrics.calendar import WorkCalendar
 from onewindow.config import Config
 from tests.fixtures import hand_built
-from tests.test_app import _open
+from tests.test_app import _open, every_page_role  # noqa: F401  (an autouse fixture)
 from ui.fmt import Lang
 from ui.i18n import column, tr
 from warehouse import Warehouse
@@ -172,9 +172,10 @@ def test_the_application_page_shows_the_hand_built_timeline(
     timeline = pl.from_pandas(at.dataframe[0].value)
     assert timeline[column("step", lang)].to_list() == [row[0] for row in X1]
     hours = timeline[column("work_h", lang)].to_list()
-    assert hours == ["—"] + [f"{row[1]:.2f}" for row in X1[1:]]  # no previous step: a dash
+    # No previous step: an empty cell, which the table shows as "—" (its placeholder).
+    assert hours == [None] + [f"{row[1]:.2f}" for row in X1[1:]]
     clock = timeline[column("clock_workdays", lang)].to_list()
-    assert clock == ["—"] + [str(row[4]) for row in X1[1:]]
+    assert clock == [None] + [str(row[4]) for row in X1[1:]]
     assert timeline[column("ended_at", lang)].to_list()[1] == "2025-03-10 09:30"
     shown = {m.label: m.value for m in at.metric}
     assert shown[tr("application.status", lang)] == tr("app_status.on_time", lang)
