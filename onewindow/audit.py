@@ -41,6 +41,7 @@ EVENTS = (
     "load",
     "reform.save",
     "reform.delete",
+    "alerts.settings",
     "user.add",
     "user.disable",
     "user.enable",

@@ -205,6 +205,13 @@ class Subscription(_Section):
     digest: bool = True
     lang: Literal["zh", "en"] = "zh"
 
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and (value.count("@") != 1 or any(c.isspace() for c in value)):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
 
 class Alerts(_Section):
     """Electronic supervision alerts (docs/alerts.md)."""

@@ -421,3 +421,39 @@ def test_the_monthly_report_reaches_the_directors_on_the_first_working_day(
     names = sorted(part.get_filename() for part in mail.iter_attachments())
     assert names == ["政务服务中心_2025-03_全中心.pdf", "政务服务中心_2025-03_全中心.xlsx"]
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == names
+
+
+def test_a_supervisor_sets_their_own_alerts_on_the_dashboard(
+    center: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The My alerts page saves the signed-in user's own settings (audited), refuses an
+    address that is none, and the next run sends to what was saved."""
+    from streamlit.testing.v1 import AppTest
+
+    import ui.data
+    from onewindow.audit import AuditTrail
+
+    monkeypatch.setenv("ONEWINDOW_DB", str(center.path))
+    monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("ONEWINDOW_AUTH", "demo")
+    monkeypatch.setenv("ONEWINDOW_DEMO_ROLES", "supervisor")
+    monkeypatch.setenv("ONEWINDOW_DEMO_DEPARTMENTS", "甲局")
+    ui.data.config.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at.query_params["lang"] = "en"
+    at.run()
+    at.switch_page("pages/alerts.py").run()
+    assert not at.exception, at.exception
+    at.text_input(key="alerts-email").set_value("not an address")
+    at.button(key="alerts-save").click().run()
+    assert [e.value for e in at.error] == ["Not saved: check the e-mail address."]
+    at.text_input(key="alerts-email").set_value("me@center.gov")
+    at.checkbox(key="alerts-digest").uncheck()  # no digest
+    at.button(key="alerts-save").click().run()
+    assert [s.value for s in at.success] == ["Saved."]
+    saved = alerts.settings(center, Config())
+    (user,) = saved
+    assert saved[user].email == "me@center.gov" and not saved[user].digest
+    events = [(r.event, r.result) for r in AuditTrail(store_path(center.home)).records()]
+    assert ("alerts.settings", "refused") in events and ("alerts.settings", "ok") in events
+    ui.data.config.clear()

@@ -109,12 +109,12 @@ def test_every_load_and_report_export_is_audited(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     files = center_exports(tmp_path / "in", n=5)
     assert run_cli("load", *files, "--profile", write_profile(tmp_path), "--db", db).code == 0
-    shown = run_cli("report", "kpis", "--department", "税务局", "--db", db, "--format", "json")
+    shown = run_cli("report", "kpis", "--department", "市场监管局", "--db", db, "--format", "json")
     assert shown.code == 0
     records = AuditTrail(store_path(Path(str(db) + ".d"))).records()
     load, export = records[-2], records[-1]
     assert (load.event, load.target, load.result) == ("load", "run 1", "ok")
     assert load.actor.startswith("load:") and '"loaded": 32' in load.detail
     assert (export.event, export.target) == ("export", "report kpis")
-    assert '"departments": "(\'税务局\',)"' in export.detail
+    assert '"departments": "(\'市场监管局\',)"' in export.detail
     assert f'"rows": {len(json.loads(shown.out))}' in export.detail

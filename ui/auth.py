@@ -34,6 +34,7 @@ DEMO_ROLE, DEMO_DEPARTMENTS = "demo.role", "demo.departments"
 SECURITY_PAGES = (
     PageSpec("users", "pages/users.py", "security", "用户与角色", "Users & roles"),
     PageSpec("audit", "pages/audit.py", "security", "审计日志", "Audit trail"),
+    PageSpec("alerts", "pages/alerts.py", "supervisor", "我的提醒", "My alerts"),
 )
 
 # What each page needs.
@@ -49,6 +50,7 @@ PAGE_PERMS: dict[str, Perm] = {
     "data": Perm.DATA_HEALTH,
     "users": Perm.USERS,
     "audit": Perm.AUDIT,
+    "alerts": Perm.APPLICATIONS,
 }
 
 
