@@ -20,7 +20,7 @@ from metrics.filters import Filters
 from warehouse.sql import Params, execute
 
 # Raise when a builder's SQL changes: stored tables built by older code are then rebuilt.
-VERSION = 4
+VERSION = 5
 
 Builder = Callable[[WorkCalendar, Filters, str | None], tuple[str, Params]]
 

@@ -32,8 +32,9 @@ def aggregates_sql(cohort: str) -> str:
     )
 
 
-# `center`: the province's lake only (onewindow report --lake), where every row names its center.
-DIMENSIONS = ("none", "matter", "department", "window", "staff", "channel", "month", "center")
+DIMENSIONS = ("none", "matter", "department", "window", "staff", "channel", "month")
+# Only on the province's lake (onewindow report --lake), where every row names its center.
+LAKE_DIMENSIONS = ("center",)
 _DIM_COLUMN = {
     "matter": "matter_code",
     "department": "department",
