@@ -33,15 +33,12 @@ def aggregates_sql(cohort: str) -> str:
 
 
 DIMENSIONS = ("none", "matter", "department", "window", "staff", "channel", "month")
-# Only on the province's lake (onewindow report --lake), where every row names its center.
-LAKE_DIMENSIONS = ("center",)
 _DIM_COLUMN = {
     "matter": "matter_code",
     "department": "department",
     "window": "window_id",
     "staff": "staff",
     "channel": "channel",
-    "center": "center",
 }
 
 
@@ -134,11 +131,10 @@ def kpis(
                 WHERE {within("r.rated_at")}) GROUP BY key""",
     }
     # Tickets name no matter, department or channel: their figures exist only uncut by those.
-    if by in ("none", "window", "month", "center") and not app_cut:
+    if by in ("none", "window", "month") and not app_cut:
         ticket_key = {
             "none": "'all'",
             "window": "window_id",
-            "center": "center",
             "month": "strftime(issued_at AT TIME ZONE $zone, '%Y-%m')",
         }[by]
         cohorts["issued"] = f"""SELECT {ticket_key} AS key,

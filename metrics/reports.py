@@ -25,7 +25,6 @@ class Report:
     app_cuts: bool = True  # takes --matter, --department, --channel
     period: bool = True  # takes --from, --to
     reform_cut: bool = False  # takes --reform
-    lake_by: tuple[str, ...] = ()  # further --by dimensions on a lake (--lake), e.g. center
 
 
 REPORTS: dict[str, Report] = {}
@@ -37,10 +36,9 @@ def report(
     app_cuts: bool = True,
     period: bool = True,
     reform_cut: bool = False,
-    lake_by: tuple[str, ...] = (),
 ) -> Callable[[ReportFn], ReportFn]:
     def register(fn: ReportFn) -> ReportFn:
-        REPORTS[name] = Report(fn, by, app_cuts, period, reform_cut, lake_by)
+        REPORTS[name] = Report(fn, by, app_cuts, period, reform_cut)
         return fn
 
     return register
@@ -81,7 +79,7 @@ def _rework(
     return process.rework(con, WorkCalendar.from_config(config), filters)
 
 
-@report("kpis", by=kpis.DIMENSIONS, lake_by=kpis.LAKE_DIMENSIONS)
+@report("kpis", by=kpis.DIMENSIONS)
 def _kpis(
     con: duckdb.DuckDBPyConnection, filters: Filters, config: Config, by: str
 ) -> pl.DataFrame:

@@ -29,6 +29,7 @@ from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.reforms import UnknownReform
 from metrics.reports import REPORTS
+from onewindow import province
 from onewindow.config import Config, ConfigError, load_config
 from warehouse import Warehouse, WarehouseError
 
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("data/demo"),
         help="folder for the exports and truth.json (default data/demo)",
     )
+    province.demo_options(demo)
     _common(demo)
 
     schedule = sub.add_parser("schedule", help="run the configured jobs until stopped")
@@ -81,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="start the dashboard")
     serve.add_argument("--port", type=int, default=8501)
+    province.lake_options(serve)
     _common(serve)
 
     rep = sub.add_parser("report", help="print one metric table")
@@ -97,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--by", default="none", help="dimension to group by")
     rep.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    province.lake_options(rep)
     _common(rep)
+    province.add_parsers(sub)
     return parser
 
 
@@ -117,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "report": cmd_report,
             "serve": cmd_serve,
             "demo": cmd_demo,
+            **province.COMMANDS,
         }[args.command]
         return command(args, config, wh)
     except UsageError as exc:
@@ -197,6 +203,8 @@ def cmd_demo(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
     from etl import demo
 
     end = args.end or datetime.now(ZoneInfo(config.center.timezone)).date()
+    if args.centers is not None:
+        return province.cmd_demo_centers(args, config, end)
     files = demo.write_demo(
         args.out,
         seed=args.seed,
@@ -231,6 +239,7 @@ def cmd_serve(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
     # absolute(), not resolve(): the warehouse path is a symlink to the published copy, and the
     # app must open the link (which each ETL run swaps), not the copy it points at today.
     env = dict(os.environ, ONEWINDOW_DB=str(wh.path.absolute()))
+    env.update(province.serve_env(args))
     if args.config:
         env["ONEWINDOW_CONFIG_FILE"] = str(args.config.resolve())
     command = [
@@ -268,9 +277,10 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         )
     if args.reform and not chosen.reform_cut:
         raise UsageError(f"report {args.name} cannot be cut by reform; only report reforms can")
-    if args.by not in chosen.by:
+    by = chosen.by + (province.LAKE_BY if args.lake else ())
+    if args.by not in by:
         raise UsageError(
-            f"report {args.name} cannot be cut by {args.by!r}; choose one of {', '.join(chosen.by)}"
+            f"report {args.name} cannot be cut by {args.by!r}; choose one of {', '.join(by)}"
         )
     filters = Filters(
         start=args.start,
@@ -282,11 +292,16 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         staff=tuple(args.staff),
         reforms=tuple(args.reform),
     )
-    with wh.read() as con:
-        try:
-            frame = chosen.fn(con, filters, config, args.by)
-        except UnknownReform as exc:
-            raise UsageError(str(exc)) from None
+    try:
+        if args.by in province.LAKE_BY:
+            frame = province.by_center(
+                args, config, lambda con: chosen.fn(con, filters, config, "none")
+            )
+        else:
+            with province.store(args, config, wh).read() as con:
+                frame = chosen.fn(con, filters, config, args.by)
+    except UnknownReform as exc:
+        raise UsageError(str(exc)) from None
     print(render(frame, args.format), end="")
     return 0
 

@@ -23,6 +23,7 @@ from metrics.filters import Filters
 from metrics.freshness import Freshness, failed_files, freshness
 from onewindow.config import Config, Reform, load_config
 from warehouse import Warehouse
+from warehouse.lake import Lake
 
 T = TypeVar("T")
 
@@ -41,9 +42,17 @@ def warehouse() -> Warehouse:
     return Warehouse(config().warehouse_path())
 
 
+def store() -> Warehouse | Lake:
+    """What the pages read: the warehouse, or a province's lake (onewindow serve --lake)."""
+    lake = os.environ.get("ONEWINDOW_LAKE")
+    if lake:
+        return Lake(Path(lake), calendar(), os.environ.get("ONEWINDOW_LAKE_CENTER") or None)
+    return warehouse()
+
+
 def version() -> str | None:
     """Identifies the published copy and its content; None while there is no warehouse."""
-    wh = warehouse()
+    wh = store()
     if not wh.exists():
         return None
     published = wh.published()
@@ -51,7 +60,7 @@ def version() -> str | None:
 
 
 def _read(fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-    with warehouse().read() as con:
+    with store().read() as con:
         return fn(con)
 
 
