@@ -13,7 +13,6 @@ PySpark is the optional extra `onewindow[spark]`; this module imports it only wh
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -110,9 +109,8 @@ def _derive_center(spark: SparkSession, lake: Path, center: str, full: bool) -> 
     from pyspark.sql import functions as F
 
     with lk.center_lock(lake, center):
-        source = lk.state_digest(lk.read_state(lake, center))
         done = lk.read_state(lake, f"{center}.derived")
-        wanted = {"source": source, "version": str(derived.VERSION)}
+        wanted = lk.derive_input(lake, center)
         if not full and done.get("input") == wanted:
             counts = {t: int(n) for t, n in done.get("rows", {}).items()}
             return Derived(
@@ -168,13 +166,3 @@ def _publish_center(lake: Path, table: str, center: str, written: Path) -> None:
     for stale in sorted(p for p in home.iterdir() if p.name.startswith("month=")):
         if stale.name not in months:
             lk.remove(stale)
-
-
-def derived_frame(outcome: list[Derived]) -> Any:
-    import polars as pl
-
-    return pl.DataFrame([d.__dict__ for d in outcome])
-
-
-def describe(outcome: list[Derived]) -> str:
-    return json.dumps([d.__dict__ for d in outcome], ensure_ascii=False)

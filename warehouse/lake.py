@@ -166,6 +166,15 @@ def state_digest(state: dict[str, dict[str, str]]) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def derive_input(lake: Path, center: str) -> dict[str, str]:
+    """What a center's derived tables are computed from: its export and the code's version.
+    The derive records it; the reader and the next derive compare it."""
+    return {
+        "source": state_digest(read_state(lake, center)),
+        "version": str(derived.VERSION),
+    }
+
+
 # ----- export --------------------------------------------------------------------------------
 
 
@@ -416,10 +425,8 @@ class Lake:
 
     def _derived_with(self, center: str) -> bool:
         done = read_state(self.path, f"{center}.derived")
-        wanted = {"source": state_digest(read_state(self.path, center)), "version": ""}
-        wanted["version"] = str(derived.VERSION)
         return (
-            done.get("input") == wanted
+            done.get("input") == derive_input(self.path, center)
             and done.get("calendar", {}).get("json") == self.calendar.to_json()
         )
 
