@@ -48,6 +48,7 @@ DATA_FILE = "data.parquet"
 ALL = "all"  # month of a table without a time
 NONE = "none"  # month of a row whose time is unknown
 STATE = "_state"
+MONTHS_PER_SCAN = 6  # a full export reads a table once per half year of months
 
 # Canonical tables and the instant that places a row in a month (None: not by month).
 TABLES: dict[str, str | None] = {
@@ -260,18 +261,27 @@ def _export_table(
     before = old.get(table, {})
     written = rows = 0
     select = _columns(con, table)
-    for value, digest in sorted(summary.items()):
-        final = partition(lake, table, center, value)
-        if before.get(value) == digest and final.exists():
-            continue
-        query = f"SELECT {select} FROM {table} t WHERE {month} = $month"
-        frame = sql.frame(con, query, {**params, "month": value})
-        staged = staging(final)
-        staged.mkdir()
-        frame.write_parquet(staged / DATA_FILE)
-        publish(staged, final)
-        written += 1
-        rows += frame.height
+    changed = [
+        value
+        for value, digest in sorted(summary.items())
+        if before.get(value) != digest or not partition(lake, table, center, value).exists()
+    ]
+    # One scan per batch of months (the month of a row is computed once), split in Polars.
+    query = f"""SELECT * FROM (SELECT {month} AS ow_month, {select} FROM {table} t)
+        WHERE ow_month IN (SELECT unnest($months))"""
+    for start in range(0, len(changed), MONTHS_PER_SCAN):
+        batch = changed[start : start + MONTHS_PER_SCAN]
+        frame = sql.frame(con, query, {**params, "months": batch})
+        parts = frame.partition_by("ow_month", as_dict=True, include_key=False)
+        for value in batch:
+            part = parts.get((value,), frame.clear().drop("ow_month"))
+            final = partition(lake, table, center, value)
+            staged = staging(final)
+            staged.mkdir()
+            part.write_parquet(staged / DATA_FILE)
+            publish(staged, final)
+            written += 1
+            rows += part.height
     removed = 0
     for value in sorted(set(before) - set(summary)):
         final = partition(lake, table, center, value)
