@@ -190,8 +190,9 @@ class Written:
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """The table's columns; 128-bit integers (the event key) as text, which Parquet and
-    Spark lack."""
+    """The table's columns; 128-bit integers (the event key, an MD5) as 32 hex digits, since
+    Parquet and Spark have no 128-bit integer (a cast to VARCHAR writes decimal digits at
+    some 100 µs a row; printf is a hundred times faster)."""
     rows = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = $t "
         "ORDER BY column_index",
@@ -200,7 +201,9 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> str:
     out = []
     for column, kind in rows:
         quoted = '"' + column.replace('"', '""') + '"'
-        if kind in ("UHUGEINT", "HUGEINT", "JSON"):
+        if kind in ("UHUGEINT", "HUGEINT"):
+            out.append(f"printf('%032x', {quoted}) AS {quoted}")
+        elif kind == "JSON":
             out.append(f"{quoted}::VARCHAR AS {quoted}")
         else:
             out.append(quoted)
@@ -268,7 +271,7 @@ def _export_table(
     ]
     # One scan per batch of months (the month of a row is computed once), split in Polars.
     query = f"""SELECT * FROM (SELECT {month} AS ow_month, {select} FROM {table} t)
-        WHERE ow_month IN (SELECT unnest($months))"""
+        WHERE list_contains($months, ow_month)"""
     for start in range(0, len(changed), MONTHS_PER_SCAN):
         batch = changed[start : start + MONTHS_PER_SCAN]
         frame = sql.frame(con, query, {**params, "months": batch})
