@@ -46,7 +46,9 @@ class Derived:
     steps: int
 
 
-def session(master: str = "local[2]", app: str = "onewindow-derive") -> SparkSession:
+def session(
+    master: str = "local[2]", shuffle_partitions: int = 8, app: str = "onewindow-derive"
+) -> SparkSession:
     """A Spark session as the derive needs it: UTC session time (instants stay instants),
     Parquet timestamps as microseconds that DuckDB reads as TIMESTAMPTZ, no UI port."""
     try:
@@ -61,7 +63,7 @@ def session(master: str = "local[2]", app: str = "onewindow-derive") -> SparkSes
         .appName(app)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.ui.enabled", "false")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
@@ -72,8 +74,8 @@ def session(master: str = "local[2]", app: str = "onewindow-derive") -> SparkSes
 
 
 @contextmanager
-def spark_session(master: str = "local[2]") -> Iterator[SparkSession]:
-    spark = session(master)
+def spark_session(master: str = "local[2]", shuffle_partitions: int = 8) -> Iterator[SparkSession]:
+    spark = session(master, shuffle_partitions)
     try:
         yield spark
     finally:

@@ -46,6 +46,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     derive.add_argument(
         "--full", action="store_true", help="derive centers whose export did not change too"
     )
+    derive.add_argument(
+        "--shuffle-partitions",
+        type=int,
+        default=8,
+        help="spark.sql.shuffle.partitions (default 8; docs/scale.md sizes it)",
+    )
     _common(derive)
 
 
@@ -119,7 +125,7 @@ def cmd_spark(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
     from metrics import spark
     from onewindow.cli import format_table
 
-    with spark.spark_session(args.master) as session:
+    with spark.spark_session(args.master, args.shuffle_partitions) as session:
         outcome = spark.derive(session, args.lake, args.center or None, full=args.full)
     print(format_table(pl.DataFrame([d.__dict__ for d in outcome])))
     return 0
