@@ -19,7 +19,6 @@ from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from metrics.registry import KPIS as KPIS
 from metrics.registry import REGISTRY
-from metrics.registry import Kpi as Kpi
 from onewindow.config import Config
 from warehouse import sql
 from warehouse.sql import Params
