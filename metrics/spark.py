@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ def session(
 ) -> SparkSession:
     """A Spark session as the derive needs it: UTC session time (instants stay instants),
     Parquet timestamps as microseconds that DuckDB reads as TIMESTAMPTZ, no UI port."""
+    # PySpark warns about pandas 3 on import; the derive never converts to pandas.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - the extra is part of the test install
