@@ -19,6 +19,7 @@ import chinese_calendar
 import duckdb
 import polars as pl
 
+from metrics.dialect import seconds_between_sql
 from onewindow.config import Config
 
 VIEW = "ow_calendar"
@@ -156,7 +157,7 @@ class WorkCalendar:
 
     def within_sql(self, local: str) -> str:
         """Working seconds of the day elapsed at local timestamp `local` (a SQL expression)."""
-        tod = f"(epoch({local}) - epoch(date_trunc('day', {local})))"
+        tod = seconds_between_sql(f"date_trunc('day', {local})", local)
         return (
             " + ".join(f"greatest(0, least({tod}, {end}) - {start})" for start, end in self.spans)
             or "0"

@@ -21,7 +21,7 @@ from warehouse.errors import rollback
 from warehouse.sql import Params, execute
 
 # Raise when a builder's SQL changes: stored tables built by older code are then rebuilt.
-VERSION = 4
+VERSION = 5
 
 Builder = Callable[[WorkCalendar, Filters, str | None], tuple[str, Params]]
 

@@ -9,6 +9,7 @@ tie has in its file), as process-mining tools order them.
 from __future__ import annotations
 
 from metrics.calendar import WorkCalendar
+from metrics.dialect import arg_min_sql, day_sql, in_list_sql, local_sql, seconds_between_sql
 from metrics.filters import Filters
 from warehouse.sql import Params, merge
 
@@ -23,7 +24,8 @@ def _only(only: str | None, alias: str = "a") -> str:
 def _accepted_by(only: str | None = None) -> str:
     """The window and staff member of each application's first acceptance step."""
     return f"""
-        SELECT application_id, arg_min(window_id, ts) AS window_id, arg_min(staff, ts) AS staff
+        SELECT application_id, {arg_min_sql("window_id", "ts")} AS window_id,
+            {arg_min_sql("staff", "ts")} AS staff
         FROM events e WHERE stage = 'accept'{_only(only, "e")} GROUP BY application_id"""
 
 
@@ -49,9 +51,9 @@ def app_filter(
         (f"{alias}.channel", "f_channels"),
     ):
         if name in params:
-            parts.append(f"{column} IN (SELECT unnest(${name}))")
+            parts.append(in_list_sql(column, name))
     desk_parts = [
-        f"{column} IN (SELECT unnest(${name}))"
+        in_list_sql(column, name)
         for column, name in (("window_id", "f_windows"), ("staff", "f_staff"))
         if name in params
     ]
@@ -66,7 +68,7 @@ def app_filter(
 def events_sql(cal: WorkCalendar, filters: Filters, only: str | None = None) -> tuple[str, Params]:
     """Events of the filtered applications with their local time and W (working seconds)."""
     where, params = app_filter(filters)
-    local = "(e.ts AT TIME ZONE $zone)"
+    local = local_sql("e.ts")
     sql = f"""
         SELECT e.application_id, a.matter_code, m.department AS matter_department, a.channel,
             e.step, e.ts, e.stage, e.in_person, e.department, e.window_id, e.staff,
@@ -75,7 +77,7 @@ def events_sql(cal: WorkCalendar, filters: Filters, only: str | None = None) -> 
         FROM events e
         JOIN applications a USING (application_id)
         LEFT JOIN matters m ON m.matter_code = a.matter_code
-        JOIN ow_calendar c ON c.day = {local}::DATE
+        JOIN ow_calendar c ON c.day = {day_sql("e.ts")}
         WHERE {where}{_only(only)}"""
     return sql, {**params, "zone": cal.zone}
 
@@ -107,7 +109,7 @@ def facts_sql(cal: WorkCalendar, filters: Filters, only: str | None = None) -> t
             coalesce(a.window_id, x.window_id) AS window_id,
             coalesce(a.staff, x.staff) AS staff, a.submitted_at, p.first_event,
             p.last_event, p.first_day, p.last_day,
-            epoch(p.last_event) - epoch(p.first_event) AS duration_s,
+            {seconds_between_sql("p.first_event", "p.last_event")} AS duration_s,
             p.work_s / 3600.0 AS duration_work_h,
             coalesce(p.accept_event, a.accepted_at, a.submitted_at, p.first_event)
                 AS accepted_at,
@@ -129,13 +131,12 @@ def facts_sql(cal: WorkCalendar, filters: Filters, only: str | None = None) -> t
         dated AS (
             SELECT base.*, ca.wd_index AS accepted_wd, cc.wd_index AS completed_wd,
                 ca.is_working_day AS accepted_on_workday,
-                (accepted_at AT TIME ZONE $zone)::DATE AS accepted_day,
-                (completed_at AT TIME ZONE $zone)::DATE AS completed_day,
-                (coalesce(submitted_at, first_event) AT TIME ZONE $zone)::DATE
-                    AS submitted_day
+                {day_sql("accepted_at")} AS accepted_day,
+                {day_sql("completed_at")} AS completed_day,
+                {day_sql("coalesce(submitted_at, first_event)")} AS submitted_day
             FROM base
-            LEFT JOIN ow_calendar ca ON ca.day = (accepted_at AT TIME ZONE $zone)::DATE
-            LEFT JOIN ow_calendar cc ON cc.day = (completed_at AT TIME ZONE $zone)::DATE)
+            LEFT JOIN ow_calendar ca ON ca.day = {day_sql("accepted_at")}
+            LEFT JOIN ow_calendar cc ON cc.day = {day_sql("completed_at")})
         SELECT dated.*,
             completed_at IS NOT NULL AS completed,
             completed_wd - accepted_wd - suspended_workdays AS processing_workdays,
@@ -162,13 +163,13 @@ def transitions_sql(
         WITH ev AS ({ev})
         SELECT * FROM (
             SELECT application_id, matter_code, matter_department, channel,
-                step AS from_step, lead(step) OVER w AS to_step,
-                department AS from_department, lead(department) OVER w AS to_department,
-                ts AS from_ts, lead(ts) OVER w AS to_ts,
-                (lead(local_ts) OVER w)::DATE AS to_day,
-                epoch(lead(ts) OVER w) - epoch(ts) AS duration_s,
-                (lead(w) OVER w - w) / 3600.0 AS work_h
-            FROM ev WINDOW w AS (PARTITION BY application_id {ORDER}))
+                step AS from_step, lead(step) OVER win AS to_step,
+                department AS from_department, lead(department) OVER win AS to_department,
+                ts AS from_ts, lead(ts) OVER win AS to_ts,
+                (lead(local_ts) OVER win)::DATE AS to_day,
+                {seconds_between_sql("ts", "lead(ts) OVER win")} AS duration_s,
+                ((lead(w) OVER win) - w) / 3600.0 AS work_h
+            FROM ev WINDOW win AS (PARTITION BY application_id {ORDER}))
         WHERE to_step IS NOT NULL"""
     return sql, params
 
@@ -181,8 +182,8 @@ def steps_sql(cal: WorkCalendar, filters: Filters, only: str | None = None) -> t
     sql = f"""
         SELECT e.application_id, a.matter_code, m.department AS matter_department, a.channel,
             e.step, e.staff, e.department, e.window_id, e.ts,
-            (e.ts AT TIME ZONE $zone)::DATE AS day,
-            epoch(e.ts) - epoch(e.started_at) AS step_s,
+            {day_sql("e.ts")} AS day,
+            {seconds_between_sql("e.started_at", "e.ts")} AS step_s,
             row_number() OVER (
                 PARTITION BY e.application_id, e.step ORDER BY e.ts, e.file_id, e.source_row
             ) AS occurrence,

@@ -8,9 +8,7 @@ period; open figures are as of the period's end. Formulas: docs/metrics.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -19,94 +17,19 @@ import polars as pl
 from metrics import derived
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
+from metrics.registry import KPIS as KPIS
+from metrics.registry import REGISTRY
 from onewindow.config import Config
 from warehouse import sql
 from warehouse.sql import Params
 
-Better = Literal["higher", "lower", "none"]
 
-
-@dataclass(frozen=True)
-class Kpi:
-    name: str
-    zh: str
-    en: str
-    cohort: str
-    better: Better
-
-
-def _k(name: str, zh: str, en: str, cohort: str, better: Better = "higher") -> Kpi:
-    return Kpi(name, zh, en, cohort, better)
-
-
-KPIS: dict[str, Kpi] = {
-    k.name: k
-    for k in (
-        _k("submitted", "申请件数", "Submitted", "submitted", "none"),
-        _k("online_rate", "网上办理率", "Online rate", "submitted"),
-        _k("fully_online_rate", "全程网办率", "Fully-online rate", "submitted"),
-        _k("trips_mean", "平均跑动次数", "Mean trips", "submitted", "lower"),
-        _k("at_most_once_rate", "最多跑一次实现率", "At-most-once rate", "submitted"),
-        _k("zero_trip_rate", "零跑动率", "Zero-trip rate", "submitted"),
-        _k("materials_mean", "平均提交材料数", "Mean materials", "submitted", "lower"),
-        _k("accepted", "受理件数", "Accepted", "accepted", "none"),
-        _k("completion_rate", "办结率", "Completion rate", "accepted"),
-        _k("completed", "办结件数", "Completed", "completed", "none"),
-        _k(
-            "processing_workdays_mean",
-            "平均办理时长（工作日）",
-            "Mean processing working days",
-            "completed",
-            "lower",
-        ),
-        _k(
-            "processing_workdays_median",
-            "办理时长中位数（工作日）",
-            "Median processing working days",
-            "completed",
-            "lower",
-        ),
-        _k(
-            "processing_workdays_p90",
-            "办理时长P90（工作日）",
-            "P90 processing working days",
-            "completed",
-            "lower",
-        ),
-        _k(
-            "processing_hours_mean",
-            "平均办理时长（小时）",
-            "Mean processing hours",
-            "completed",
-            "lower",
-        ),
-        _k("on_time_rate", "按时办结率", "On-time rate", "completed"),
-        _k("overdue", "超期件数", "Overdue", "completed", "lower"),
-        _k("speedup_statutory", "法定提速率", "Speed-up vs statutory limit", "completed"),
-        _k("speedup_promised", "承诺提速率", "Speed-up vs promised limit", "completed"),
-        _k("instant_share", "即办件占比", "Instant share", "completed"),
-        _k("rating_coverage", "评价覆盖率", "Rating coverage", "completed"),
-        _k("open", "在办件数", "Open", "open", "none"),
-        _k("open_yellow_cards", "黄牌（在办）", "Open yellow cards", "open", "lower"),
-        _k("open_red_cards", "红牌（在办）", "Open red cards", "open", "lower"),
-        _k("ratings", "评价数", "Ratings", "rated", "none"),
-        _k("good_review_rate", "好评率", "Good-review rate", "rated"),
-        _k("bad_reviews", "差评数", "Bad reviews", "rated", "lower"),
-        _k("rectification_rate", "差评整改率", "Rectification rate", "rated"),
-        _k("tickets", "取号数", "Queue tickets", "issued", "none"),
-        _k("wait_mean_min", "平均等候时长（分钟）", "Mean wait (min)", "issued", "lower"),
-        _k("wait_p90_min", "等候时长P90（分钟）", "P90 wait (min)", "issued", "lower"),
-        _k("wait_within_target_rate", "等候达标率", "Waits within target", "issued"),
-        _k("no_show_rate", "过号率", "No-show rate", "issued", "lower"),
-        _k(
-            "service_mean_min",
-            "平均办理时长（窗口，分钟）",
-            "Mean service time (min)",
-            "issued",
-            "lower",
-        ),
+def aggregates_sql(cohort: str) -> str:
+    """The cohort's KPIs as SELECT items, from the registry."""
+    return ",\n                ".join(
+        f"{k.aggregate} AS {k.name}" for k in REGISTRY if k.cohort == cohort
     )
-}
+
 
 DIMENSIONS = ("none", "matter", "department", "window", "staff", "channel", "month")
 _DIM_COLUMN = {
@@ -184,51 +107,27 @@ def kpis(
     )
     cohorts = {
         "submitted": f"""SELECT {key(sub_date)} AS key,
-                count(*) AS submitted,
-                avg((channel IN ('online', 'mobile'))::INT) AS online_rate,
-                avg(fully_online::INT) AS fully_online_rate,
-                avg(trips) AS trips_mean,
-                avg((trips <= 1)::INT) AS at_most_once_rate,
-                avg((trips = 0)::INT) AS zero_trip_rate,
-                avg(materials_submitted) AS materials_mean
+                {aggregates_sql("submitted")}
             FROM f WHERE {within(sub_date)} GROUP BY key""",
-        "accepted": f"""SELECT {key("accepted_at")} AS key, count(*) AS accepted,
-                avg(CASE WHEN completed_at < $as_of THEN 1 ELSE 0 END) AS completion_rate
+        "accepted": f"""SELECT {key("accepted_at")} AS key,
+                {aggregates_sql("accepted")}
             FROM f WHERE {within("accepted_at")} GROUP BY key""",
-        "completed": f"""SELECT {key("completed_at")} AS key, count(*) AS completed,
-                avg(processing_workdays) AS processing_workdays_mean,
-                median(processing_workdays) AS processing_workdays_median,
-                quantile_cont(processing_workdays, 0.9) AS processing_workdays_p90,
-                avg(epoch(completed_at) - epoch(accepted_at)) / 3600 AS processing_hours_mean,
-                avg(on_time::INT) AS on_time_rate,
-                count(*) FILTER (WHERE NOT on_time) AS overdue,
-                (sum(statutory_limit_days) FILTER (WHERE statutory_limit_days IS NOT NULL)
-                 - sum(processing_workdays) FILTER (WHERE statutory_limit_days IS NOT NULL))
-                 / nullif(sum(statutory_limit_days), 0) AS speedup_statutory,
-                (sum(promised_limit_days) FILTER (WHERE promised_limit_days IS NOT NULL)
-                 - sum(processing_workdays) FILTER (WHERE promised_limit_days IS NOT NULL))
-                 / nullif(sum(promised_limit_days), 0) AS speedup_promised,
-                avg(instant::INT) AS instant_share,
-                avg((application_id IN (SELECT application_id FROM evaluations))::INT)
-                    AS rating_coverage
+        "completed": f"""SELECT {key("completed_at")} AS key,
+                {aggregates_sql("completed")}
             FROM f WHERE {within("completed_at")} GROUP BY key""",
         "open": f"""SELECT {
             key("($as_of::TIMESTAMPTZ - INTERVAL 1 MICROSECOND)") if by == "month" else key("")
         } AS key,
-                count(*) AS open,
-                count(*) FILTER (WHERE card = 'yellow') AS open_yellow_cards,
-                count(*) FILTER (WHERE card = 'red') AS open_red_cards
+                {aggregates_sql("open")}
             FROM ({cards}) GROUP BY key""",
-        "rated": f"""SELECT {key("r.rated_at", "f.")} AS key, count(*) AS ratings,
-                avg((r.rating >= $good_from)::INT) AS good_review_rate,
-                count(*) FILTER (WHERE r.rating <= 2) AS bad_reviews,
-                avg(CASE WHEN r.rating <= 2 THEN (r.rectified_at IS NOT NULL AND
+        "rated": f"""SELECT key, {aggregates_sql("rated")}
+            FROM (SELECT {key("r.rated_at", "f.")} AS key, r.rating, r.rectified_at,
                     {cal.work_seconds_sql(local, "cr")} - {cal.work_seconds_sql(rated_local, "ca")}
-                    <= $rectify_s)::INT END) AS rectification_rate
-            FROM {rated_from}
-            JOIN ow_calendar ca ON ca.day = {rated_local}::DATE
-            LEFT JOIN ow_calendar cr ON cr.day = {local}::DATE
-            WHERE {within("r.rated_at")} GROUP BY key""",
+                        AS rectify_work_s
+                FROM {rated_from}
+                JOIN ow_calendar ca ON ca.day = {rated_local}::DATE
+                LEFT JOIN ow_calendar cr ON cr.day = {local}::DATE
+                WHERE {within("r.rated_at")}) GROUP BY key""",
     }
     # Tickets name no matter, department or channel: their figures exist only uncut by those.
     if by in ("none", "window", "month") and not app_cut:
@@ -237,12 +136,8 @@ def kpis(
             "window": "window_id",
             "month": "strftime(issued_at AT TIME ZONE $zone, '%Y-%m')",
         }[by]
-        cohorts["issued"] = f"""SELECT {ticket_key} AS key, count(*) AS tickets,
-                avg(wait_min) AS wait_mean_min,
-                quantile_cont(wait_min, 0.9) AS wait_p90_min,
-                avg((wait_min <= $wait_target_min)::INT) AS wait_within_target_rate,
-                avg((outcome = 'no_show')::INT) AS no_show_rate,
-                avg(epoch(service_end) - epoch(service_start)) / 60 AS service_mean_min
+        cohorts["issued"] = f"""SELECT {ticket_key} AS key,
+                {aggregates_sql("issued")}
             FROM (SELECT *, (epoch(called_at) - epoch(issued_at)) / 60 AS wait_min
                   FROM tickets) WHERE {within("issued_at")} GROUP BY key"""
     if only:

@@ -28,7 +28,7 @@ from metrics import bootstrap, derived
 from metrics.bootstrap import Stat
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
-from metrics.kpis import KPIS
+from metrics.registry import KPIS, MEASURED
 from onewindow.config import Config, Reform
 from warehouse import sql
 
@@ -48,20 +48,11 @@ class Measure:
     stat: Stat
 
 
-# Per-application forms of the KPIs of metrics/kpis.py (same cohorts, same formulas; but the
+# Per-application forms of the KPIs (metrics/registry.py: same cohorts, same formulas; but the
 # good-review rate is each application's share of good ratings, averaged over applications,
 # the unit the bootstrap resamples, where kpis averages over ratings).
-MEASURES: tuple[Measure, ...] = (
-    Measure("processing_workdays_median", "processing_workdays::DOUBLE", "median"),
-    Measure("processing_workdays_mean", "processing_workdays::DOUBLE", "mean"),
-    Measure("on_time_rate", "on_time::DOUBLE", "mean"),
-    Measure("online_rate", "(channel IN ('online', 'mobile'))::DOUBLE", "mean"),
-    Measure("fully_online_rate", "fully_online::DOUBLE", "mean"),
-    Measure("trips_mean", "trips::DOUBLE", "mean"),
-    Measure("at_most_once_rate", "(trips <= 1)::DOUBLE", "mean"),
-    Measure("zero_trip_rate", "(trips = 0)::DOUBLE", "mean"),
-    Measure("materials_mean", "materials_submitted::DOUBLE", "mean"),
-    Measure("good_review_rate", "good", "mean"),
+MEASURES: tuple[Measure, ...] = tuple(
+    Measure(k.name, k.measure.value, k.measure.stat) for k in MEASURED if k.measure
 )
 MEASURE = {m.kpi: m for m in MEASURES}
 

@@ -15,8 +15,8 @@ from typing import Literal
 
 import polars as pl
 
-from metrics.kpis import KPIS
 from metrics.reforms import MIN_CELL, Control
+from metrics.registry import KPIS, MEASURED, Kpi
 
 Lang = Literal["zh", "en"]
 Kind = Literal["time", "count", "rate"]
@@ -33,22 +33,19 @@ class Phrase:
     decimals: int = 1
 
 
-PHRASES: dict[str, Phrase] = {
-    "processing_workdays_median": Phrase(
-        "median processing time", "办理时长中位数", "time", " working days", " 个工作日", 1.0
-    ),
-    "processing_workdays_mean": Phrase(
-        "mean processing time", "平均办理时长", "time", " working days", " 个工作日", 1.0, 2
-    ),
-    "on_time_rate": Phrase("the on-time rate", "按时办结率", "rate"),
-    "online_rate": Phrase("the online rate", "网上办理率", "rate"),
-    "fully_online_rate": Phrase("the fully-online rate", "全程网办率", "rate"),
-    "trips_mean": Phrase("mean trips", "平均跑动次数", "count", " trips", " 次", 1.0, 2),
-    "at_most_once_rate": Phrase("the at-most-once rate", "最多跑一次实现率", "rate"),
-    "zero_trip_rate": Phrase("the zero-trip rate", "零跑动率", "rate"),
-    "materials_mean": Phrase("mean materials submitted", "平均提交材料数", "count", "", " 份", 1.0),
-    "good_review_rate": Phrase("the good-review rate", "好评率", "rate"),
-}
+_PHRASE_KIND: dict[str, Kind] = {"workdays": "time", "rate": "rate"}
+
+
+def _phrase(kpi: Kpi) -> Phrase:
+    """A KPI's wording from the registry (metrics/registry.py); rates in percentage points."""
+    w = kpi.wording
+    assert w is not None
+    kind = _PHRASE_KIND.get(kpi.kind, "count")
+    scale = 100.0 if kind == "rate" else 1.0
+    return Phrase(w.en, w.zh, kind, w.unit_en, w.unit_zh, scale, w.decimals)
+
+
+PHRASES: dict[str, Phrase] = {k.name: _phrase(k) for k in MEASURED}
 
 _ZH_VERBS: dict[Kind, tuple[str, str]] = {  # (fell, rose)
     "time": ("缩短", "延长"),

@@ -36,6 +36,7 @@ from metrics.catalog import check_filters
 from metrics.filters import Filters
 from metrics.reforms import UnknownReform
 from metrics.reports import REPORTS
+from onewindow import province
 from onewindow.audit import AuditTrail
 from onewindow.auth import Accounts, AuthError
 from onewindow.config import Config, ConfigError, load_config
@@ -110,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("data/demo"),
         help="folder for the exports and truth.json (default data/demo)",
     )
+    province.demo_options(demo)
     _common(demo)
 
     schedule = sub.add_parser("schedule", help="run the configured jobs until stopped")
@@ -127,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
         help="demo mode (only for a demo warehouse on a loopback address); default: demo mode "
         "for a demo warehouse without an administrator account",
     )
+    province.lake_options(serve)
     _common(serve)
 
     users = sub.add_parser("users", help="local accounts and their roles")
@@ -181,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--by", default="none", help="dimension to group by")
     rep.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    province.lake_options(rep)
     _common(rep)
 
     monthly = sub.add_parser("monthly", help="write the monthly report: an A4 PDF and a workbook")
@@ -189,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     monthly.add_argument("--lang", choices=["zh", "en"], default="zh")
     monthly.add_argument("--out", type=Path, required=True, help="folder for the two files")
     _common(monthly)
+    province.add_parsers(sub)
     return parser
 
 
@@ -212,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "monthly": cmd_monthly,
             "users": cmd_users,
             "audit": cmd_audit,
+            **province.COMMANDS,
         }[args.command]
         return command(args, config, wh)
     except UsageError as exc:
@@ -320,6 +326,8 @@ def cmd_demo(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
     from etl import demo
 
     end = args.end or datetime.now(ZoneInfo(config.center.timezone)).date()
+    if args.centers is not None:
+        return province.cmd_demo_centers(args, config, end)
     files = demo.write_demo(
         args.out,
         seed=args.seed,
@@ -365,6 +373,7 @@ def cmd_serve(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         ONEWINDOW_AUTH=chosen.mode,
         STREAMLIT_SERVER_COOKIE_SECRET=chosen.cookie_secret,
     )
+    env.update(province.serve_env(args))
     if args.config:
         env["ONEWINDOW_CONFIG_FILE"] = str(args.config.resolve())
     print(f"serving in {chosen.mode} mode on http://{chosen.address}:{args.port}", flush=True)
@@ -501,9 +510,10 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         raise UsageError(f"report {args.name} {why}; --from and --to do not apply")
     if args.reform and not chosen.reform_cut:
         raise UsageError(f"report {args.name} cannot be cut by reform; only report reforms can")
-    if args.by not in chosen.by:
+    by = chosen.by + (province.LAKE_BY if args.lake else ())
+    if args.by not in by:
         raise UsageError(
-            f"report {args.name} cannot be cut by {args.by!r}; choose one of {', '.join(chosen.by)}"
+            f"report {args.name} cannot be cut by {args.by!r}; choose one of {', '.join(by)}"
         )
     filters = Filters(
         start=args.start,
@@ -515,14 +525,19 @@ def cmd_report(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         staff=tuple(args.staff),
         reforms=tuple(args.reform),
     )
-    with wh.read() as con:
-        problems = check_filters(con, filters)
-        if problems:  # reported, never widened to the whole center nor narrowed to nothing
-            raise UsageError("; ".join(p.sentence() for p in problems))
-        try:
-            frame = chosen.fn(con, filters, config, args.by)
-        except UnknownReform as exc:
-            raise UsageError(str(exc)) from None
+    try:
+        if args.by in province.LAKE_BY:
+            frame = province.by_center(
+                args, config, lambda con: chosen.fn(con, filters, config, "none")
+            )
+        else:
+            with province.store(args, config, wh).read() as con:
+                problems = check_filters(con, filters)
+                if problems:  # reported, never widened to the whole center nor narrowed
+                    raise UsageError("; ".join(p.sentence() for p in problems))
+                frame = chosen.fn(con, filters, config, args.by)
+    except UnknownReform as exc:
+        raise UsageError(str(exc)) from None
     print(render(frame, args.format), end="")
     AuditTrail(store_path(wh.home)).record(
         _actor(),

@@ -65,3 +65,21 @@ def test_the_readme_gives_exactly_two_setup_commands() -> None:
     assert [b.strip() for b in blocks] == ["bash scripts/serve", "bash scripts/test"]
     ci = (DOCS.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "bash scripts/test" in ci
+
+
+def test_every_kpi_has_its_generated_row_and_wording() -> None:
+    """The KPI table of docs/metrics.md is the registry's (python -m metrics.registry), and
+    every KPI reads in both languages; a KPI the reform analysis measures has its sentence
+    wording in both."""
+    from metrics.registry import REGISTRY, docs_block, stored_block
+
+    text = (DOCS / "metrics.md").read_text(encoding="utf-8")
+    assert stored_block(text) == docs_block(), "run python -m metrics.registry"
+    missing = [k.name for k in REGISTRY if f"| `{k.name}` | {k.zh} | {k.en} |" not in text]
+    assert missing == []
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for k in REGISTRY:
+        assert cjk.search(k.zh) and k.en.strip() and not cjk.search(k.en), k.name
+        if k.measure is not None:
+            assert k.wording is not None, k.name
+            assert cjk.search(k.wording.zh) and k.wording.en.strip(), k.name

@@ -41,6 +41,7 @@ from onewindow.roles import Perm
 from onewindow.store import store_path
 from ui import session
 from warehouse import CopyHealth, Warehouse, WarehouseError
+from warehouse.lake import Lake
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -97,13 +98,22 @@ def warehouse() -> Warehouse:
     return Warehouse(config().warehouse_path())
 
 
+def store() -> Warehouse | Lake:
+    """What the pages read: the warehouse, or a province's lake (onewindow serve --lake)."""
+    lake = os.environ.get("ONEWINDOW_LAKE")
+    if lake:
+        return Lake(Path(lake), calendar(), os.environ.get("ONEWINDOW_LAKE_CENTER") or None)
+    return warehouse()
+
+
 def version() -> str | None:
     """Identifies the published copy and its content; None while there is no warehouse."""
-    wh = warehouse()
+    wh = store()
     if not wh.exists():
         return None
     try:
-        copy = wh.reading_copy()  # the other copy while the published one is damaged
+        # The other copy while the published one is damaged; a lake has one.
+        copy = wh.reading_copy() if isinstance(wh, Warehouse) else wh.published()
     except WarehouseError:
         copy = wh.published()  # reading says why, inside the page's guard
     try:
@@ -119,7 +129,7 @@ def copies() -> list[CopyHealth]:
 
 
 def _read(fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-    with warehouse().read() as con:
+    with store().read() as con:
         return fn(con)
 
 

@@ -7,30 +7,10 @@ import math
 from datetime import date, datetime
 from typing import Literal
 
+from metrics.registry import KPIS
+
 Lang = Literal["zh", "en"]
 
-# How each KPI's value reads: a share, a count, a number of working days, minutes or trips.
-_KIND = {
-    "submitted": "count",
-    "accepted": "count",
-    "completed": "count",
-    "open": "count",
-    "overdue": "count",
-    "open_yellow_cards": "count",
-    "open_red_cards": "count",
-    "ratings": "count",
-    "bad_reviews": "count",
-    "tickets": "count",
-    "processing_workdays_mean": "workdays",
-    "processing_workdays_median": "workdays",
-    "processing_workdays_p90": "workdays",
-    "processing_hours_mean": "hours",
-    "trips_mean": "decimal",
-    "materials_mean": "decimal",
-    "wait_mean_min": "minutes",
-    "wait_p90_min": "minutes",
-    "service_mean_min": "minutes",
-}
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 DASH = "—"
 
@@ -57,7 +37,9 @@ def pct(value: float | None, places: int = 1) -> str:
 
 
 def kind(kpi: str) -> str:
-    return _KIND.get(kpi, "rate")
+    """How a KPI's value reads (metrics/registry.py): rate, count, workdays, hours, minutes
+    or decimal."""
+    return KPIS[kpi].kind if kpi in KPIS else "rate"
 
 
 def kpi_value(kpi: str, value: float | None, lang: Lang) -> str:

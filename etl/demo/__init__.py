@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -24,9 +25,41 @@ DEFAULT_APPLICATIONS = 40_000
 DEFAULT_MONTHS = 24
 
 
-def write_demo(out: Path, *, seed: int, applications: int, months: int, end: date) -> list[Path]:
-    """Writes the exports and truth.json into `out`; returns the export files."""
-    return write_exports(generate(seed, applications, months, end), out, end)
+def write_demo(
+    out: Path, *, seed: int, applications: int, months: int, end: date, center: int = 0
+) -> list[Path]:
+    """Writes the exports and truth.json into `out`; returns the export files. `center`
+    numbers a province's demo centers: each plants its effects elsewhere (Plan.for_period)
+    and has its own application ids."""
+    region = "4412" if center == 0 else f"44{20 + center:02d}"
+    demo = generate(seed, applications, months, end, variant=center, region=region)
+    return write_exports(demo, out, end)
+
+
+@dataclass(frozen=True)
+class CenterSpec:
+    name: str
+    seed: int
+    applications: int
+
+
+CITIES = ("肇庆", "广州", "深圳", "佛山", "东莞", "中山", "江门", "湛江", "汕头", "韶关")
+
+
+def centers(n: int, seed: int, applications: int | None) -> list[CenterSpec]:
+    """A province of n demo centers: different names, seeds and sizes (the first the size
+    asked for, the others from half to one and a half times it)."""
+    if n < 1:
+        raise ValueError("--centers must be at least 1")
+    size = applications or DEFAULT_APPLICATIONS
+    specs = []
+    for i in range(n):
+        city = CITIES[i % len(CITIES)] + (str(i // len(CITIES) + 1) if i >= len(CITIES) else "")
+        scale = 1.0 if i == 0 else 0.5 + (i * 0.37) % 1.0
+        specs.append(
+            CenterSpec(f"{city}市政务服务中心", seed + 101 * i, max(50, int(size * scale)))
+        )
+    return specs
 
 
 # The demo's people are made up: its secret may be known. Real loads need a configured one.

@@ -8,7 +8,7 @@ counterfactual outcomes from the same random numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -85,15 +85,37 @@ class Plan:
     overdue_count: int = 40
 
     @classmethod
-    def for_period(cls, end: date, months: int) -> Plan:
+    def for_period(cls, end: date, months: int, variant: int = 0) -> Plan:
+        """Variant 0 is the demo center; the province's other centers (onewindow demo
+        --centers) plant their bottleneck, slow staff member and overdue matter elsewhere,
+        with other strengths."""
         start = _month_start(end, -months + 1)
-        return cls(
+        plan = cls(
             start=start,
             end=end,
             reform_a_date=_month_start(end, -months // 2 + 1),
             reform_b_date=_month_start(end, -months // 3 + 1),
-            bottleneck_month=_month_start(end, -4),
+            bottleneck_month=_month_start(end, -4 - variant % 3),
         )
+        if variant == 0:
+            return plan
+        pick = VARIANTS[(variant - 1) % len(VARIANTS)]
+        return replace(
+            plan,
+            bottleneck_matter=pick[0],
+            slow_staff=pick[1],
+            overdue_matter=pick[2],
+            bottleneck_factor=3.0 + variant % 4,
+            slow_factor=1.5 + 0.25 * (variant % 3),
+        )
+
+
+# The other centers' planted bottleneck matter, slow staff member and overdue matter.
+VARIANTS = (
+    ("M-NR-003", "HR-03", "M-NR-002"),
+    ("M-SC-001", "HR-02", "M-TAX-001"),
+    ("M-HR-001", "HR-04", "M-SC-004"),
+)
 
 
 def _month_start(day: date, shift: int) -> date:
@@ -111,9 +133,13 @@ class Demo:
     truth: dict[str, Any] = field(default_factory=dict)
 
 
-def generate(seed: int, applications: int, months: int, end: date) -> Demo:
+def generate(
+    seed: int, applications: int, months: int, end: date, variant: int = 0, region: str = "4412"
+) -> Demo:
+    """`region`: the administrative division code that begins every application id (办件编号),
+    so the ids of a province's centers never collide."""
     rng = np.random.default_rng(seed)
-    plan = Plan.for_period(end, months)
+    plan = Plan.for_period(end, months, variant)
     clock = WorkClock(plan.start, end + timedelta(days=400))
     n = applications
     cat = _catalog_arrays()
@@ -311,7 +337,7 @@ def generate(seed: int, applications: int, months: int, end: date) -> Demo:
         treated_a, np.maximum(1, np.round(materials_cf * 0.6)), materials_cf
     ).astype(np.int64)
 
-    app_ids = np.char.add("4412", np.char.zfill(np.arange(1, n + 1).astype(str), 10))
+    app_ids = np.char.add(region, np.char.zfill(np.arange(1, n + 1).astype(str), 10))
     # The reform's true effect over the analysis window a reform officer uses by default
     # (90 days from the effective date), where the growing background online share matters.
     window_a = treated_a & (day_date < np.datetime64(plan.reform_a_date + timedelta(days=90)))
@@ -517,6 +543,8 @@ def _to_local(utc: np.ndarray) -> np.ndarray:
 
 def _local_text(local: np.ndarray) -> np.ndarray:
     text = np.datetime_as_string(local.astype("datetime64[s]"), unit="s")
+    if text.size == 0:  # a small center may have no step of a kind (numpy cannot replace)
+        return text
     return np.char.replace(text, "T", " ")
 
 
