@@ -36,6 +36,7 @@ def show() -> None:
             tr("alerts.webhook", lang),
             [none, *hooks],
             index=1 + hooks.index(mine.webhook) if mine and mine.webhook in hooks else 0,
+            placeholder=tr("filters.choose", lang),
         )
         new_cards = st.checkbox(
             tr("alerts.new_cards", lang),

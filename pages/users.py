@@ -47,7 +47,12 @@ def show() -> None:
         st.subheader(tr("users.add", lang))
         username = st.text_input(tr("users.username", lang), key="user-add-name")
         name = st.text_input(tr("users.name", lang), key="user-add-display")
-        picked = st.multiselect(tr("users.roles", lang), roles, key="user-add-roles")
+        picked = st.multiselect(
+            tr("users.roles", lang),
+            roles,
+            key="user-add-roles",
+            placeholder=tr("filters.choose", lang),
+        )
         deps = st.text_input(tr("users.departments", lang), key="user-add-deps")
         wins = st.text_input(tr("users.windows", lang), key="user-add-wins")
         added = st.form_submit_button(tr("users.save", lang), key="user-add-go")
@@ -61,11 +66,17 @@ def show() -> None:
         return
     st.subheader(tr("users.set_roles", lang))
     names = [a.username for a in listed]
-    user = st.selectbox(tr("users.pick", lang), names, key="user-pick")
+    user = st.selectbox(
+        tr("users.pick", lang), names, key="user-pick", placeholder=tr("filters.choose", lang)
+    )
     current = next(a for a in listed if a.username == user)
     with st.form(f"user-roles-{user}"):
         new_roles = st.multiselect(
-            tr("users.roles", lang), roles, default=list(current.roles), key=f"user-roles-{user}-r"
+            tr("users.roles", lang),
+            roles,
+            default=list(current.roles),
+            key=f"user-roles-{user}-r",
+            placeholder=tr("filters.choose", lang),
         )
         new_deps = st.text_input(tr("users.departments", lang), ", ".join(current.departments))
         new_wins = st.text_input(tr("users.windows", lang), ", ".join(current.windows))

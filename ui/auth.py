@@ -129,6 +129,7 @@ def _demo(lang: Lang) -> Principal:
             options,
             key=DEMO_ROLE,
             format_func=lambda n: " + ".join(_role_title(r, lang) for r in n.split("+")),
+            placeholder=tr("filters.choose", lang),
         )
         roles = frozenset(picked.split("+"))
         departments: Sequence[str] = ()
@@ -141,6 +142,7 @@ def _demo(lang: Lang) -> Principal:
                 known,
                 default=[d for d in asked if d in known] or known[:1],
                 key=DEMO_DEPARTMENTS,
+                placeholder=tr("filters.choose", lang),
             )
     return Principal("demo", roles, frozenset(departments), demo=True)
 

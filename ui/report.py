@@ -41,6 +41,7 @@ def box(view: View, version: str) -> None:
         choices,
         format_func=lambda m: month(f"{m:%Y-%m}", lang),
         key="monthly-month",
+        placeholder=tr("filters.choose", lang),
     )
     key = f"monthly-{chosen:%Y-%m}-{lang}-{version}"
     if st.button(tr("monthly.build", lang), key="monthly-build"):
