@@ -483,6 +483,8 @@ def _data_page(db: Path, monkeypatch: pytest.MonkeyPatch, lang: str) -> AppTest:
 
     monkeypatch.setenv("ONEWINDOW_DB", str(db))
     monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("ONEWINDOW_AUTH", "demo")  # signed in as the data steward
+    monkeypatch.setenv("ONEWINDOW_DEMO_ROLES", "data_steward")
     ui.data.config.clear()
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["lang"] = lang

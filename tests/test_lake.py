@@ -203,6 +203,8 @@ def test_every_page_works_on_the_lake(
     app = str(Path(__file__).resolve().parents[1] / "app.py")
     monkeypatch.setenv("ONEWINDOW_DB", str(tmp_path / "none.duckdb"))
     monkeypatch.setenv("ONEWINDOW_LAKE", str(lake))
+    monkeypatch.setenv("ONEWINDOW_AUTH", "demo")  # the province's director
+    monkeypatch.setenv("ONEWINDOW_DEMO_ROLES", "director,reform_officer,data_steward")
     monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
     for center in (None, "广州市政务服务中心"):
         if center:

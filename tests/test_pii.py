@@ -122,7 +122,7 @@ def test_no_planted_number_is_found_in_clear_anywhere(tmp_path: Path) -> None:
     profile = write_profile(tmp_path)
     db = tmp_path / "data" / "warehouse.duckdb"
     ran = run_cli("load", *files, "--profile", profile, "--db", db)
-    assert ran.code == 1  # the header-less export failed, the rest loaded
+    assert ran.code == 3  # published; the header-less export failed, the rest loaded
     assert "applications_noheader.csv" in ran.out and "failed" in ran.out
     assert "duplicate column name(s) '[ID]'" in ran.out
     wh = Warehouse(db)
