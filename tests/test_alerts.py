@@ -313,7 +313,7 @@ def test_a_receiver_failing_twice_gets_the_alert_once(
 
 
 def test_a_receiver_that_never_answers_leaves_a_recorded_failure(
-    center: Warehouse, tmp_path: Path, center_profile: Profile
+    center: Warehouse, tmp_path: Path, center_profile: Profile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     r = Receiver(hang=True)
     _three_red(center, tmp_path, center_profile)
@@ -332,6 +332,25 @@ def test_a_receiver_that_never_answers_leaves_a_recorded_failure(
     assert failures.select("username", "channel", "applications", "attempts").rows() == [
         ("sup_a", "webhook:群", 3, 2)
     ]
+    # The Data health page shows it to the data steward.
+    from streamlit.testing.v1 import AppTest
+
+    import ui.data
+
+    monkeypatch.setenv("ONEWINDOW_DB", str(center.path))
+    monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("ONEWINDOW_AUTH", "demo")
+    monkeypatch.setenv("ONEWINDOW_DEMO_ROLES", "data_steward")
+    ui.data.config.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at.query_params["lang"] = "en"
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert "Alerts that could not be delivered" in [h.value for h in at.subheader]
+    shown = next(d.value for d in at.dataframe if "Attempts" in d.value.columns)
+    assert shown[["User", "Channel", "Attempts"]].values.tolist() == [["sup_a", "webhook:群", 2]]
+    ui.data.config.clear()
 
 
 def test_the_digest_skips_holidays_and_keeps_make_up_saturdays(
