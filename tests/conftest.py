@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from etl.profile import Profile, load_profile
 from onewindow import cli
@@ -67,3 +68,21 @@ def receipt() -> Path:
 
 def python_subprocess(code: str, **kwargs: object) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", code], **kwargs)  # type: ignore[call-overload]
+
+
+def demo_app(
+    db: Path, monkeypatch: pytest.MonkeyPatch, roles: str, departments: str = ""
+) -> AppTest:
+    """The dashboard on `db` as the demo mode signs it in (ui/auth.py) with `roles` (and, for
+    a supervisor, `departments`), not yet run; the cached config is read afresh."""
+    import ui.data
+
+    monkeypatch.setenv("ONEWINDOW_DB", str(db))
+    monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("ONEWINDOW_AUTH", "demo")
+    monkeypatch.setenv("ONEWINDOW_DEMO_ROLES", roles)
+    monkeypatch.setenv("ONEWINDOW_DEMO_DEPARTMENTS", departments)
+    ui.data.config.clear()
+    return AppTest.from_file(
+        str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120
+    )

@@ -31,6 +31,7 @@ from onewindow import alerts
 from onewindow.auth import Accounts
 from onewindow.config import Config
 from onewindow.store import store_path
+from tests.conftest import demo_app
 from tests.fixtures import APPLICATION_HEADER, MATTER_HEADER, STEP_HEADER, write_csv
 from warehouse import Warehouse
 
@@ -333,16 +334,7 @@ def test_a_receiver_that_never_answers_leaves_a_recorded_failure(
         ("sup_a", "webhook:群", 3, 2)
     ]
     # The Data health page shows it to the data steward.
-    from streamlit.testing.v1 import AppTest
-
-    import ui.data
-
-    monkeypatch.setenv("ONEWINDOW_DB", str(center.path))
-    monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
-    monkeypatch.setenv("ONEWINDOW_AUTH", "demo")
-    monkeypatch.setenv("ONEWINDOW_DEMO_ROLES", "data_steward")
-    ui.data.config.clear()
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at = demo_app(center.path, monkeypatch, "data_steward")
     at.query_params["lang"] = "en"
     at.run()
     at.switch_page("pages/data.py").run()
@@ -350,7 +342,6 @@ def test_a_receiver_that_never_answers_leaves_a_recorded_failure(
     assert "Alerts that could not be delivered" in [h.value for h in at.subheader]
     shown = next(d.value for d in at.dataframe if "Attempts" in d.value.columns)
     assert shown[["User", "Channel", "Attempts"]].values.tolist() == [["sup_a", "webhook:群", 2]]
-    ui.data.config.clear()
 
 
 def test_the_digest_skips_holidays_and_keeps_make_up_saturdays(
@@ -447,18 +438,9 @@ def test_a_supervisor_sets_their_own_alerts_on_the_dashboard(
 ) -> None:
     """The My alerts page saves the signed-in user's own settings (audited), refuses an
     address that is none, and the next run sends to what was saved."""
-    from streamlit.testing.v1 import AppTest
-
-    import ui.data
     from onewindow.audit import AuditTrail
 
-    monkeypatch.setenv("ONEWINDOW_DB", str(center.path))
-    monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
-    monkeypatch.setenv("ONEWINDOW_AUTH", "demo")
-    monkeypatch.setenv("ONEWINDOW_DEMO_ROLES", "supervisor")
-    monkeypatch.setenv("ONEWINDOW_DEMO_DEPARTMENTS", "甲局")
-    ui.data.config.clear()
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at = demo_app(center.path, monkeypatch, "supervisor", "甲局")
     at.query_params["lang"] = "en"
     at.run()
     at.switch_page("pages/alerts.py").run()
@@ -475,4 +457,3 @@ def test_a_supervisor_sets_their_own_alerts_on_the_dashboard(
     assert saved[user].email == "me@center.gov" and not saved[user].digest
     events = [(r.event, r.result) for r in AuditTrail(store_path(center.home)).records()]
     assert ("alerts.settings", "refused") in events and ("alerts.settings", "ok") in events
-    ui.data.config.clear()

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from metrics.reports import REPORTS
-from tests.conftest import TEST_SECRET, run_cli
+from tests.conftest import TEST_SECRET, demo_app, run_cli
 from tests.fixtures import (
     APPLICATION_HEADER,
     MATTER_HEADER,
@@ -312,17 +312,9 @@ def test_the_dashboards_query_string_matches_exactly(
 ) -> None:
     """The same values through the dashboard's address: the Overview shows that value's own
     figures, never an error nor the whole center."""
-    from streamlit.testing.v1 import AppTest
-
-    import ui.data
     from ui import fmt
 
-    monkeypatch.setenv("ONEWINDOW_DB", str(db))
-    monkeypatch.delenv("ONEWINDOW_CONFIG_FILE", raising=False)
-    monkeypatch.setenv("ONEWINDOW_AUTH", "demo")
-    monkeypatch.setenv("ONEWINDOW_DEMO_ROLES", "director")
-    ui.data.config.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = demo_app(db, monkeypatch, "director")
     for key, given in {
         "lang": "en",
         "period": "custom",
@@ -343,4 +335,3 @@ def test_the_dashboards_query_string_matches_exactly(
         if r[dimension] == value and r["kpi"] == "submitted"
     ]
     assert submitted == fmt.kpi_value("submitted", expected[0], "en")
-    ui.data.config.clear()
