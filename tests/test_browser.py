@@ -16,6 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
+from onewindow.auth import Accounts
+from onewindow.config import Config
+from onewindow.store import store_path
 from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -27,9 +30,10 @@ from tests.browser import (
     wait_rendered,
     whole_page,
 )
-from tests.conftest import run_cli
+from tests.conftest import TEST_SECRET, run_cli
 from ui.nav import PAGES, PageSpec
 from ui.plain import WORD_JOINER
+from warehouse import Warehouse
 
 pytestmark = pytest.mark.browser
 
@@ -242,6 +246,9 @@ HOSTILE_REFORM = f"{COLOUR} 改革 {IMAGE}"
 HOSTILE_DESCRIPTION = f"说明 {LINK} {INTERNAL} {HTML} :red[不应变红]"
 
 
+HOSTILE_USER, HOSTILE_PASSWORD = "reader", "Literal-Text-2026!"
+
+
 @pytest.fixture(scope="session")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """A small center whose matter, department, step and reform texts are Markdown and HTML,
@@ -279,8 +286,14 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )
     db = tmp / "w.duckdb"
     profile = write_profile(tmp)
-    ran = run_cli("load", exports, "--profile", profile, "--db", db, "--config", config)
+    with pytest.MonkeyPatch.context() as patched:  # a session fixture: before the autouse one
+        patched.setenv("ONEWINDOW_SECRET", TEST_SECRET)
+        ran = run_cli("load", exports, "--profile", profile, "--db", db, "--config", config)
     assert ran.code == 0, ran.err
+    # Real exports, not a demo: the server signs people in with accounts (docs/security.md).
+    accounts = Accounts(store_path(Warehouse(db).home), Config().security)
+    for name, roles in (("admin", ["administrator"]), (HOSTILE_USER, ["director"])):
+        accounts.change_password(name, accounts.add("setup", name, roles), HOSTILE_PASSWORD)
     with serve(db, config, tmp / "server.log") as base:
         yield Served(base, db, tmp / "server.log")
 
@@ -313,6 +326,11 @@ def test_names_from_exports_are_shown_as_literal_text(
     """Markdown images, links, HTML and colour directives in names and descriptions read as
     the characters they are: nothing is fetched from any host but the server's, nothing is
     coloured, linked or drawn."""
+    page.goto(f"{hostile.base}/")
+    page.fill("#username", HOSTILE_USER)
+    page.fill("#password", HOSTILE_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hostile.base}/**")
     view = {"period": "custom", "from": "2025-03-01", "to": "2025-05-31", **params}
     open_page(page, hostile, slug, "zh", **view)
     whole_page(page, ARTIFACTS / f"hostile-{slug}.png")
