@@ -86,7 +86,11 @@ def control_label(control: Control, lang: Lang) -> str:
 
 
 def _number(value: float, phrase: Phrase) -> str:
+    """The value in the phrase's unit and decimals; a value that rounds to zero has no sign
+    (never "−0.0")."""
     text = f"{value * phrase.scale:.{phrase.decimals}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")
     return text.replace("-", "−")
 
 
