@@ -491,6 +491,14 @@ def cmd_monthly(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         raise UsageError(str(exc)) from None
     print(written.pdf)
     print(written.xlsx)
+    AuditTrail(store_path(wh.home)).record(
+        _actor(),
+        "export",
+        f"monthly {args.month:%Y-%m}",
+        files=[written.pdf.name, written.xlsx.name],
+        departments=list(args.department),
+        lang=args.lang,
+    )
     return 0
 
 

@@ -12,9 +12,12 @@ import fastexcel
 import pytest
 
 from metrics.monthly import REPORTED
+from onewindow.audit import AuditTrail
+from onewindow.store import store_path
 from tests.conftest import run_cli
 from ui.fmt import Lang, kpi_value
 from ui.i18n import kpi_name, tr
+from warehouse import Warehouse
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "monthly"
 MONTH, FIRST, LAST = "2026-10", "2026-10-01", "2026-10-31"
@@ -54,6 +57,8 @@ def _write(db: Path, out: Path, lang: Lang, *scope: str) -> tuple[Path, Path]:
     assert ran.code == 0, ran.err
     pdf, xlsx = (Path(line) for line in ran.out.split())
     assert pdf.suffix == ".pdf" and xlsx.suffix == ".xlsx"
+    last = AuditTrail(store_path(Warehouse(db).home)).records()[-1]
+    assert (last.event, last.target) == ("export", f"monthly {MONTH}")  # every export audited
     return pdf, xlsx
 
 
