@@ -8,8 +8,11 @@ for a prediction, the 'as of' instant. Its features use only events before the c
 facts known at acceptance (matter, channel, limit, deadline): the matter, the step reached,
 working days elapsed since acceptance and left before the limit, working hours at the current
 step and per step so far, events and repeated steps so far, whether it is suspended, the
-applications open at the cut-off with the same staff member and window, and the month.
-`tests/test_risk.py` checks that appending later events changes no feature.
+applications open at the cut-off with the same staff member and window, and the month; and,
+against the training applications at the same matter and step (figures fixed when the model
+is trained), the working days they still took, the days left beyond that and the hours at
+the step against theirs. `tests/test_risk.py` checks that appending later events changes no
+feature.
 
 **Model.** scikit-learn's histogram gradient boosting: a classifier for 'completes late' and
 a regressor for the working days still to go. It is trained by the nightly maintenance job
@@ -51,7 +54,7 @@ from warehouse import sql
 log = logging.getLogger("onewindow.risk")
 
 # Raise when the features or their SQL change: a stored model of another version is retrained.
-VERSION = 1
+VERSION = 2
 CATEGORICAL = ("matter_code", "channel", "step")
 NUMERIC = (
     "promised_limit_days",
@@ -68,7 +71,12 @@ NUMERIC = (
     "window_open",
     "month",
 )
-FEATURES = CATEGORICAL + NUMERIC
+FEATURES = CATEGORICAL + NUMERIC  # of a snapshot, from the warehouse (features_sql)
+# Of a snapshot against what the training applications did from the same matter and step
+# (`Model.similar`, fixed when the model is trained): the median working days they still took
+# (`typical_more`), the days left beyond that (`slack`), and the hours at the step against
+# their median hours there (`step_ratio`).
+TYPICAL = ("typical_more", "slack", "step_ratio")
 MAX_CATEGORIES = 250  # the boosting's limit is 255 per feature: rarer values become missing
 THRESHOLD = 0.5  # probability from which an open application is listed 'at risk'
 MIN_SIMILAR = 20  # snapshots needed before a (matter, step) median is quoted in a reason
@@ -246,13 +254,14 @@ class Model:
     classifier: HistGradientBoostingClassifier
     regressor: HistGradientBoostingRegressor
     vocab: dict[str, list[str]]
-    similar: dict[str, dict[str, float]]  # "matter|step" or "|step" -> median, p90 step hours
+    # "matter|step" or "|step" -> more working days (median), step hours (median, P90)
+    similar: dict[str, dict[str, float]]
     calendar: str
     evaluation: dict[str, Any] = field(default_factory=dict)
     version: int = VERSION
 
     def matrix(self, frame: pl.DataFrame) -> np.ndarray:
-        return _matrix(frame, self.vocab)
+        return _matrix(frame, self.vocab, self.similar)
 
 
 def _vocab(frame: pl.DataFrame) -> dict[str, list[str]]:
@@ -263,26 +272,63 @@ def _vocab(frame: pl.DataFrame) -> dict[str, list[str]]:
     return vocab
 
 
-def _matrix(frame: pl.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
+def typical(frame: pl.DataFrame, similar: dict[str, dict[str, float]]) -> pl.DataFrame:
+    """The TYPICAL features of snapshots: each one's matter and step (else its step) looked up
+    in the training applications' figures; missing where fewer than MIN_SIMILAR had them."""
+    known = [(*key.split("|", 1), v["more"], v.get("median_hours")) for key, v in similar.items()]
+    table = pl.DataFrame(
+        known,
+        schema={"m": pl.String, "s": pl.String, "more": pl.Float64, "hours": pl.Float64},
+        orient="row",
+    )
+    pair = table.filter(pl.col("m") != "").rename({"more": "more_1", "hours": "hours_1"})
+    step = table.filter(pl.col("m") == "").drop("m")
+    looked = frame.select(
+        pl.col("matter_code").alias("m"), pl.col("step").alias("s"), "left_workdays", "step_hours"
+    ).with_row_index("row")
+    looked = (
+        looked.join(pair, on=["m", "s"], how="left")
+        .join(step, on="s", how="left")
+        .sort("row")
+        .select(
+            pl.coalesce("more_1", "more").alias("typical_more"),
+            pl.coalesce("hours_1", "hours").alias("hours"),
+            "left_workdays",
+            "step_hours",
+        )
+    )
+    return looked.select(
+        "typical_more",
+        (pl.col("left_workdays") - pl.col("typical_more")).alias("slack"),
+        (pl.col("step_hours") / (pl.col("hours") + 1.0)).alias("step_ratio"),
+    )
+
+
+def _matrix(
+    frame: pl.DataFrame, vocab: dict[str, list[str]], similar: dict[str, dict[str, float]]
+) -> np.ndarray:
     columns = []
     for column in CATEGORICAL:
         codes = {v: float(i) for i, v in enumerate(vocab[column])}
         columns.append(frame[column].replace_strict(codes, default=None, return_dtype=pl.Float64))
     columns += [frame[c].cast(pl.Float64) for c in NUMERIC]
+    columns += typical(frame, similar).get_columns()
     return np.column_stack([c.fill_null(np.nan).to_numpy() for c in columns])
 
 
-def _fit(frame: pl.DataFrame, vocab: dict[str, list[str]]) -> tuple[Any, Any]:
+def _fit(
+    frame: pl.DataFrame, vocab: dict[str, list[str]], similar: dict[str, dict[str, float]]
+) -> tuple[Any, Any]:
     # One OpenMP thread: on a busy server the boosting's threads spin against the other
     # processes' (measured 18 times slower with the default threads at a load of 15).
     with threadpool_limits(limits=1):
-        return _fit_models(_matrix(frame, vocab), frame)
+        return _fit_models(_matrix(frame, vocab, similar), frame)
 
 
 def _fit_models(x: np.ndarray, frame: pl.DataFrame) -> tuple[Any, Any]:
     x = x.copy()
     x[:, np.isnan(x).all(axis=0)] = 0.0  # a feature the data never has (no limits): constant
-    mask = [True] * len(CATEGORICAL) + [False] * len(NUMERIC)
+    mask = [True] * len(CATEGORICAL) + [False] * (len(NUMERIC) + len(TYPICAL))
     late = frame["late"].cast(pl.Int8).to_numpy()
     classifier = HistGradientBoostingClassifier(
         max_iter=200, learning_rate=0.1, categorical_features=mask, random_state=0
@@ -302,17 +348,23 @@ def _fit_models(x: np.ndarray, frame: pl.DataFrame) -> tuple[Any, Any]:
 
 def _similar(frame: pl.DataFrame) -> dict[str, dict[str, float]]:
     """Per (matter, step) and per step: how many more working days similar applications
-    took from there (median), and the usual hours at the step (P90), for the reasons."""
+    took from there (median), and their hours at the step (median and P90), for the TYPICAL
+    features and the reasons."""
     out: dict[str, dict[str, float]] = {}
     for keys, prefix in ((["matter_code", "step"], True), (["step"], False)):
         stats = frame.group_by(keys).agg(
             pl.len().alias("n"),
             pl.col("remaining_workdays").median().alias("more"),
+            pl.col("step_hours").median().alias("median_hours"),
             pl.col("step_hours").quantile(0.9).alias("p90_hours"),
         )
         for row in stats.filter(pl.col("n") >= MIN_SIMILAR).to_dicts():
             key = f"{row['matter_code'] if prefix else ''}|{row['step']}"
-            out[key] = {"more": float(row["more"]), "p90_hours": float(row["p90_hours"] or 0)}
+            out[key] = {
+                "more": float(row["more"]),
+                "median_hours": float(row["median_hours"] or 0),
+                "p90_hours": float(row["p90_hours"] or 0),
+            }
     return out
 
 
@@ -326,14 +378,14 @@ def train(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, evaluate: bool = Tr
     evaluation: dict[str, Any] = {"trained_on_snapshots": frame.height}
     if evaluate:
         evaluation.update(_evaluate(con, cal, frame))
-    vocab = _vocab(frame)
-    classifier, regressor = _fit(frame, vocab)
+    vocab, similar = _vocab(frame), _similar(frame)
+    classifier, regressor = _fit(frame, vocab, similar)
     base = cal.register(con)
     evaluation["trained_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     evaluation["applications"] = frame["application_id"].n_unique()
     late: float | None = frame["late"].cast(pl.Float64).mean()  # type: ignore[assignment]
     evaluation["late_share"] = late
-    return Model(classifier, regressor, vocab, _similar(frame), cal.fingerprint(base), evaluation)
+    return Model(classifier, regressor, vocab, similar, cal.fingerprint(base), evaluation)
 
 
 def _evaluate(
@@ -347,9 +399,9 @@ def _evaluate(
     test_rows = frame.filter(pl.col("cut_ts") >= split)
     if train_rows.height == 0 or test_rows.height == 0:
         return {"evaluation": "too few applications"}
-    vocab = _vocab(train_rows)
-    classifier, regressor = _fit(train_rows, vocab)
-    x = _matrix(test_rows, vocab)
+    vocab, similar = _vocab(train_rows), _similar(train_rows)
+    classifier, regressor = _fit(train_rows, vocab, similar)
+    x = _matrix(test_rows, vocab, similar)
     with threadpool_limits(limits=1):
         p = classifier.predict_proba(x)[:, 1]
         remaining = np.maximum(regressor.predict(x), 0)

@@ -148,6 +148,24 @@ def test_no_feature_uses_what_happened_after_the_cut_off(tmp_path: Path) -> None
     # Training computes the workload at each snapshot's own cut-off from running counts;
     # the report counts at its one 'as of' instant: the same figures.
     assert _features(wh, many_cuts=True).equals(after)
+    # The features against the training applications read only these and the model's
+    # fixed figures: the same before and after too. A at 审查 of M1 (its matter and step
+    # known), C at 决定 (only the step known: M2 had too few), D at 受理 (neither).
+    similar = {
+        "M1|审查": {"more": 2.0, "median_hours": 6.0, "p90_hours": 20.0},
+        "|决定": {"more": 0.5, "median_hours": 1.0, "p90_hours": 3.0},
+    }
+    typical = risk.typical(before, similar).with_columns(before["application_id"])
+    assert typical.equals(risk.typical(after, similar).with_columns(after["application_id"]))
+    rows = {r["application_id"]: r for r in typical.to_dicts()}
+    # A has been at 审查 since Wed 10:00: 2 + 4 working hours on Wed, 3 on Thu morning.
+    assert rows["A"]["typical_more"] == 2.0
+    assert rows["A"]["slack"] == pytest.approx(18 / 7 - 2.0)
+    assert rows["A"]["step_ratio"] == pytest.approx(9 / (6.0 + 1))
+    # C (M2, 2 working days from Tue) is due at the end of Thu: 4 working hours left.
+    assert (rows["C"]["typical_more"], rows["C"]["slack"]) == (0.5, pytest.approx(4 / 7 - 0.5))
+    assert rows["C"]["step_ratio"] == pytest.approx((1 / 60) / 2.0)
+    assert rows["D"]["typical_more"] is None and rows["D"]["step_ratio"] is None
 
 
 @pytest.fixture(scope="module")
