@@ -33,14 +33,12 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import joblib
 import numpy as np
 import polars as pl
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from metrics import derived
@@ -50,6 +48,10 @@ from metrics.filters import Filters
 from metrics.kpis import _last_instant, period_bounds
 from onewindow.config import Config
 from warehouse import sql
+
+if TYPE_CHECKING:  # imported where a model is trained or read back: importing scikit-learn
+    # costs 1.2-1.7 CPU-seconds, which no other report should pay (BENCHMARKS.md)
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 log = logging.getLogger("onewindow.risk")
 
@@ -80,6 +82,9 @@ TYPICAL = ("typical_more", "slack", "step_ratio")
 MAX_CATEGORIES = 250  # the boosting's limit is 255 per feature: rarer values become missing
 THRESHOLD = 0.5  # probability from which an open application is listed 'at risk'
 MIN_SIMILAR = 20  # snapshots needed before a (matter, step) median is quoted in a reason
+# Training reads the most recently completed applications up to about this many snapshots:
+# memory and time stay bounded however long the history (BENCHMARKS.md: 1.6 GB at 510,000).
+MAX_TRAINING_SNAPSHOTS = 1_000_000
 
 
 # The features of the snapshots in relation `snaps` (application_id, cut_ts: the cut-off
@@ -89,13 +94,17 @@ MIN_SIMILAR = 20  # snapshots needed before a (matter, step) median is quoted in
 # $day_end, and $as_of when the snapshots share that one cut-off (`many_cuts` false).
 def features_sql(cal: WorkCalendar, many_cuts: bool = True) -> str:
     local = "(e.ts AT TIME ZONE $zone)"
+    # The events of the snapshots' applications first, then their working time: for the
+    # report (the open applications) the calendar is not joined to every event.
     return f"""
+        ev_of AS {"" if many_cuts else "MATERIALIZED "}(
+            SELECT application_id, step, stage, ts, file_id, source_row FROM events
+            WHERE application_id IN (SELECT application_id FROM snaps)),
         ev AS (
             SELECT e.application_id, e.step, e.stage, e.ts,
                 row_number() OVER (PARTITION BY e.application_id {ORDER}) AS seq,
                 {cal.work_seconds_sql(local, "c")} AS w
-            FROM events e JOIN ow_calendar c ON c.day = {local}::DATE
-            WHERE e.application_id IN (SELECT application_id FROM snaps)),
+            FROM ev_of e JOIN ow_calendar c ON c.day = {local}::DATE),
         upto AS (
             SELECT s.application_id, s.cut_ts, count(*) AS events,
                 count(*) - count(DISTINCT ev.step) AS repeats,
@@ -202,15 +211,17 @@ def training_frame(
     cal: WorkCalendar,
     completed_before: datetime | None = None,
     accepted_from: datetime | None = None,
+    max_snapshots: int = MAX_TRAINING_SNAPSHOTS,
 ) -> pl.DataFrame:
     """Snapshots of completed applications with a limit, one per working day they were
     open, with their features and labels: `late` (completed after the limit) and
     `remaining_workdays` (working days from the snapshot's day to completion). With
     `completed_before`, only applications completed before that instant (their outcome was
-    known then); with `accepted_from`, only those accepted from it."""
+    known then); with `accepted_from`, only those accepted from it. Of those, the most
+    recently completed whose working days open add up to `max_snapshots`."""
     facts, params = derived.source(con, cal, "d_facts", Filters())
     parts = ["f.completed AND f.on_time IS NOT NULL"]
-    own: sql.Params = _calendar_params(cal)
+    own: sql.Params = {**_calendar_params(cal), "risk_max_snapshots": max_snapshots}
     if completed_before is not None:
         parts.append("f.completed_at < $risk_completed_before")
         own["risk_completed_before"] = completed_before
@@ -227,6 +238,13 @@ def training_frame(
     return sql.frame(
         con,
         f"""WITH f AS ({facts}),
+        recent AS (  -- each application gives one snapshot per working day it was open
+            SELECT application_id FROM (
+                SELECT f.application_id, sum(coalesce(f.completed_wd - f.accepted_wd, 0) + 1)
+                    OVER (ORDER BY f.completed_at DESC, f.application_id
+                          ROWS UNBOUNDED PRECEDING) AS upto
+                FROM f WHERE {where})
+            WHERE upto <= $risk_max_snapshots),
         snaps AS (
             SELECT * FROM (
                 SELECT f.application_id, c.day AS cut_day, f.accepted_at, f.completed_at,
@@ -235,7 +253,8 @@ def training_frame(
                         AS cut_ts
                 FROM f JOIN ow_calendar c
                     ON c.day >= f.accepted_day AND c.day <= f.completed_day
-                WHERE c.is_working_day AND {where})
+                WHERE c.is_working_day AND {where}
+                    AND f.application_id IN (SELECT application_id FROM recent))
             WHERE accepted_at < cut_ts AND completed_at >= cut_ts),
         {features_sql(cal)}
         SELECT feat.*, NOT f.on_time AS late,
@@ -326,6 +345,8 @@ def _fit(
 
 
 def _fit_models(x: np.ndarray, frame: pl.DataFrame) -> tuple[Any, Any]:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
     x = x.copy()
     x[:, np.isnan(x).all(axis=0)] = 0.0  # a feature the data never has (no limits): constant
     mask = [True] * len(CATEGORICAL) + [False] * (len(NUMERIC) + len(TYPICAL))
@@ -391,6 +412,8 @@ def train(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, evaluate: bool = Tr
 def _evaluate(
     con: duckdb.DuckDBPyConnection, cal: WorkCalendar, frame: pl.DataFrame
 ) -> dict[str, Any]:
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     accepted = frame.group_by("application_id").agg(pl.col("cut_ts").min())["cut_ts"].sort()
     if accepted.len() < 50:
         return {"evaluation": "too few applications"}
@@ -462,6 +485,9 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+_loaded: dict[str, Any] = {}  # the last model read back, by its file's SHA-256
+
+
 def load(folder: Path | None, cal: WorkCalendar, con: duckdb.DuckDBPyConnection) -> Model | None:
     """The stored model, if it is this code's version, was built with this calendar and its
     bytes match the recorded hash; else None."""
@@ -472,9 +498,15 @@ def load(folder: Path | None, cal: WorkCalendar, con: duckdb.DuckDBPyConnection)
         data = (folder / "model.joblib").read_bytes()
     except (OSError, ValueError):
         return None
-    if meta.get("version") != VERSION or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+    digest = hashlib.sha256(data).hexdigest()
+    if meta.get("version") != VERSION or digest != meta.get("sha256"):
         return None
-    model = joblib.load(io.BytesIO(data))
+    # Read back once per process (the dashboard's): the same bytes give the same model.
+    model = _loaded.get(digest)
+    if model is None:
+        model = joblib.load(io.BytesIO(data))
+        _loaded.clear()
+        _loaded[digest] = model
     if not isinstance(model, Model) or model.calendar != cal.fingerprint(cal.register(con)):
         return None
     return model
@@ -522,9 +554,12 @@ def snapshot_frame(
     query, params = derived.source(con, cal, "d_facts", filters)
     facts, every_params = derived.source(con, cal, "d_facts", Filters())
     own = {**_calendar_params(cal), "as_of": as_of}
+    # Only the applications open at `as_of` are needed, the workload counts' included.
     return sql.frame(
         con,
-        f"""WITH f AS ({facts}),
+        f"""WITH f AS (
+            SELECT * FROM ({facts})
+            WHERE accepted_at < $as_of AND (completed_at IS NULL OR completed_at >= $as_of)),
         snaps AS (
             SELECT application_id, $as_of::TIMESTAMPTZ AS cut_ts,
                 ($as_of::TIMESTAMPTZ AT TIME ZONE $zone)::DATE AS cut_day

@@ -222,3 +222,21 @@ def test_report_risk_lists_every_open_application(demo: Path) -> None:
     explained = [r for r in rows if r["reason_en"]]
     assert explained and all(r["reason_zh"] for r in explained)
     assert any("more working days" in r["reason_en"] for r in explained)
+
+
+def test_training_reads_the_latest_completed_applications_up_to_its_budget(demo: Path) -> None:
+    with Warehouse(demo).read() as con:
+        CAL.register(con)
+        every = risk.training_frame(con, CAL)
+        some = risk.training_frame(con, CAL, max_snapshots=2000)
+        completed = dict(
+            con.execute(
+                "SELECT application_id, completed_at FROM d_facts WHERE completed"
+            ).fetchall()
+        )
+    assert 1000 < some.height <= 2000 < every.height
+    kept = set(some["application_id"])
+    left_out = set(every["application_id"]) - kept
+    assert min(completed[a] for a in kept) >= max(completed[a] for a in left_out)
+    # An application kept keeps every snapshot, with the same features.
+    assert some.equals(every.filter(pl.col("application_id").is_in(kept)))
