@@ -12,9 +12,12 @@ threshold; the yellow-card rule warns at its first snapshot before the deadline 
 warning. Applications still open at the end of the data are not scored (their outcome is not
 known).
 
-The model is compared with the rule (a) at the same number of warned applications and (b) at
-the lowest threshold whose precision is at least the rule's. Default split: the day that
-leaves the last 40 % of snapshot days after it.
+The model's threshold is chosen on the training period only: the same backtest inside it
+(split again at 60 % of its snapshot days, on the applications completed before the outer
+split) gives the lowest threshold whose precision there is at least the rule's there, and it
+is applied to the test. For reference only, the thresholds read off the test itself: the same
+number of warned applications as the rule, and the lowest one with the rule's precision.
+Default split: the day that leaves the last 40 % of snapshot days after it.
 """
 
 from __future__ import annotations
