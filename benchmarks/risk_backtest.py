@@ -12,16 +12,19 @@ threshold; the yellow-card rule warns at its first snapshot before the deadline 
 warning. Applications still open at the end of the data are not scored (their outcome is not
 known).
 
-The model is compared with the rule (a) at the same number of warned applications and (b) at
-the lowest threshold whose precision is at least the rule's. Default split: the day that
-leaves the last 40 % of snapshot days after it.
+The model's threshold is chosen on the training period only: the same backtest inside it
+(split again at 60 % of its snapshot days, on the applications completed before the outer
+split) gives the lowest threshold whose precision there is at least the rule's there, and it
+is applied to the test. For reference only, the thresholds read off the test itself: the same
+number of warned applications as the rule, and the lowest one with the rule's precision.
+Default split: the day that leaves the last 40 % of snapshot days after it.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from datetime import time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -62,6 +65,39 @@ def first_warnings(frame: pl.DataFrame, warn: pl.Expr) -> pl.DataFrame:
     )
 
 
+def lowest_threshold_at_precision(
+    frame: pl.DataFrame, outcome: pl.DataFrame, precision: float
+) -> tuple[float, dict[str, float]] | None:
+    """The lowest threshold of the model's probabilities (`p_late` in `frame`) whose warnings
+    have at least `precision`, with its scores; None when none has."""
+    peak = (
+        frame.filter(pl.col("left_workdays") >= 0)
+        .group_by("application_id")
+        .agg(pl.col("p_late").max())["p_late"]
+    )
+    if peak.len() == 0:
+        return None
+    candidates = np.unique(np.quantile(peak.to_numpy(), np.linspace(0, 1, 801)))
+    for threshold in candidates:  # ascending: the lowest that qualifies
+        candidate = scores(first_warnings(frame, pl.col("p_late") >= threshold), outcome)
+        if candidate["precision"] >= precision:
+            return float(threshold), candidate
+    return None
+
+
+def predicted(frame: pl.DataFrame, train: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with `p_late` from a classifier trained on `train`."""
+    vocab, similar = risk._vocab(train), risk._similar(train)
+    classifier, _ = risk._fit(train, vocab, similar)
+    with threadpool_limits(limits=1):
+        p = classifier.predict_proba(risk._matrix(frame, vocab, similar))[:, 1]
+    return frame.with_columns(pl.Series("p_late", p))
+
+
+def outcomes(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.group_by("application_id").agg(pl.col("late").first())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", type=Path, required=True)
@@ -72,20 +108,29 @@ def main() -> None:
     cal = WorkCalendar.from_config(config)
     yellow = config.supervision.yellow_workdays
     started = time.perf_counter()
+    zone = ZoneInfo(cal.zone)
     with Warehouse(args.db).read() as con:
         cal.register(con)
         every = risk.training_frame(con, cal)
         days = every["cut_day"].unique().sort()
         split_day = args.split or days[int(days.len() * 0.6)]
-        split = datetime.combine(split_day, clock(), ZoneInfo(cal.zone))
+        split = datetime.combine(split_day, clock(), zone)
         train = risk.training_frame(con, cal, completed_before=split)
-    test = every.filter(pl.col("cut_ts") >= split.astimezone(ZoneInfo("UTC")))
-    vocab = risk._vocab(train)
-    classifier, _ = risk._fit(train, vocab)
-    with threadpool_limits(limits=1):
-        p = classifier.predict_proba(risk._matrix(test, vocab))[:, 1]
-    test = test.with_columns(pl.Series("p_late", p))
-    outcome = test.group_by("application_id").agg(pl.col("late").first())
+        # The threshold is chosen on the training period alone: the same split again inside
+        # it (its own last 40 % of snapshot days), on the applications whose outcome was known
+        # at the split.
+        train_days = train["cut_day"].unique().sort()
+        inner_day = train_days[int(train_days.len() * 0.6)]
+        inner = datetime.combine(inner_day, clock(), zone)
+        inner_train = risk.training_frame(con, cal, completed_before=inner)
+    test = predicted(every.filter(pl.col("cut_ts") >= split.astimezone(UTC)), train)
+    outcome = outcomes(test)
+    inner_test = predicted(train.filter(pl.col("cut_ts") >= inner.astimezone(UTC)), inner_train)
+    inner_outcome = outcomes(inner_test)
+    inner_rule = scores(
+        first_warnings(inner_test, pl.col("left_workdays") <= yellow), inner_outcome
+    )
+    chosen = lowest_threshold_at_precision(inner_test, inner_outcome, inner_rule["precision"])
     print(f"warehouse: {args.db}, split: {split_day}, calendar: {cal.zone}")
     print(
         f"training snapshots: {train.height:,} of {train['application_id'].n_unique():,} "
@@ -93,7 +138,29 @@ def main() -> None:
         f"{outcome.height:,} applications open from the split on, "
         f"{int(outcome['late'].sum()):,} of them late"
     )
+    print(
+        f"threshold chosen inside the training period (split {inner_day}): "
+        f"{inner_outcome.height:,} applications, {int(inner_outcome['late'].sum()):,} late; "
+        f"the rule's precision there {inner_rule['precision']:.3f}, "
+        + (
+            f"the lowest threshold reaching it {chosen[0]:.3f} (precision "
+            f"{chosen[1]['precision']:.3f}, {int(chosen[1]['warned'])} warned)"
+            if chosen
+            else "no threshold reaches it"
+        )
+    )
+    # What any warning could reach: late applications open before their deadline at some
+    # snapshot (the others were late before the split's first look at them), and the working
+    # days left at that first look.
+    ceiling = first_warnings(test, pl.lit(True)).join(outcome.filter("late"), on="application_id")
+    most = float(ceiling["lead"].median()) if ceiling.height else float("nan")  # type: ignore[arg-type]
+    print(
+        f"late applications with a snapshot before their deadline: {ceiling.height:,} of "
+        f"{int(outcome['late'].sum()):,}; median working days left at their first snapshot: "
+        f"{most:.2f}"
+    )
     late = test["late"].cast(pl.Int8).to_numpy()
+    p = test["p_late"].to_numpy()
     if 0 < late.sum() < len(late):
         print(f"snapshot AUC: {roc_auc_score(late, p):.3f}")
     rule = scores(first_warnings(test, pl.col("left_workdays") <= yellow), outcome)
@@ -108,29 +175,28 @@ def main() -> None:
     k = min(int(rule["warned"]), peak.len()) - 1
     same_count_threshold = float(peak[k]) if k >= 0 else 1.0
     same_count = scores(first_warnings(test, pl.col("p_late") >= same_count_threshold), outcome)
-    equal = None
-    candidates = np.unique(np.quantile(peak.to_numpy(), np.linspace(0, 1, 801)))
-    for threshold in candidates:  # ascending: the lowest that qualifies
-        candidate = scores(first_warnings(test, pl.col("p_late") >= threshold), outcome)
-        if candidate["precision"] >= rule["precision"]:
-            equal = (float(threshold), candidate)
-            break
+    rows = [("yellow-card rule", f"≤ {yellow:g} day left", rule)]
+    if chosen is not None:
+        at = chosen[0]
+        rows.append(
+            (
+                "model, threshold from the training period",
+                f"{at:.3f}",
+                scores(first_warnings(test, pl.col("p_late") >= at), outcome),
+            )
+        )
+    rows.append(
+        ("model, same number of warnings (test)", f"{same_count_threshold:.3f}", same_count)
+    )
+    equal = lowest_threshold_at_precision(test, outcome, rule["precision"])
+    if equal is not None:
+        rows.append(("model, precision ≥ rule's (test)", f"{equal[0]:.3f}", equal[1]))
+    rows.append(
+        ("model at 0.5", "0.500", scores(first_warnings(test, pl.col("p_late") >= 0.5), outcome))
+    )
     print()
     print("| warning | threshold | warned | precision | recall | median lead (working days) |")
     print("|---|---:|---:|---:|---:|---:|")
-    rows = [
-        ("yellow-card rule", f"≤ {yellow:g} day left", rule),
-        ("model, same number of warnings", f"{same_count_threshold:.3f}", same_count),
-    ]
-    if equal is not None:
-        rows.append(("model, precision ≥ rule's", f"{equal[0]:.3f}", equal[1]))
-    rows.append(
-        (
-            "model at 0.5",
-            "0.500",
-            scores(first_warnings(test, pl.col("p_late") >= 0.5), outcome),
-        )
-    )
     for label, threshold_text, s in rows:
         print(
             f"| {label} | {threshold_text} | {int(s['warned']):,} | {s['precision']:.3f} | "

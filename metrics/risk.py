@@ -8,8 +8,11 @@ for a prediction, the 'as of' instant. Its features use only events before the c
 facts known at acceptance (matter, channel, limit, deadline): the matter, the step reached,
 working days elapsed since acceptance and left before the limit, working hours at the current
 step and per step so far, events and repeated steps so far, whether it is suspended, the
-applications open at the cut-off with the same staff member and window, and the month.
-`tests/test_risk.py` checks that appending later events changes no feature.
+applications open at the cut-off with the same staff member and window, and the month; and,
+against the training applications at the same matter and step (figures fixed when the model
+is trained), the working days they still took, the days left beyond that and the hours at
+the step against theirs. `tests/test_risk.py` checks that appending later events changes no
+feature.
 
 **Model.** scikit-learn's histogram gradient boosting: a classifier for 'completes late' and
 a regressor for the working days still to go. It is trained by the nightly maintenance job
@@ -30,14 +33,12 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import joblib
 import numpy as np
 import polars as pl
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from metrics import derived
@@ -48,10 +49,14 @@ from metrics.kpis import _last_instant, period_bounds
 from onewindow.config import Config
 from warehouse import sql
 
+if TYPE_CHECKING:  # imported where a model is trained or read back: importing scikit-learn
+    # costs 1.2-1.7 CPU-seconds, which no other report should pay (BENCHMARKS.md)
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
 log = logging.getLogger("onewindow.risk")
 
 # Raise when the features or their SQL change: a stored model of another version is retrained.
-VERSION = 1
+VERSION = 2
 CATEGORICAL = ("matter_code", "channel", "step")
 NUMERIC = (
     "promised_limit_days",
@@ -68,10 +73,18 @@ NUMERIC = (
     "window_open",
     "month",
 )
-FEATURES = CATEGORICAL + NUMERIC
+FEATURES = CATEGORICAL + NUMERIC  # of a snapshot, from the warehouse (features_sql)
+# Of a snapshot against what the training applications did from the same matter and step
+# (`Model.similar`, fixed when the model is trained): the median working days they still took
+# (`typical_more`), the days left beyond that (`slack`), and the hours at the step against
+# their median hours there (`step_ratio`).
+TYPICAL = ("typical_more", "slack", "step_ratio")
 MAX_CATEGORIES = 250  # the boosting's limit is 255 per feature: rarer values become missing
 THRESHOLD = 0.5  # probability from which an open application is listed 'at risk'
 MIN_SIMILAR = 20  # snapshots needed before a (matter, step) median is quoted in a reason
+# Training reads the most recently completed applications up to about this many snapshots:
+# memory and time stay bounded however long the history (BENCHMARKS.md: 1.6 GB at 510,000).
+MAX_TRAINING_SNAPSHOTS = 1_000_000
 
 
 # The features of the snapshots in relation `snaps` (application_id, cut_ts: the cut-off
@@ -81,13 +94,17 @@ MIN_SIMILAR = 20  # snapshots needed before a (matter, step) median is quoted in
 # $day_end, and $as_of when the snapshots share that one cut-off (`many_cuts` false).
 def features_sql(cal: WorkCalendar, many_cuts: bool = True) -> str:
     local = "(e.ts AT TIME ZONE $zone)"
+    # The events of the snapshots' applications first, then their working time: for the
+    # report (the open applications) the calendar is not joined to every event.
     return f"""
+        ev_of AS {"" if many_cuts else "MATERIALIZED "}(
+            SELECT application_id, step, stage, ts, file_id, source_row FROM events
+            WHERE application_id IN (SELECT application_id FROM snaps)),
         ev AS (
             SELECT e.application_id, e.step, e.stage, e.ts,
                 row_number() OVER (PARTITION BY e.application_id {ORDER}) AS seq,
                 {cal.work_seconds_sql(local, "c")} AS w
-            FROM events e JOIN ow_calendar c ON c.day = {local}::DATE
-            WHERE e.application_id IN (SELECT application_id FROM snaps)),
+            FROM ev_of e JOIN ow_calendar c ON c.day = {local}::DATE),
         upto AS (
             SELECT s.application_id, s.cut_ts, count(*) AS events,
                 count(*) - count(DISTINCT ev.step) AS repeats,
@@ -194,15 +211,17 @@ def training_frame(
     cal: WorkCalendar,
     completed_before: datetime | None = None,
     accepted_from: datetime | None = None,
+    max_snapshots: int = MAX_TRAINING_SNAPSHOTS,
 ) -> pl.DataFrame:
     """Snapshots of completed applications with a limit, one per working day they were
     open, with their features and labels: `late` (completed after the limit) and
     `remaining_workdays` (working days from the snapshot's day to completion). With
     `completed_before`, only applications completed before that instant (their outcome was
-    known then); with `accepted_from`, only those accepted from it."""
+    known then); with `accepted_from`, only those accepted from it. Of those, the most
+    recently completed whose working days open add up to `max_snapshots`."""
     facts, params = derived.source(con, cal, "d_facts", Filters())
     parts = ["f.completed AND f.on_time IS NOT NULL"]
-    own: sql.Params = _calendar_params(cal)
+    own: sql.Params = {**_calendar_params(cal), "risk_max_snapshots": max_snapshots}
     if completed_before is not None:
         parts.append("f.completed_at < $risk_completed_before")
         own["risk_completed_before"] = completed_before
@@ -219,6 +238,13 @@ def training_frame(
     return sql.frame(
         con,
         f"""WITH f AS ({facts}),
+        recent AS (  -- each application gives one snapshot per working day it was open
+            SELECT application_id FROM (
+                SELECT f.application_id, sum(coalesce(f.completed_wd - f.accepted_wd, 0) + 1)
+                    OVER (ORDER BY f.completed_at DESC, f.application_id
+                          ROWS UNBOUNDED PRECEDING) AS upto
+                FROM f WHERE {where})
+            WHERE upto <= $risk_max_snapshots),
         snaps AS (
             SELECT * FROM (
                 SELECT f.application_id, c.day AS cut_day, f.accepted_at, f.completed_at,
@@ -227,7 +253,8 @@ def training_frame(
                         AS cut_ts
                 FROM f JOIN ow_calendar c
                     ON c.day >= f.accepted_day AND c.day <= f.completed_day
-                WHERE c.is_working_day AND {where})
+                WHERE c.is_working_day AND {where}
+                    AND f.application_id IN (SELECT application_id FROM recent))
             WHERE accepted_at < cut_ts AND completed_at >= cut_ts),
         {features_sql(cal)}
         SELECT feat.*, NOT f.on_time AS late,
@@ -246,13 +273,14 @@ class Model:
     classifier: HistGradientBoostingClassifier
     regressor: HistGradientBoostingRegressor
     vocab: dict[str, list[str]]
-    similar: dict[str, dict[str, float]]  # "matter|step" or "|step" -> median, p90 step hours
+    # "matter|step" or "|step" -> more working days (median), step hours (median, P90)
+    similar: dict[str, dict[str, float]]
     calendar: str
     evaluation: dict[str, Any] = field(default_factory=dict)
     version: int = VERSION
 
     def matrix(self, frame: pl.DataFrame) -> np.ndarray:
-        return _matrix(frame, self.vocab)
+        return _matrix(frame, self.vocab, self.similar)
 
 
 def _vocab(frame: pl.DataFrame) -> dict[str, list[str]]:
@@ -263,26 +291,65 @@ def _vocab(frame: pl.DataFrame) -> dict[str, list[str]]:
     return vocab
 
 
-def _matrix(frame: pl.DataFrame, vocab: dict[str, list[str]]) -> np.ndarray:
+def typical(frame: pl.DataFrame, similar: dict[str, dict[str, float]]) -> pl.DataFrame:
+    """The TYPICAL features of snapshots: each one's matter and step (else its step) looked up
+    in the training applications' figures; missing where fewer than MIN_SIMILAR had them."""
+    known = [(*key.split("|", 1), v["more"], v.get("median_hours")) for key, v in similar.items()]
+    table = pl.DataFrame(
+        known,
+        schema={"m": pl.String, "s": pl.String, "more": pl.Float64, "hours": pl.Float64},
+        orient="row",
+    )
+    pair = table.filter(pl.col("m") != "").rename({"more": "more_1", "hours": "hours_1"})
+    step = table.filter(pl.col("m") == "").drop("m")
+    looked = frame.select(
+        pl.col("matter_code").alias("m"), pl.col("step").alias("s"), "left_workdays", "step_hours"
+    ).with_row_index("row")
+    looked = (
+        looked.join(pair, on=["m", "s"], how="left")
+        .join(step, on="s", how="left")
+        .sort("row")
+        .select(
+            pl.coalesce("more_1", "more").alias("typical_more"),
+            pl.coalesce("hours_1", "hours").alias("hours"),
+            "left_workdays",
+            "step_hours",
+        )
+    )
+    return looked.select(
+        "typical_more",
+        (pl.col("left_workdays") - pl.col("typical_more")).alias("slack"),
+        (pl.col("step_hours") / (pl.col("hours") + 1.0)).alias("step_ratio"),
+    )
+
+
+def _matrix(
+    frame: pl.DataFrame, vocab: dict[str, list[str]], similar: dict[str, dict[str, float]]
+) -> np.ndarray:
     columns = []
     for column in CATEGORICAL:
         codes = {v: float(i) for i, v in enumerate(vocab[column])}
         columns.append(frame[column].replace_strict(codes, default=None, return_dtype=pl.Float64))
     columns += [frame[c].cast(pl.Float64) for c in NUMERIC]
+    columns += typical(frame, similar).get_columns()
     return np.column_stack([c.fill_null(np.nan).to_numpy() for c in columns])
 
 
-def _fit(frame: pl.DataFrame, vocab: dict[str, list[str]]) -> tuple[Any, Any]:
+def _fit(
+    frame: pl.DataFrame, vocab: dict[str, list[str]], similar: dict[str, dict[str, float]]
+) -> tuple[Any, Any]:
     # One OpenMP thread: on a busy server the boosting's threads spin against the other
     # processes' (measured 18 times slower with the default threads at a load of 15).
     with threadpool_limits(limits=1):
-        return _fit_models(_matrix(frame, vocab), frame)
+        return _fit_models(_matrix(frame, vocab, similar), frame)
 
 
 def _fit_models(x: np.ndarray, frame: pl.DataFrame) -> tuple[Any, Any]:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
     x = x.copy()
     x[:, np.isnan(x).all(axis=0)] = 0.0  # a feature the data never has (no limits): constant
-    mask = [True] * len(CATEGORICAL) + [False] * len(NUMERIC)
+    mask = [True] * len(CATEGORICAL) + [False] * (len(NUMERIC) + len(TYPICAL))
     late = frame["late"].cast(pl.Int8).to_numpy()
     classifier = HistGradientBoostingClassifier(
         max_iter=200, learning_rate=0.1, categorical_features=mask, random_state=0
@@ -302,17 +369,23 @@ def _fit_models(x: np.ndarray, frame: pl.DataFrame) -> tuple[Any, Any]:
 
 def _similar(frame: pl.DataFrame) -> dict[str, dict[str, float]]:
     """Per (matter, step) and per step: how many more working days similar applications
-    took from there (median), and the usual hours at the step (P90), for the reasons."""
+    took from there (median), and their hours at the step (median and P90), for the TYPICAL
+    features and the reasons."""
     out: dict[str, dict[str, float]] = {}
     for keys, prefix in ((["matter_code", "step"], True), (["step"], False)):
         stats = frame.group_by(keys).agg(
             pl.len().alias("n"),
             pl.col("remaining_workdays").median().alias("more"),
+            pl.col("step_hours").median().alias("median_hours"),
             pl.col("step_hours").quantile(0.9).alias("p90_hours"),
         )
         for row in stats.filter(pl.col("n") >= MIN_SIMILAR).to_dicts():
             key = f"{row['matter_code'] if prefix else ''}|{row['step']}"
-            out[key] = {"more": float(row["more"]), "p90_hours": float(row["p90_hours"] or 0)}
+            out[key] = {
+                "more": float(row["more"]),
+                "median_hours": float(row["median_hours"] or 0),
+                "p90_hours": float(row["p90_hours"] or 0),
+            }
     return out
 
 
@@ -326,19 +399,21 @@ def train(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, evaluate: bool = Tr
     evaluation: dict[str, Any] = {"trained_on_snapshots": frame.height}
     if evaluate:
         evaluation.update(_evaluate(con, cal, frame))
-    vocab = _vocab(frame)
-    classifier, regressor = _fit(frame, vocab)
+    vocab, similar = _vocab(frame), _similar(frame)
+    classifier, regressor = _fit(frame, vocab, similar)
     base = cal.register(con)
     evaluation["trained_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     evaluation["applications"] = frame["application_id"].n_unique()
     late: float | None = frame["late"].cast(pl.Float64).mean()  # type: ignore[assignment]
     evaluation["late_share"] = late
-    return Model(classifier, regressor, vocab, _similar(frame), cal.fingerprint(base), evaluation)
+    return Model(classifier, regressor, vocab, similar, cal.fingerprint(base), evaluation)
 
 
 def _evaluate(
     con: duckdb.DuckDBPyConnection, cal: WorkCalendar, frame: pl.DataFrame
 ) -> dict[str, Any]:
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     accepted = frame.group_by("application_id").agg(pl.col("cut_ts").min())["cut_ts"].sort()
     if accepted.len() < 50:
         return {"evaluation": "too few applications"}
@@ -347,9 +422,9 @@ def _evaluate(
     test_rows = frame.filter(pl.col("cut_ts") >= split)
     if train_rows.height == 0 or test_rows.height == 0:
         return {"evaluation": "too few applications"}
-    vocab = _vocab(train_rows)
-    classifier, regressor = _fit(train_rows, vocab)
-    x = _matrix(test_rows, vocab)
+    vocab, similar = _vocab(train_rows), _similar(train_rows)
+    classifier, regressor = _fit(train_rows, vocab, similar)
+    x = _matrix(test_rows, vocab, similar)
     with threadpool_limits(limits=1):
         p = classifier.predict_proba(x)[:, 1]
         remaining = np.maximum(regressor.predict(x), 0)
@@ -410,6 +485,9 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+_loaded: dict[str, Any] = {}  # the last model read back, by its file's SHA-256
+
+
 def load(folder: Path | None, cal: WorkCalendar, con: duckdb.DuckDBPyConnection) -> Model | None:
     """The stored model, if it is this code's version, was built with this calendar and its
     bytes match the recorded hash; else None."""
@@ -420,9 +498,15 @@ def load(folder: Path | None, cal: WorkCalendar, con: duckdb.DuckDBPyConnection)
         data = (folder / "model.joblib").read_bytes()
     except (OSError, ValueError):
         return None
-    if meta.get("version") != VERSION or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+    digest = hashlib.sha256(data).hexdigest()
+    if meta.get("version") != VERSION or digest != meta.get("sha256"):
         return None
-    model = joblib.load(io.BytesIO(data))
+    # Read back once per process (the dashboard's): the same bytes give the same model.
+    model = _loaded.get(digest)
+    if model is None:
+        model = joblib.load(io.BytesIO(data))
+        _loaded.clear()
+        _loaded[digest] = model
     if not isinstance(model, Model) or model.calendar != cal.fingerprint(cal.register(con)):
         return None
     return model
@@ -470,9 +554,12 @@ def snapshot_frame(
     query, params = derived.source(con, cal, "d_facts", filters)
     facts, every_params = derived.source(con, cal, "d_facts", Filters())
     own = {**_calendar_params(cal), "as_of": as_of}
+    # Only the applications open at `as_of` are needed, the workload counts' included.
     return sql.frame(
         con,
-        f"""WITH f AS ({facts}),
+        f"""WITH f AS (
+            SELECT * FROM ({facts})
+            WHERE accepted_at < $as_of AND (completed_at IS NULL OR completed_at >= $as_of)),
         snaps AS (
             SELECT application_id, $as_of::TIMESTAMPTZ AS cut_ts,
                 ($as_of::TIMESTAMPTZ AT TIME ZONE $zone)::DATE AS cut_day

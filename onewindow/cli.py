@@ -109,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=Path("data/demo"),
-        help="folder for the exports and truth.json (default data/demo)",
+        help="folder for the exports, truth.json and the demo center's onewindow.toml "
+        "(default data/demo)",
     )
     province.demo_options(demo)
     _common(demo)
@@ -335,7 +336,11 @@ def cmd_demo(args: argparse.Namespace, config: Config, wh: Warehouse) -> int:
         months=args.months or demo.DEFAULT_MONTHS,
         end=end,
     )
-    print(f"wrote {len(files)} exports and truth.json to {args.out}")
+    print(
+        f"wrote {len(files)} exports, truth.json and the demo center's config to {args.out} "
+        f"(reports and the dashboard read its procedures with --config "
+        f"{args.out / demo.CONFIG})"
+    )
     result = demo.load_demo(
         wh,
         files,

@@ -38,6 +38,7 @@ def test_same_seed_same_bytes_other_seed_other_data(demo: Path, tmp_path: Path) 
     assert run_cli("demo", *ARGS, "--out", again, "--db", tmp_path / "w.duckdb").code == 0
     assert _digests(again) == _digests(demo / "exports")
     assert sorted(_digests(again)) == [
+        "onewindow.toml",
         "truth.json",
         "事项目录.xlsx",
         "办件_20251231.csv",

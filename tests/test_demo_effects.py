@@ -15,7 +15,7 @@ from etl.demo.catalog import MATTERS
 from etl.demo.clock import DAY_MINUTES
 from metrics import reforms
 from metrics.calendar import WorkCalendar
-from onewindow.config import Config
+from onewindow.config import Config, load_config
 from tests.conftest import run_cli
 from warehouse import Warehouse
 
@@ -292,23 +292,15 @@ def test_some_online_applicants_still_come_in_person(demo: tuple) -> None:
     assert 0.97 * planted["with_visit"] <= at_window <= planted["with_visit"]
 
 
-def test_the_skipped_review_ranks_first_from_its_month_and_not_before(
-    demo: tuple, tmp_path: Path
-) -> None:
+def test_the_skipped_review_ranks_first_from_its_month_and_not_before(demo: tuple) -> None:
+    """With the procedure the demo declares in its own config (not the stage order)."""
     db, truth = demo
     planted = truth["skipped_review"]
-    procedure = planted["procedure"]
-    config = tmp_path / "onewindow.toml"
-    config.write_text(
-        "[[procedures]]\n"
-        + f"matters = {json.dumps([m.code for m in MATTERS])}\n"
-        + "".join(
-            f"{key} = {json.dumps(procedure[key], ensure_ascii=False)}\n"
-            for key in ("required", "optional", "repeatable", "after_end")
-        )
-        + f"end = {json.dumps(procedure['end'], ensure_ascii=False)}\n",
-        encoding="utf-8",
-    )
+    config = db.parent / "exports" / "onewindow.toml"
+    declared = load_config(config).procedures
+    assert len(declared) == 1 and set(declared[0].matters) == {m.code for m in MATTERS}
+    procedure = {k: v for k, v in declared[0].model_dump().items() if k != "matters"}
+    assert procedure == planted["procedure"]
     start = date.fromisoformat(planted["from_month"] + "-01")
     after = ("--config", str(config), "--from", start.isoformat())
     before = ("--config", str(config), "--to", (start - timedelta(days=1)).isoformat())
@@ -323,6 +315,7 @@ def test_the_skipped_review_ranks_first_from_its_month_and_not_before(
         assert top["deviation_share"] == 0 or top[by] != who
     listed = report(db, "conformance", *after, "--staff", planted["staff"])
     assert {r["matter_code"] for r in listed} == {planted["matter"]}
+    assert {r["procedure"] for r in listed} == {"config"}
     assert all(r["detail"] == f"missing_required: {planted['step']} missing" for r in listed)
     # Open ones that have not reached a later required step are not missing it yet.
     assert 0.8 * planted["applications"] <= len(listed) <= planted["applications"]

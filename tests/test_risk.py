@@ -148,6 +148,24 @@ def test_no_feature_uses_what_happened_after_the_cut_off(tmp_path: Path) -> None
     # Training computes the workload at each snapshot's own cut-off from running counts;
     # the report counts at its one 'as of' instant: the same figures.
     assert _features(wh, many_cuts=True).equals(after)
+    # The features against the training applications read only these and the model's
+    # fixed figures: the same before and after too. A at 审查 of M1 (its matter and step
+    # known), C at 决定 (only the step known: M2 had too few), D at 受理 (neither).
+    similar = {
+        "M1|审查": {"more": 2.0, "median_hours": 6.0, "p90_hours": 20.0},
+        "|决定": {"more": 0.5, "median_hours": 1.0, "p90_hours": 3.0},
+    }
+    typical = risk.typical(before, similar).with_columns(before["application_id"])
+    assert typical.equals(risk.typical(after, similar).with_columns(after["application_id"]))
+    rows = {r["application_id"]: r for r in typical.to_dicts()}
+    # A has been at 审查 since Wed 10:00: 2 + 4 working hours on Wed, 3 on Thu morning.
+    assert rows["A"]["typical_more"] == 2.0
+    assert rows["A"]["slack"] == pytest.approx(18 / 7 - 2.0)
+    assert rows["A"]["step_ratio"] == pytest.approx(9 / (6.0 + 1))
+    # C (M2, 2 working days from Tue) is due at the end of Thu: 4 working hours left.
+    assert (rows["C"]["typical_more"], rows["C"]["slack"]) == (0.5, pytest.approx(4 / 7 - 0.5))
+    assert rows["C"]["step_ratio"] == pytest.approx((1 / 60) / 2.0)
+    assert rows["D"]["typical_more"] is None and rows["D"]["step_ratio"] is None
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +222,21 @@ def test_report_risk_lists_every_open_application(demo: Path) -> None:
     explained = [r for r in rows if r["reason_en"]]
     assert explained and all(r["reason_zh"] for r in explained)
     assert any("more working days" in r["reason_en"] for r in explained)
+
+
+def test_training_reads_the_latest_completed_applications_up_to_its_budget(demo: Path) -> None:
+    with Warehouse(demo).read() as con:
+        CAL.register(con)
+        every = risk.training_frame(con, CAL)
+        some = risk.training_frame(con, CAL, max_snapshots=2000)
+        completed = dict(
+            con.execute(
+                "SELECT application_id, completed_at FROM d_facts WHERE completed"
+            ).fetchall()
+        )
+    assert 1000 < some.height <= 2000 < every.height
+    kept = set(some["application_id"])
+    left_out = set(every["application_id"]) - kept
+    assert min(completed[a] for a in kept) >= max(completed[a] for a in left_out)
+    # An application kept keeps every snapshot, with the same features.
+    assert some.equals(every.filter(pl.col("application_id").is_in(kept)))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from etl.demo.catalog import MATTERS
 from etl.demo.export import write_exports
@@ -21,6 +22,8 @@ from onewindow.config import Etl, Reform
 from warehouse import Warehouse
 
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "demo.toml"
+CONFIG = "onewindow.toml"  # the demo center's config, beside its exports
+PROCEDURE_KEYS = ("required", "optional", "repeatable", "end", "after_end")
 DEFAULT_APPLICATIONS = 40_000
 DEFAULT_MONTHS = 24
 
@@ -33,7 +36,30 @@ def write_demo(
     and has its own application ids."""
     region = "4412" if center == 0 else f"44{20 + center:02d}"
     demo = generate(seed, applications, months, end, variant=center, region=region)
-    return write_exports(demo, out, end)
+    files = write_exports(demo, out, end)
+    write_config(out / CONFIG, demo.truth["skipped_review"]["procedure"])
+    return files
+
+
+def write_config(path: Path, procedure: dict[str, Any]) -> Path:
+    """The demo center's config: its matters' reference procedure as their 办事指南 publishes
+    it (`[[procedures]]`, docs/config.md), so `conformance` checks them against it rather than
+    the stage order. `onewindow --config PATH` (scripts/serve does) reads it."""
+    lines = [
+        "# The demo center's config, written by `onewindow demo` (docs/demo.md).",
+        "# Every demo matter follows the procedure its 办事指南 publishes.",
+        "",
+        "[[procedures]]",
+        f"matters = {_toml([m.code for m in MATTERS])}",
+        *(f"{key} = {_toml(procedure[key])}" for key in PROCEDURE_KEYS if key in procedure),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _toml(value: object) -> str:
+    """A string or a list of strings as TOML (a JSON string is a TOML basic string)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
