@@ -17,7 +17,7 @@ import polars as pl
 from etl import parse
 from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, RECORD_LABEL, Field, field_map
 from etl.profile import Profile, TableSource
-from etl.readers import ROW, Source
+from etl.readers import ROW, K, Reject, Source, Stream
 from onewindow.config import Plausibility
 
 ERR_FIELD, ERR_REASON = "__err_field", "__err_reason"
@@ -57,15 +57,47 @@ def pseudonymize(values: pl.Series, secret: bytes) -> pl.Series:
 
 
 def map_rows(
-    source: Source,
+    source: Source | Stream,
     table: str,
     src: TableSource,
     profile: Profile,
     secret: bytes | None,
     rules: Plausibility | None = None,
 ) -> Mapped:
+    """Types, checks and maps the file a batch at a time (each row on its own); then what
+    takes the whole file (repeated keys, conflicts, applications) on the typed rows."""
+    stream = source if isinstance(source, Stream) else Stream.whole(source)
+    if "applicant_id" in src.columns and secret is None:
+        raise ValueError("applicant_id is mapped but no pseudonymization secret is set")
+    checked = [_map_batch(b, table, src, profile, secret, rules) for b in stream]
+    good = pl.concat([g for g, _ in checked])
+    bad = pl.concat([q for _, q in checked])
+    # Rows a person finds in the file, known once the whole file was read.
+    good = good.with_columns(stream.rows.gather(good[K]).alias(ROW)).drop(K)
+    bad = bad.with_columns(stream.rows.gather(bad[K]).alias(ROW)).drop(K)
+    quarantine = _quarantine(bad, stream.rejects)
+    if table == "events":
+        return _events(good, quarantine, src, profile)
+    if table == "applications" and "applicant_key" not in good.columns:
+        good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
+    good = good.select([*COLUMNS[table], ROW])
+    key = list(KEYS[table])
+    repeated = int(good.select((pl.col(ROW).rank("ordinal").over(key) > 1).sum()).item())
+    conflicts = _repeat_conflicts(good, key, RECORD_LABEL[table])
+    return Mapped(good, quarantine, conflicts=conflicts, repeated=repeated)
+
+
+def _map_batch(
+    frame: pl.DataFrame,
+    table: str,
+    src: TableSource,
+    profile: Profile,
+    secret: bytes | None,
+    rules: Plausibility | None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One batch of records (source text and K): the typed rows that pass every check, and
+    the others (K, field, reason, raw)."""
     fields = field_map(table)
-    frame = source.frame
     text: dict[str, pl.Expr] = {}
     for fname, column in src.columns.items():
         expr = pl.col(column).str.strip_chars()
@@ -117,23 +149,19 @@ def map_rows(
             pl.when(first).then(pl.lit(fname)).otherwise(pl.col(ERR_FIELD)).alias(ERR_FIELD),
             pl.when(first).then(implausible).otherwise(pl.col(ERR_REASON)).alias(ERR_REASON),
         )
-    if "applicant_id" in text:
-        if secret is None:
-            raise ValueError("applicant_id is mapped but no pseudonymization secret is set")
+    if "applicant_id" in text and secret is not None:
         frame = frame.with_columns(
             pseudonymize(frame["applicant_id"], secret).alias("applicant_key")
         )
-    quarantine = _quarantine(frame, src, source)
-    good = frame.filter(pl.col(ERR_FIELD).is_null())
-    if table == "events":
-        return _events(good, quarantine, src, profile)
-    if table == "applications" and "applicant_key" not in good.columns:
-        good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
-    good = good.select([*COLUMNS[table], ROW])
-    key = list(KEYS[table])
-    repeated = int(good.select((pl.col(ROW).rank("ordinal").over(key) > 1).sum()).item())
-    conflicts = _repeat_conflicts(good, key, RECORD_LABEL[table])
-    return Mapped(good, quarantine, conflicts=conflicts, repeated=repeated)
+    visible = [c for c in src.source_columns() if c not in src.hidden_columns()]
+    bad = frame.filter(pl.col(ERR_FIELD).is_not_null()).select(
+        pl.col(K),
+        pl.col(ERR_FIELD).alias("field"),
+        pl.col(ERR_REASON).alias("reason"),
+        (pl.struct(visible).struct.json_encode() if visible else pl.lit("{}")).alias("raw"),
+    )
+    keep = [c for c in (*fields, "applicant_key") if c in frame.columns]
+    return frame.filter(pl.col(ERR_FIELD).is_null()).select(*keep, K), bad
 
 
 def _implausible(
@@ -282,25 +310,18 @@ def _problem(
     return pl.when(~ok).then(message)
 
 
-def _quarantine(frame: pl.DataFrame, src: TableSource, source: Source) -> pl.DataFrame:
-    shown = [c for c in src.source_columns() if c not in src.hidden_columns()]
-    bad = frame.filter(pl.col(ERR_FIELD).is_not_null())
-    parsed = bad.select(
-        pl.col(ROW),
-        pl.col(ERR_FIELD).alias("field"),
-        pl.col(ERR_REASON).alias("reason"),
-        (pl.struct(shown).struct.json_encode() if shown else pl.lit("{}")).alias("raw"),
-    )
+def _quarantine(bad: pl.DataFrame, rejects: list[Reject]) -> pl.DataFrame:
     unsplit = pl.DataFrame(
         {
-            ROW: [r.row for r in source.rejects],
-            "field": [r.field for r in source.rejects],
-            "reason": [r.reason for r in source.rejects],
-            "raw": [None] * len(source.rejects),
+            ROW: [r.row for r in rejects],
+            "field": [r.field for r in rejects],
+            "reason": [r.reason for r in rejects],
+            "raw": [None] * len(rejects),
         },
         schema=QUARANTINE_SCHEMA,
     )
-    return pl.concat([parsed.cast(QUARANTINE_SCHEMA), unsplit]).sort(ROW)  # type: ignore[arg-type]
+    parsed = bad.select(ROW, "field", "reason", "raw").cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    return pl.concat([parsed, unsplit]).sort(ROW)
 
 
 def _events(
