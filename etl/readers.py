@@ -272,11 +272,12 @@ def _count(path: Path, codec: str, skip: int) -> _Scan:
             first = not piece
         window = tail + piece
         scan.newlines += piece.count("\n")
-        scan.has_cr = scan.has_cr or "\r" in piece
-        scan.stray += len(_BARE_CR.findall(piece))
+        if "\r" in piece:
+            scan.has_cr = True
+            scan.stray += piece.count("\r") - piece.count("\r\n")
         scan.joined += window.count("\n\ufeff") - tail.count("\n\ufeff")
         scan.blank = scan.blank or any(b in window for b in ("\n\n", "\n\r\n", "\n \n"))
-        scan.empty = scan.empty and not piece.strip(" \t\n\r\x0b\x0c")
+        scan.empty = scan.empty and not piece.strip(" \t\n\r\x0b\x0c")  # once, in practice
         if piece:
             scan.ends_with_newline = piece.endswith(("\n", "\r"))
             tail = window[-2:]
@@ -413,7 +414,7 @@ def _csv_batches(
             f"SELECT {cols} FROM read_csv($path, auto_detect = false, header = true, "
             "columns = $columns, delim = $delim, quote = '\"', escape = '\"', "
             "strict_mode = true, null_padding = false, store_rejects = true, "
-            "max_line_size = 16777216)",
+            "max_line_size = 16777216, buffer_size = 33554432)",
             params={
                 "path": target,
                 "columns": {f"c{i}": "VARCHAR" for i in range(1, len(header) + 1)},

@@ -364,8 +364,10 @@ def _occurrences(good: pl.DataFrame, src: TableSource) -> tuple[pl.DataFrame, in
     Identical rows without event_id stay distinct events unless the table says `identical_rows
     = "merge"`; rows of one event_id are one event (the last wins, other values are
     conflicts). Returns the rows, how many repeated an earlier one, and the conflicts."""
-    by_id = pl.col(ROW).rank("ordinal").over("application_id", "event_id")
-    by_content = pl.col(ROW).rank("ordinal").over(_CONTENT)
+    identified = good["event_id"].is_not_null()
+    by_id = _ordinal(good, ["application_id", "event_id"], identified)
+    # Identical content counts every row, with event_id or not (only rows without one use it).
+    by_content = _ordinal(good, _CONTENT, pl.repeat(True, good.height, eager=True))
     has_id = pl.col("event_id").is_not_null()
     good = good.with_columns(
         pl.when(has_id).then(by_id).otherwise(by_content).cast(pl.Int64).alias("__occurrence")
@@ -387,6 +389,26 @@ def _occurrences(good: pl.DataFrame, src: TableSource) -> tuple[pl.DataFrame, in
     return good.drop("__occurrence"), repeated, pl.concat(conflicts)
 
 
+def _ordinal(frame: pl.DataFrame, keys: list[str], among: pl.Series) -> pl.Series:
+    """For the rows `among`, each row's rank by ROW among those rows with the same `keys`
+    (1 for a row whose keys no other row has); 1 for the others. The window runs over only
+    the rows whose keys repeat: over every row of a million-event file it would hold about
+    400 MB."""
+    ones = pl.repeat(1, frame.height, dtype=pl.Int64, eager=True)
+    taking = among.arg_true()
+    if not taking.len():
+        return ones
+    part = frame.select(*keys, ROW)
+    if taking.len() < frame.height:
+        part = part[taking]
+    repeats = part.select(pl.struct(keys).is_duplicated()).to_series()
+    if not repeats.any():
+        return ones
+    where = repeats.arg_true()
+    ranks = part[where].select(pl.col(ROW).rank("ordinal").over(keys).cast(pl.Int64))
+    return ones.scatter(taking.gather(where), ranks.to_series())
+
+
 def _derive_applications(
     events: pl.DataFrame, profile: Profile
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -394,7 +416,7 @@ def _derive_applications(
     names = list(DERIVED_FIELDS)
     if "applicant_key" not in events.columns:
         events = events.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
-    ordered = events.sort("application_id", "ts", ROW)
+    ordered = events.select("application_id", "ts", ROW, *names).sort("application_id", "ts", ROW)
     agg = ordered.group_by("application_id", maintain_order=True).agg(
         pl.col(ROW).first(),
         *[pl.col(n).drop_nulls().first().alias(n) for n in names],
