@@ -122,6 +122,12 @@ class Stream:
     def __iter__(self) -> Iterator[pl.DataFrame]:
         return self._batches
 
+    def close(self) -> None:
+        """Stops a stream that was not read to its end (its reader and copy go at once)."""
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()
+
     @property
     def rows_read(self) -> int:
         return self.records + len(self.rejects) - len(self.header_repeats)

@@ -69,7 +69,10 @@ def map_rows(
     stream = source if isinstance(source, Stream) else Stream.whole(source)
     if "applicant_id" in src.columns and secret is None:
         raise ValueError("applicant_id is mapped but no pseudonymization secret is set")
-    checked = [_map_batch(b, table, src, profile, secret, rules) for b in stream]
+    try:
+        checked = [_map_batch(b, table, src, profile, secret, rules) for b in stream]
+    finally:
+        stream.close()
     good = pl.concat([g for g, _ in checked])
     bad = pl.concat([q for _, q in checked])
     # Rows a person finds in the file, known once the whole file was read.
