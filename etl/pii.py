@@ -26,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from etl.profile import Profile
-from etl.readers import ROW, UnreadableFile, read_source
+from etl.readers import ROW, UnreadableFile, read_frame
 from etl.transform import Mapped
 from onewindow.private import private_dir
 from onewindow.store import connect, store_path
@@ -213,7 +213,7 @@ def archive_copy(
     src = profile.tables[table]  # type: ignore[index]
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            frame = read_source(path, src, Path(scratch)).frame.drop(ROW)
+            frame = read_frame(path, src, Path(scratch)).drop(ROW)
     except UnreadableFile:
         return None
     hidden = [c for c in frame.columns if c in src.hidden_columns()]

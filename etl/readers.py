@@ -8,10 +8,11 @@ UnreadableFile with a reason that never quotes the file's content.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import json
 import re
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,13 +55,14 @@ class Source:
 
 def read_source(
     path: Path, src: TableSource, scratch: Path, excel: ExcelLimits | None = None
-) -> Source:
+) -> Stream:
+    """The file's mapped columns, in batches (a CSV file is never held whole: see Stream)."""
     if path.stat().st_size == 0:
         raise UnreadableFile("the file is empty")
     suffix = path.suffix.lower()
     if suffix in {".csv", ".txt", ".tsv"}:
-        source = _read_csv(path, src, scratch)
-    elif suffix in {".xlsx", ".xlsm", ".xls"}:
+        return _read_csv(path, src, scratch)
+    if suffix in {".xlsx", ".xlsm", ".xls"}:
         source = _read_excel(path, src, excel)
     elif suffix == ".parquet":
         source = _read_parquet(path, src)
@@ -69,7 +71,81 @@ def read_source(
     else:
         raise UnreadableFile(f"unsupported file type {suffix!r} (csv, xlsx, parquet, jsonl)")
     where = f" in sheet {source.sheet!r}" if source.sheet is not None else ""
-    return _keep_mapped(source, src, where)
+    return Stream.whole(_keep_mapped(source, src, where))
+
+
+def read_frame(path: Path, src: TableSource, scratch: Path) -> pl.DataFrame:
+    """The file's mapped columns and ROW in one frame (for a copy of the file, not a load)."""
+    stream = read_source(path, src, scratch)
+    frame = pl.concat(list(stream))
+    return frame.with_columns(stream.rows.gather(frame[K]).alias(ROW)).drop(K)
+
+
+BATCH_ROWS = 131072  # records per batch: what a batch costs is bounded, not the file
+
+
+class Stream:
+    """A file's records in batches of at most BATCH_ROWS: its mapped source columns (text)
+    and K, the record's place among the file's records. What a person finds in the file
+    (`rows`, K -> ROW), the rows that could not be split or repeat the header (`rejects`) and
+    the count of cleaned values are known once every batch has been read."""
+
+    def __init__(
+        self, batches: Iterator[pl.DataFrame], wanted: list[str], sheet: str | None = None
+    ) -> None:
+        self._batches = batches
+        self.wanted = wanted
+        self.sheet = sheet
+        self.rows = pl.Series(ROW, [], dtype=pl.Int64)
+        self.rejects: list[Reject] = []
+        self.cleaned = 0
+        self.records = 0  # records split (header repeats among them)
+        self.header_repeats: list[int] = []  # K of rows that repeat the header
+
+    @classmethod
+    def whole(cls, source: Source) -> Stream:
+        """A frame read whole (Excel, Parquet, JSON lines: _keep_mapped already applied)."""
+        wanted = [c for c in source.frame.columns if c != ROW]
+
+        def batches() -> Iterator[pl.DataFrame]:
+            frame = source.frame.drop(ROW).with_row_index(K).cast({K: pl.Int64})
+            for start in range(0, max(frame.height, 1), BATCH_ROWS):
+                yield frame.slice(start, BATCH_ROWS)
+
+        stream = cls(batches(), wanted, source.sheet)
+        stream.rows = source.frame[ROW]
+        stream.rejects = source.rejects
+        stream.cleaned = source.cleaned
+        stream.records = source.frame.height
+        return stream
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        return self._batches
+
+    def close(self) -> None:
+        """Stops a stream that was not read to its end (its reader and copy go at once)."""
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()
+
+    @property
+    def rows_read(self) -> int:
+        return self.records + len(self.rejects) - len(self.header_repeats)
+
+
+K = "__k"
+
+
+def _clean(frame: pl.DataFrame, wanted: list[str]) -> tuple[pl.DataFrame, int, pl.Expr]:
+    """Removes invisible characters (returns how many values held some) and gives the mask
+    of rows that repeat the header."""
+    dirty = [pl.col(c).str.contains(INVISIBLE).fill_null(False) for c in wanted]
+    cleaned = int(frame.select(pl.sum_horizontal(dirty).sum()).item()) if dirty else 0
+    if cleaned:
+        frame = frame.with_columns(pl.col(c).str.replace_all(INVISIBLE, "") for c in wanted)
+    # A row that repeats the header: two exports joined into one file.
+    header = pl.all_horizontal(pl.col(c).str.strip_chars() == c for c in wanted).fill_null(False)
+    return frame, cleaned, header
 
 
 # Invisible characters that exports and copy-paste leave in text: byte-order marks (also in the
@@ -78,24 +154,22 @@ def read_source(
 INVISIBLE = "[\u0000\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 
 
-def _keep_mapped(source: Source, src: TableSource, where: str = "") -> Source:
-    """Checks the mapped columns are there, drops every other column at once, removes
-    invisible characters (counted) and holds back header lines repeated inside the file."""
-    wanted = src.source_columns()
-    missing = [c for c in wanted if c not in source.frame.columns]
+def _check_columns(columns: list[str], src: TableSource, where: str = "") -> None:
+    missing = [c for c in src.source_columns() if c not in columns]
     if missing:
         named = ", ".join(
             f"{c!r} (mapped to {', '.join(k for k, v in src.columns.items() if v == c)})"
             for c in missing
         )
         raise UnreadableFile(f"missing column(s) {named}{where}")
-    frame = source.frame.select([*wanted, ROW])
-    dirty = [pl.col(c).str.contains(INVISIBLE).fill_null(False) for c in wanted]
-    cleaned = int(frame.select(pl.sum_horizontal(dirty).sum()).item()) if dirty else 0
-    if cleaned:
-        frame = frame.with_columns(pl.col(c).str.replace_all(INVISIBLE, "") for c in wanted)
-    # A row that repeats the header: two exports joined into one file.
-    header = pl.all_horizontal(pl.col(c).str.strip_chars() == c for c in wanted).fill_null(False)
+
+
+def _keep_mapped(source: Source, src: TableSource, where: str = "") -> Source:
+    """Checks the mapped columns are there, drops every other column at once, removes
+    invisible characters (counted) and holds back header lines repeated inside the file."""
+    wanted = src.source_columns()
+    _check_columns(source.frame.columns, src, where)
+    frame, cleaned, header = _clean(source.frame.select([*wanted, ROW]), wanted)
     repeated = frame.filter(header)[ROW].to_list()
     rejects = source.rejects + [
         Reject(r, "(row)", "the header line again (two exports joined into one file?)")
@@ -106,48 +180,172 @@ def _keep_mapped(source: Source, src: TableSource, where: str = "") -> Source:
     return Source(frame, sorted(rejects, key=lambda r: r.row), cleaned + source.cleaned)
 
 
-def _decode(raw: bytes, encoding: str, delimiter: str | None = None) -> str:
-    """The file's text; an undecodable byte is reported by its row and column."""
-    if encoding == "auto":
-        if raw.startswith(BOM):
+_CHUNK = 1 << 20  # bytes decoded at a time: no copy of the whole file is held in Python
+
+
+@dataclass
+class _Scan:
+    """What one streaming pass over a file found (decoded with `codec` after `skip` bytes)."""
+
+    codec: str
+    skip: int = 0  # a UTF-8 byte-order mark
+    newlines: int = 0
+    ends_with_newline: bool = False
+    has_cr: bool = False
+    stray: int = 0  # carriage returns that end no line
+    joined: int = 0  # byte-order marks at the start of a line (two exports joined)
+    blank: bool = False  # a line that holds nothing
+    empty: bool = True  # nothing but whitespace
+
+    @property
+    def direct(self) -> bool:
+        """DuckDB can read the file itself (UTF-8; its reader skips a leading BOM)."""
+        return self.codec == "utf-8" and not self.stray and not self.joined
+
+
+def _pieces(path: Path, codec: str, skip: int) -> Iterator[str]:
+    """The file's text after `skip` bytes, decoded a chunk at a time. A piece never ends
+    with a carriage return (it goes with the next one), so `\\r\\n` is never split. An
+    undecodable byte raises UnicodeDecodeError with `start` set to its offset in the file."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    offset = skip  # bytes of the file handed to the decoder so far
+    held = ""
+    with open(path, "rb") as fh:
+        fh.seek(skip)
+        while True:
+            chunk = fh.read(_CHUNK)
+            buffered = len(decoder.getstate()[0])
             try:
-                return raw[len(BOM) :].decode("utf-8")
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                exc.start += offset - buffered
+                raise
+            offset += len(chunk)
+            text = held + text
+            held = ""
+            if chunk and text.endswith("\r"):
+                text, held = text[:-1], "\r"
+            if text:
+                yield text
+            if not chunk:
+                return
+
+
+def _scan(path: Path, encoding: str, delimiter: str | None) -> _Scan:
+    """Checks the file decodes (the error names its row and column) and counts what the
+    readers need to know, one chunk at a time."""
+    with open(path, "rb") as fh:
+        bom = len(BOM) if fh.read(len(BOM)) == BOM else 0
+    if encoding == "auto":
+        if bom:
+            try:
+                return _count(path, "utf-8", bom)
             except UnicodeDecodeError as exc:
                 raise UnreadableFile(
                     "starts with a UTF-8 byte-order mark but is not valid UTF-8 (undecodable "
-                    f"byte in {_place(raw, exc.start + len(BOM), delimiter)})"
+                    f"byte in {_place(path, exc.start, delimiter)})"
                 ) from None
         try:
-            return raw.decode("utf-8")
+            return _count(path, "utf-8", 0)
         except UnicodeDecodeError:
             pass
         try:
-            return raw.decode("gb18030")
+            return _count(path, "gb18030", 0)
         except UnicodeDecodeError as exc:
             raise UnreadableFile(
                 f"neither UTF-8 nor GB18030 (undecodable byte in "
-                f"{_place(raw, exc.start, delimiter)})"
+                f"{_place(path, exc.start, delimiter)})"
             ) from None
     codec = "gb18030" if encoding in {"gbk", "gb2312"} else encoding
     try:
-        return raw.decode(codec)
+        if codec in {"utf-8", "utf-8-sig"}:
+            return _count(path, "utf-8", bom)
+        return _count(path, codec, 0)
     except UnicodeDecodeError as exc:
         raise UnreadableFile(
-            f"not valid {encoding} (undecodable byte in {_place(raw, exc.start, delimiter)}); "
+            f"not valid {encoding} (undecodable byte in {_place(path, exc.start, delimiter)}); "
             f'set encoding = "auto" or the file\'s real encoding in the profile'
         ) from None
 
 
-def _place(raw: bytes, offset: int, delimiter: str | None) -> str:
+def _count(path: Path, codec: str, skip: int) -> _Scan:
+    scan = _Scan(codec, skip, empty=not skip)
+    tail = ""  # the last characters of the text before the piece
+    first = True
+    for piece in _pieces(path, codec, skip):
+        if first:
+            piece = piece.removeprefix("\ufeff")  # a byte-order mark the codec decoded
+            first = not piece
+        window = tail + piece
+        scan.newlines += piece.count("\n")
+        if "\r" in piece:
+            scan.has_cr = True
+            scan.stray += piece.count("\r") - piece.count("\r\n")
+        scan.joined += window.count("\n\ufeff") - tail.count("\n\ufeff")
+        scan.blank = scan.blank or any(b in window for b in ("\n\n", "\n\r\n", "\n \n"))
+        scan.empty = scan.empty and not piece.strip(" \t\n\r\x0b\x0c")  # once, in practice
+        if piece:
+            scan.ends_with_newline = piece.endswith(("\n", "\r"))
+            tail = window[-2:]
+    return scan
+
+
+def _text(path: Path, scan: _Scan, clean: bool = True) -> Iterator[str]:
+    """The file's text as DuckDB is given it: without its byte-order mark and, when `clean`,
+    a stray carriage return a space, a byte-order mark that starts a line removed; a piece
+    at a time."""
+    first = True
+    previous = ""
+    for piece in _pieces(path, scan.codec, scan.skip):
+        if first:
+            piece = piece.removeprefix("\ufeff")
+            first = not piece
+        if clean and previous.endswith("\n") and piece.startswith("\ufeff"):
+            piece = piece[1:]
+        if clean and scan.stray:
+            piece = _BARE_CR.sub(" ", piece)
+        if clean and scan.joined:
+            piece = piece.replace("\n\ufeff", "\n")
+        if piece:
+            previous = piece
+            yield piece
+
+
+def _lines(path: Path, scan: _Scan, clean: bool = True) -> Generator[str]:
+    """The text's lines, each with its line end (as `open(newline="")` gives them)."""
+    rest = ""
+    for piece in _text(path, scan, clean):
+        parts = (rest + piece).split("\n")
+        rest = parts.pop()
+        for part in parts:
+            yield part + "\n"
+    if rest:
+        yield rest
+
+
+def _place(path: Path, offset: int, delimiter: str | None) -> str:
     """'row 7, column 3 (经办人)' for a byte offset: the line as an editor counts it and, in a
-    delimited file, the field (counting delimiters on that line, as most rows have no quotes)."""
-    start = raw.rfind(b"\n", 0, offset) + 1
-    row = raw.count(b"\n", 0, offset) + 1
+    delimited file, the field (counting delimiters on that line, as most rows have no quotes).
+    Read a chunk at a time: only the line of the offset is held."""
+    row, start = 1, 0
+    with open(path, "rb") as fh:
+        first = fh.readline(1 << 16).removeprefix(BOM).rstrip(b"\r\n")
+        fh.seek(0)
+        done = 0
+        while done < offset:
+            chunk = fh.read(min(_CHUNK, offset - done))
+            if not chunk:
+                break
+            row += chunk.count(b"\n")
+            last = chunk.rfind(b"\n")
+            if last >= 0:
+                start = done + last + 1
+            done += len(chunk)
+        fh.seek(start)
+        line = fh.read(offset - start)
     if delimiter is None:
         return f"line {row}"
-    sep = delimiter.encode()
-    index = raw.count(sep, start, offset)
-    first = raw.split(b"\n", 1)[0].removeprefix(BOM)
+    index = line.count(delimiter.encode())
     names: list[str] = []
     for codec in ("utf-8", "gb18030"):
         try:
@@ -159,32 +357,26 @@ def _place(raw: bytes, offset: int, delimiter: str | None) -> str:
     return f"row {row}, column {index + 1}{name}"
 
 
-def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
-    raw = path.read_bytes()
-    if not raw.strip():
+def _read_csv(path: Path, src: TableSource, scratch: Path) -> Stream:
+    scan = _scan(path, src.encoding, src.delimiter)
+    if scan.empty:
         raise UnreadableFile("the file is empty")
-    text = _decode(raw, src.encoding, src.delimiter).removeprefix("\ufeff")
-    if "\r" in text and "\n" not in text:
+    if scan.has_cr and not scan.newlines:
         raise UnreadableFile(
             "lines end with a bare carriage return (old Mac style); save the "
             "file with CRLF or LF line ends"
         )
-    stray = len(_BARE_CR.findall(text))
-    if stray:
-        # A carriage return that ends no line (pasted into a cell) stops DuckDB's parser: it
-        # becomes a space, and the value counts as cleaned.
-        text = _BARE_CR.sub(" ", text)
-    joined = text.count("\n\ufeff")
-    if joined:
-        # Two exports joined: a byte-order mark before a quoted first field would break the
-        # line for DuckDB. Removed here (and counted); BOMs elsewhere go with the other
-        # invisible characters (_keep_mapped).
-        text = text.replace("\n\ufeff", "\n")
-        stray += joined
+    # A carriage return that ends no line (pasted into a cell) stops DuckDB's parser: it
+    # becomes a space, and the value counts as cleaned. Two exports joined: a byte-order mark
+    # before a quoted first field would break the line for DuckDB; removed (and counted).
+    # BOMs elsewhere go with the other invisible characters (_clean). See _text.
+    lines = _lines(path, scan)
     try:
-        header_line = next(csv.reader(io.StringIO(text), delimiter=src.delimiter), [])
+        header_line = next(csv.reader(lines, delimiter=src.delimiter), [])
     except csv.Error as exc:
         raise UnreadableFile(f"the header line cannot be split ({exc})") from None
+    finally:
+        lines.close()
     header = [h.strip().replace("\ufeff", "") for h in header_line]
     if not any(header):
         raise UnreadableFile("the first line holds no column names")
@@ -195,23 +387,61 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
     # placeholder; they are ignored when empty, an error when they hold values.
     unnamed = {f"{_UNNAMED}{i}": i for i, h in enumerate(header, start=1) if not h}
     header = [h or f"{_UNNAMED}{i}" for i, h in enumerate(header, start=1)]
+    _check_columns(header, src)
+    wanted = src.source_columns()
+    stream = Stream(iter(()), wanted)
+    stream._batches = _csv_batches(path, src, scan, header, unnamed, stream)
+    return stream
+
+
+def _csv_batches(
+    path: Path,
+    src: TableSource,
+    scan: _Scan,
+    header: list[str],
+    unnamed: dict[str, int],
+    stream: Stream,
+) -> Iterator[pl.DataFrame]:
+    """DuckDB's CSV reader, a batch at a time. Its columns have positional names (c1, c2,
+    ...), so the query names only the columns it keeps, the mapped ones and the unnamed ones:
+    the others (personal ones among them) are split and checked but never reach Python."""
+    wanted = stream.wanted
+    keep = {f"c{i}": h for i, h in enumerate(header, start=1) if h in {*wanted, *unnamed}}
+    filled: dict[str, int] = {}  # unnamed column -> K of its first value
     con = duckdb.connect()
-    # DuckDB reads UTF-8 only: hand it a UTF-8 copy, in memory (etl/memfile.py).
-    decoded = bool(stray) or raw.startswith(BOM) or not _is_utf8(raw)
-    target = memfile.register(con, text) if decoded else str(path)
+    # DuckDB reads UTF-8 only: a file in another encoding, or one that needs cleaning, is
+    # transcoded a chunk at a time into a UTF-8 copy in memory (etl/memfile.py), never on disk.
+    target = str(path) if scan.direct else memfile.register(con, _text(path, scan))
+    cols = ", ".join(keep)
+    yielded = False
     try:
-        # The path, the header's names and the delimiter are values: bound, never SQL text.
-        frame = con.sql(
-            "SELECT * FROM read_csv($path, auto_detect = false, header = true, "
+        # The path and the delimiter are values: bound, never SQL text.
+        reader = con.sql(
+            f"SELECT {cols} FROM read_csv($path, auto_detect = false, header = true, "
             "columns = $columns, delim = $delim, quote = '\"', escape = '\"', "
             "strict_mode = true, null_padding = false, store_rejects = true, "
-            "max_line_size = 16777216)",
+            "max_line_size = 16777216, buffer_size = 33554432)",
             params={
-                "path": str(target),
-                "columns": dict.fromkeys(header, "VARCHAR"),
+                "path": target,
+                "columns": {f"c{i}": "VARCHAR" for i in range(1, len(header) + 1)},
                 "delim": src.delimiter,
             },
-        ).pl()
+        ).to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            frame = pl.DataFrame(pl.from_arrow(batch)).rename(keep)
+            k = pl.int_range(stream.records, stream.records + frame.height, dtype=pl.Int64)
+            stream.records += frame.height
+            frame = frame.with_columns(k.alias(K))
+            for name in unnamed:
+                if name not in filled:
+                    found = frame.filter(pl.col(name).str.strip_chars() != "")[K]
+                    if found.len():
+                        filled[name] = int(found[0])
+            frame, cleaned, repeats = _clean(frame.select([*wanted, K]), wanted)
+            stream.cleaned += cleaned
+            stream.header_repeats += frame.filter(repeats)[K].to_list()
+            yielded = True
+            yield frame.filter(~repeats)
         errors = con.execute(
             "SELECT line, any_value(column_name), any_value(error_type), "
             "any_value(error_message) FROM reject_errors GROUP BY line ORDER BY line"
@@ -221,50 +451,50 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Source:
     finally:
         con.close()
         memfile.release(target)
-    last_line = text.count("\n") + (0 if text.endswith("\n") else 1)
+    last_line = scan.newlines + (0 if scan.ends_with_newline else 1)
     cut_short = errors and errors[-1][2] in ("MISSING COLUMNS", "UNQUOTED VALUE")
-    if cut_short and not raw.endswith((b"\n", b"\r")) and int(errors[-1][0]) >= last_line:
+    if cut_short and not scan.ends_with_newline and int(errors[-1][0]) >= last_line:
         raise UnreadableFile(f"the file ends in the middle of row {last_line}: it looks truncated")
     rejects = [Reject(int(line), "(row)", _csv_reason(kind, msg)) for line, _, kind, msg in errors]
-    total = frame.height + len(rejects)
-    rows = pl.int_range(2, total + 2, eager=True, dtype=pl.Int64)
-    if "\n\n" in text or "\n\r\n" in text or "\n \n" in text:
+    records = stream.records
+    rows = pl.int_range(2, records + len(rejects) + 2, eager=True, dtype=pl.Int64)
+    if scan.blank:
         # DuckDB skips blank lines: number records by the lines that hold something.
-        lines = pl.Series(text.split("\n")).str.strip_chars()
-        rows = (
-            pl.int_range(1, lines.len() + 1, eager=True, dtype=pl.Int64)
-            .filter(lines != "")
-            .slice(1)
+        rows = pl.Series(
+            [n for n, line in enumerate(_lines(path, scan), start=1) if line.strip()][1:],
+            dtype=pl.Int64,
         )
     if rejects:
         rows = rows.filter(~rows.is_in([r.row for r in rejects]))
-    if rows.len() != frame.height:
-        rows = _record_rows(text, src.delimiter, {r.row for r in rejects})
-    if rows.len() != frame.height:  # a last resort: number records in order
-        rows = pl.int_range(2, frame.height + 2, eager=True, dtype=pl.Int64)
-    frame = frame.rename({c: c.strip() for c in frame.columns}).with_columns(rows.alias(ROW))
-    _check_unnamed(frame, unnamed)
-    return Source(frame.drop(list(unnamed)), rejects, stray)
+    if rows.len() != records:
+        rows = _record_rows(path, scan, src.delimiter, {r.row for r in rejects})
+    if rows.len() != records:  # a last resort: number records in order
+        rows = pl.int_range(2, records + 2, eager=True, dtype=pl.Int64)
+    stream.rows = rows.alias(ROW)
+    for name, position in unnamed.items():
+        if name in filled:
+            raise UnreadableFile(
+                f"column {position} has no name in the header line but holds values (row "
+                f"{int(rows[filled[name]])}); name the column or remove it"
+            )
+    repeated = [
+        Reject(int(rows[k]), "(row)", "the header line again (two exports joined into one file?)")
+        for k in stream.header_repeats
+    ]
+    stream.rejects = sorted(rejects + repeated, key=lambda r: r.row)
+    stream.cleaned += scan.stray + scan.joined
+    if not yielded:
+        yield pl.DataFrame(schema={**dict.fromkeys(wanted, pl.String), K: pl.Int64})
 
 
 _BARE_CR = re.compile(r"\r(?!\n)")
 _UNNAMED = "__unnamed_column_"
 
 
-def _check_unnamed(frame: pl.DataFrame, unnamed: dict[str, int]) -> None:
-    for name, position in unnamed.items():
-        filled = frame.filter(pl.col(name).str.strip_chars() != "")
-        if filled.height:
-            raise UnreadableFile(
-                f"column {position} has no name in the header line but holds values (row "
-                f"{int(filled[ROW][0])}); name the column or remove it"
-            )
-
-
-def _record_rows(text: str, delimiter: str, rejected: set[int]) -> pl.Series:
+def _record_rows(path: Path, scan: _Scan, delimiter: str, rejected: set[int]) -> pl.Series:
     """Rows of records when a quoted value spans lines: DuckDB counts a record as one row,
     as a spreadsheet shows it, and a blank line as a row too; blank lines hold no record."""
-    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = csv.reader(_lines(path, scan), delimiter=delimiter)
     try:
         rows = [
             number
@@ -274,14 +504,6 @@ def _record_rows(text: str, delimiter: str, rejected: set[int]) -> pl.Series:
     except csv.Error:
         rows = []
     return pl.Series(ROW, rows, dtype=pl.Int64)
-
-
-def _is_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _csv_reason(kind: str, message: str) -> str:
@@ -363,24 +585,33 @@ def _read_parquet(path: Path, src: TableSource) -> Source:
     return Source(frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW)))
 
 
+_BATCH = 65536  # JSON lines parsed into Python values before they become a frame
+
+
 def _read_jsonl(path: Path, src: TableSource) -> Source:
-    raw = path.read_bytes()
-    text = _decode(raw, src.encoding).removeprefix("\ufeff")
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
-    if lines and lines[-1] == "":
-        lines.pop()
+    scan = _scan(path, src.encoding, None)
     wanted = src.source_columns()
     data: dict[str, list[str | None]] = {c: [] for c in wanted}
     rows: list[int] = []
+    batches: list[pl.DataFrame] = []
     rejects: list[Reject] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
+
+    def flush() -> None:
+        batch = {c: pl.Series(c, data[c], dtype=pl.String) for c in wanted}
+        batches.append(pl.DataFrame({**batch, ROW: pl.Series(ROW, rows, dtype=pl.Int64)}))
+        for values in data.values():
+            values.clear()
+        rows.clear()
+
+    for number, ended in enumerate(_lines(path, scan, clean=False), start=1):
+        line = ended.removesuffix("\n").removesuffix("\r")
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except ValueError:
-            if number == len(lines) and not text.endswith("\n"):
+            if not ended.endswith("\n"):  # the last line, and the file does not end there
                 raise UnreadableFile(
                     f"the file ends in the middle of line {number}: it looks truncated"
                 ) from None
@@ -393,10 +624,13 @@ def _read_jsonl(path: Path, src: TableSource) -> Source:
         seen.update(record)
         for c in wanted:
             data[c].append(_json_text(record.get(c)))
-    if not rows and not rejects:
+        if len(rows) == _BATCH:
+            flush()
+    flush()
+    frame = pl.concat(batches)
+    if not frame.height and not rejects:
         raise UnreadableFile("the file is empty")
-    frame = pl.DataFrame({c: pl.Series(c, data[c], dtype=pl.String) for c in wanted if c in seen})
-    return Source(frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64)), rejects)
+    return Source(frame.select([c for c in wanted if c in seen] + [ROW]), rejects)
 
 
 def _json_text(value: object) -> str | None:

@@ -17,7 +17,7 @@ import polars as pl
 from etl import parse
 from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, RECORD_LABEL, Field, field_map
 from etl.profile import Profile, TableSource
-from etl.readers import ROW, Source
+from etl.readers import ROW, K, Reject, Source, Stream
 from onewindow.config import Plausibility
 
 ERR_FIELD, ERR_REASON = "__err_field", "__err_reason"
@@ -57,15 +57,50 @@ def pseudonymize(values: pl.Series, secret: bytes) -> pl.Series:
 
 
 def map_rows(
-    source: Source,
+    source: Source | Stream,
     table: str,
     src: TableSource,
     profile: Profile,
     secret: bytes | None,
     rules: Plausibility | None = None,
 ) -> Mapped:
+    """Types, checks and maps the file a batch at a time (each row on its own); then what
+    takes the whole file (repeated keys, conflicts, applications) on the typed rows."""
+    stream = source if isinstance(source, Stream) else Stream.whole(source)
+    if "applicant_id" in src.columns and secret is None:
+        raise ValueError("applicant_id is mapped but no pseudonymization secret is set")
+    try:
+        checked = [_map_batch(b, table, src, profile, secret, rules) for b in stream]
+    finally:
+        stream.close()
+    good = pl.concat([g for g, _ in checked])
+    bad = pl.concat([q for _, q in checked])
+    # Rows a person finds in the file, known once the whole file was read.
+    good = good.with_columns(stream.rows.gather(good[K]).alias(ROW)).drop(K)
+    bad = bad.with_columns(stream.rows.gather(bad[K]).alias(ROW)).drop(K)
+    quarantine = _quarantine(bad, stream.rejects)
+    if table == "events":
+        return _events(good, quarantine, src, profile)
+    if table == "applications" and "applicant_key" not in good.columns:
+        good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
+    good = good.select([*COLUMNS[table], ROW])
+    key = list(KEYS[table])
+    repeated = int(good.select((pl.col(ROW).rank("ordinal").over(key) > 1).sum()).item())
+    conflicts = _repeat_conflicts(good, key, RECORD_LABEL[table])
+    return Mapped(good, quarantine, conflicts=conflicts, repeated=repeated)
+
+
+def _map_batch(
+    frame: pl.DataFrame,
+    table: str,
+    src: TableSource,
+    profile: Profile,
+    secret: bytes | None,
+    rules: Plausibility | None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One batch of records (source text and K): the typed rows that pass every check, and
+    the others (K, field, reason, raw)."""
     fields = field_map(table)
-    frame = source.frame
     text: dict[str, pl.Expr] = {}
     for fname, column in src.columns.items():
         expr = pl.col(column).str.strip_chars()
@@ -117,23 +152,19 @@ def map_rows(
             pl.when(first).then(pl.lit(fname)).otherwise(pl.col(ERR_FIELD)).alias(ERR_FIELD),
             pl.when(first).then(implausible).otherwise(pl.col(ERR_REASON)).alias(ERR_REASON),
         )
-    if "applicant_id" in text:
-        if secret is None:
-            raise ValueError("applicant_id is mapped but no pseudonymization secret is set")
+    if "applicant_id" in text and secret is not None:
         frame = frame.with_columns(
             pseudonymize(frame["applicant_id"], secret).alias("applicant_key")
         )
-    quarantine = _quarantine(frame, src, source)
-    good = frame.filter(pl.col(ERR_FIELD).is_null())
-    if table == "events":
-        return _events(good, quarantine, src, profile)
-    if table == "applications" and "applicant_key" not in good.columns:
-        good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
-    good = good.select([*COLUMNS[table], ROW])
-    key = list(KEYS[table])
-    repeated = int(good.select((pl.col(ROW).rank("ordinal").over(key) > 1).sum()).item())
-    conflicts = _repeat_conflicts(good, key, RECORD_LABEL[table])
-    return Mapped(good, quarantine, conflicts=conflicts, repeated=repeated)
+    visible = [c for c in src.source_columns() if c not in src.hidden_columns()]
+    bad = frame.filter(pl.col(ERR_FIELD).is_not_null()).select(
+        pl.col(K),
+        pl.col(ERR_FIELD).alias("field"),
+        pl.col(ERR_REASON).alias("reason"),
+        (pl.struct(visible).struct.json_encode() if visible else pl.lit("{}")).alias("raw"),
+    )
+    keep = [c for c in (*fields, "applicant_key") if c in frame.columns]
+    return frame.filter(pl.col(ERR_FIELD).is_null()).select(*keep, K), bad
 
 
 def _implausible(
@@ -282,25 +313,18 @@ def _problem(
     return pl.when(~ok).then(message)
 
 
-def _quarantine(frame: pl.DataFrame, src: TableSource, source: Source) -> pl.DataFrame:
-    shown = [c for c in src.source_columns() if c not in src.hidden_columns()]
-    bad = frame.filter(pl.col(ERR_FIELD).is_not_null())
-    parsed = bad.select(
-        pl.col(ROW),
-        pl.col(ERR_FIELD).alias("field"),
-        pl.col(ERR_REASON).alias("reason"),
-        (pl.struct(shown).struct.json_encode() if shown else pl.lit("{}")).alias("raw"),
-    )
+def _quarantine(bad: pl.DataFrame, rejects: list[Reject]) -> pl.DataFrame:
     unsplit = pl.DataFrame(
         {
-            ROW: [r.row for r in source.rejects],
-            "field": [r.field for r in source.rejects],
-            "reason": [r.reason for r in source.rejects],
-            "raw": [None] * len(source.rejects),
+            ROW: [r.row for r in rejects],
+            "field": [r.field for r in rejects],
+            "reason": [r.reason for r in rejects],
+            "raw": [None] * len(rejects),
         },
         schema=QUARANTINE_SCHEMA,
     )
-    return pl.concat([parsed.cast(QUARANTINE_SCHEMA), unsplit]).sort(ROW)  # type: ignore[arg-type]
+    parsed = bad.select(ROW, "field", "reason", "raw").cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    return pl.concat([parsed, unsplit]).sort(ROW)
 
 
 def _events(
@@ -343,8 +367,10 @@ def _occurrences(good: pl.DataFrame, src: TableSource) -> tuple[pl.DataFrame, in
     Identical rows without event_id stay distinct events unless the table says `identical_rows
     = "merge"`; rows of one event_id are one event (the last wins, other values are
     conflicts). Returns the rows, how many repeated an earlier one, and the conflicts."""
-    by_id = pl.col(ROW).rank("ordinal").over("application_id", "event_id")
-    by_content = pl.col(ROW).rank("ordinal").over(_CONTENT)
+    identified = good["event_id"].is_not_null()
+    by_id = _ordinal(good, ["application_id", "event_id"], identified)
+    # Identical content counts every row, with event_id or not (only rows without one use it).
+    by_content = _ordinal(good, _CONTENT, pl.repeat(True, good.height, eager=True))
     has_id = pl.col("event_id").is_not_null()
     good = good.with_columns(
         pl.when(has_id).then(by_id).otherwise(by_content).cast(pl.Int64).alias("__occurrence")
@@ -366,6 +392,26 @@ def _occurrences(good: pl.DataFrame, src: TableSource) -> tuple[pl.DataFrame, in
     return good.drop("__occurrence"), repeated, pl.concat(conflicts)
 
 
+def _ordinal(frame: pl.DataFrame, keys: list[str], among: pl.Series) -> pl.Series:
+    """For the rows `among`, each row's rank by ROW among those rows with the same `keys`
+    (1 for a row whose keys no other row has); 1 for the others. The window runs over only
+    the rows whose keys repeat: over every row of a million-event file it would hold about
+    400 MB."""
+    ones = pl.repeat(1, frame.height, dtype=pl.Int64, eager=True)
+    taking = among.arg_true()
+    if not taking.len():
+        return ones
+    part = frame.select(*keys, ROW)
+    if taking.len() < frame.height:
+        part = part[taking]
+    repeats = part.select(pl.struct(keys).is_duplicated()).to_series()
+    if not repeats.any():
+        return ones
+    where = repeats.arg_true()
+    ranks = part[where].select(pl.col(ROW).rank("ordinal").over(keys).cast(pl.Int64))
+    return ones.scatter(taking.gather(where), ranks.to_series())
+
+
 def _derive_applications(
     events: pl.DataFrame, profile: Profile
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -373,7 +419,7 @@ def _derive_applications(
     names = list(DERIVED_FIELDS)
     if "applicant_key" not in events.columns:
         events = events.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
-    ordered = events.sort("application_id", "ts", ROW)
+    ordered = events.select("application_id", "ts", ROW, *names).sort("application_id", "ts", ROW)
     agg = ordered.group_by("application_id", maintain_order=True).agg(
         pl.col(ROW).first(),
         *[pl.col(n).drop_nulls().first().alias(n) for n in names],
