@@ -6,14 +6,14 @@ share it)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
 import duckdb
 import polars as pl
 
-from metrics.facts import DESKS
+from metrics.facts import DESKS, app_filter
 from metrics.filters import Filters
 
 
@@ -61,21 +61,41 @@ def data_days(con: duckdb.DuckDBPyConnection, zone: str) -> tuple[date, date] | 
     return row[0], row[1]
 
 
-def windows(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Windows that handled an application (as the --window cut reads them), by name."""
-    return _desk_values(con, "window_id")
+Desk = Literal["window_id", "staff", "matter_code"]  # what handled() lists
 
 
-def staff(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Staff members who handled an application (as the --staff cut reads them), by name."""
-    return _desk_values(con, "staff")
+def windows(con: duckdb.DuckDBPyConnection, within: Filters | None = None) -> list[str]:
+    """Windows that handled an application (as the --window cut reads them), by name; with
+    `within`, only those that handled one of its applications (a supervisor's scope)."""
+    return handled(con, "window_id", within)
 
 
-def _desk_values(
-    con: duckdb.DuckDBPyConnection, column: Literal["window_id", "staff"]
+def staff(con: duckdb.DuckDBPyConnection, within: Filters | None = None) -> list[str]:
+    """Staff members who handled an application (as the --staff cut reads them), by name; with
+    `within`, only those who handled one of its applications."""
+    return handled(con, "staff", within)
+
+
+def handled(
+    con: duckdb.DuckDBPyConnection,
+    column: Desk,
+    within: Filters | None = None,
 ) -> list[str]:
+    """The distinct windows, staff members or matters of the applications `within` cuts to
+    (its period is not read: a choice list spans all the data), by name."""
+    cut = replace(within, start=None, end=None) if within else Filters()
+    where, params = app_filter(cut)
+    value = "a.matter_code" if column == "matter_code" else f"d.{column}"
+    joins = ""
+    if cut.cuts_applications or column == "matter_code":
+        joins = (
+            "JOIN applications a USING (application_id)"
+            " LEFT JOIN matters m ON m.matter_code = a.matter_code"
+        )
     rows = con.execute(
-        f"SELECT DISTINCT {column} FROM ({DESKS}) WHERE {column} IS NOT NULL ORDER BY 1"
+        f"SELECT DISTINCT {value} FROM ({DESKS}) d {joins}"
+        f" WHERE {value} IS NOT NULL AND {where} ORDER BY 1",
+        params,
     ).fetchall()
     return [str(r[0]) for r in rows]
 

@@ -65,6 +65,34 @@ def _app(
     return at
 
 
+def _handled(db: Path, column: str, department: str) -> set[str]:
+    """The windows, staff or matters of one department's applications, read straight from the
+    warehouse: on the application record, else on its first acceptance step."""
+    value = {
+        "matter_code": "a.matter_code",
+        "window_id": "coalesce(a.window_id, (SELECT e.window_id FROM events e WHERE"
+        " e.application_id = a.application_id AND e.stage = 'accept' ORDER BY e.ts LIMIT 1))",
+        "staff": "coalesce(a.staff, (SELECT e.staff FROM events e WHERE"
+        " e.application_id = a.application_id AND e.stage = 'accept' ORDER BY e.ts LIMIT 1))",
+    }[column]
+    with Warehouse(db).read() as con:
+        rows = con.execute(
+            f"SELECT DISTINCT {value} FROM applications a JOIN matters m USING (matter_code)"
+            " WHERE m.department = ?",
+            [department],
+        ).fetchall()
+    return {str(r[0]) for r in rows if r[0] is not None}
+
+
+def _catalogued(db: Path, column: str, department: str) -> set[str]:
+    """A department's matters in the catalog, applications or not."""
+    if column != "matter_code":
+        return set()
+    with Warehouse(db).read() as con:
+        rows = con.execute("SELECT matter_code FROM matters WHERE department = ?", [department])
+        return {str(r[0]) for r in rows.fetchall()}
+
+
 def _submitted(db: Path, filters: Filters) -> str:
     with Warehouse(db).read() as con:
         table = kpis.kpis(con, CAL, filters, CONFIG, "none")
@@ -90,8 +118,16 @@ def test_a_supervisor_sees_only_their_department_whatever_the_url_asks(
     shown = _shown_submitted(at)
     assert shown == _submitted(demo, Filters(FROM, TO, departments=(mine,)))
     assert shown != _submitted(demo, Filters(FROM, TO))
-    # The department filter offers only theirs.
+    # The department filter offers only theirs, and every other choice list only what their
+    # department's applications had: another department's windows, staff and matters are
+    # not even offered.
     assert at.multiselect(key="department").options == [mine]
+    for key, column in (("window", "window_id"), ("staff", "staff"), ("matter", "matter_code")):
+        offered = [o.split(" ")[0] for o in at.multiselect(key=key).options]  # "code name"
+        ours, theirs = _handled(demo, column, mine), _handled(demo, column, other)
+        assert offered and set(offered) <= ours | _catalogued(demo, column, mine), key
+        assert ours <= set(offered), key
+        assert theirs - ours and not (theirs - ours) & set(offered), key
     # A hand-edited URL naming another department shows nothing of it.
     edited = _app(demo, monkeypatch, "supervisor", mine, **_period(), department=other)
     # Below the page, Filters.within turns a department outside the scope into nothing: the

@@ -144,11 +144,19 @@ def _matters(version: str) -> pl.DataFrame:
 
 
 def matters(version: str) -> pl.DataFrame:
-    """The matter catalogue; a supervisor's lists only their departments' matters."""
+    """The matter catalogue, as the session's scope lets it see it: a supervisor's lists only
+    their departments' matters and, when their scope names windows, only those handled at
+    them (so the filter bar's matter and department choices are theirs alone)."""
     frame = _matters(version)
     limit = session.scope()
-    if limit is not None and limit.departments is not None:
+    if limit is None or not limit.limited:
+        return frame
+    if limit.departments is not None:
         frame = frame.filter(pl.col("department").is_in(sorted(limit.departments)))
+    if limit.windows is not None:
+        frame = frame.filter(
+            pl.col("matter_code").is_in(_handled(version, "matter_code", Filters()))
+        )
     return frame
 
 
@@ -164,14 +172,21 @@ def channels(version: str) -> list[str]:
 
 @guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
+def _handled(version: str, column: catalog.Desk, within: Filters) -> list[str]:
+    """The windows, staff or matters of the applications `within` the session's scope (the
+    guard cuts the empty Filters() the callers pass to it before the cache is asked)."""
+    return _read(lambda con: catalog.handled(con, column, within))
+
+
 def windows(version: str) -> list[str]:
-    return _read(catalog.windows)
+    """The windows the filter bar offers: those that handled an application of the scope."""
+    return _handled(version, "window_id", Filters())
 
 
-@guarded(Perm.FIGURES)
-@st.cache_data(show_spinner=False)
 def staff(version: str) -> list[str]:
-    return _read(catalog.staff)
+    """The staff members the filter bar offers: those who handled an application of the
+    scope."""
+    return _handled(version, "staff", Filters())
 
 
 @st.cache_data(show_spinner=False)
