@@ -201,19 +201,29 @@ _PROTECTED = re.compile(r"-(upload-(file|go)|(new|edit-.+|delete-.+|design-.+)-(
 
 def refuse_replays(who: Principal, lang: Lang) -> None:
     """Refuses (audited, one sentence) a request that sets a data-changing widget the session's
-    roles never showed it: Streamlit would silently drop it, but a replayed upload or reform
-    form from a director's browser is worth recording."""
+    roles never showed it, before any page runs: Streamlit would silently drop it, but a
+    replayed upload or reform form from a director's browser is worth recording. The sentence
+    names the button the request presses (else the first such widget)."""
     ctx = get_script_run_ctx()
     state = getattr(getattr(ctx, "session_state", None), "_state", None)
     incoming = getattr(getattr(state, "_new_widget_state", None), "states", {})
-    for widget_id in list(incoming):
-        match = _PROTECTED.search(str(widget_id))
-        if match is None:
-            continue
-        perm = Perm.UPLOAD if match.group(1).startswith("upload") else Perm.REFORMS_EDIT
-        if not who.can(perm):
-            trail().record(
-                who.username, "denied", match.group(1), "refused", needs=str(perm), replayed=True
-            )
-            st.error(tr("auth.denied", lang, action=match.group(1)))
-            st.stop()
+    found = [m.group(1) for m in map(_PROTECTED.search, map(str, list(incoming))) if m]
+    refused = [a for a in found if not who.can(_needs(a))]
+    if not refused:
+        return
+    action = next((a for a in refused if a.endswith(("-go", "-save", "-apply"))), refused[0])
+    trail().record(
+        who.username,
+        "denied",
+        action,
+        "refused",
+        needs=str(_needs(action)),
+        replayed=True,
+        widgets=sorted(refused),
+    )
+    st.error(tr("auth.denied", lang, action=action))
+    st.stop()
+
+
+def _needs(action: str) -> Perm:
+    return Perm.UPLOAD if action.startswith("upload") else Perm.REFORMS_EDIT
