@@ -508,11 +508,22 @@ def test_single_sign_on_through_a_real_oidc_provider(
                     demo_db, Filters(FROM, TO, departments=(mine,))
                 )
                 assert "sso:li" in page.get_by_test_id("stSidebar").inner_text()
+                # Idle for longer than security.idle_minutes (30, the default): the single
+                # sign-on ends as a local session does, and st.login's cookie is forgotten.
+                _idle(demo_db, "sso:li", 31)
+                page.reload()
+                page.wait_for_url("**/ow/login")
+                assert not [c for c in context.cookies() if c["name"] == "_streamlit_user"]
+                page.goto(f"{base}/overview?lang=en")
+                assert page.url.endswith("/ow/login")
             else:
                 assert "has no role here" in page.inner_text("body")
                 assert page.get_by_test_id("stMetric").count() == 0
             context.close()
     trail = AuditTrail(store_path(Warehouse(demo_db).home)).records()
-    assert any(r.actor == "sso:li" and r.event == "login" for r in trail)
+    assert [(r.event, r.result) for r in trail if r.actor == "sso:li"] == [
+        ("login", "ok"),
+        ("session.timeout", "ok"),
+    ]
     assert any(r.event == "login.failed" and r.result == "refused" and "zhao" in r.actor
                for r in trail)  # fmt: skip

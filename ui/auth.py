@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from onewindow.audit import AuditTrail
-from onewindow.auth import Accounts
+from onewindow.auth import SESSION_COOKIE, SSO_COOKIE, Accounts
 from onewindow.roles import ROLES, Perm, Principal
 from onewindow.store import store_path
 from ui import data, session
@@ -27,7 +27,6 @@ from ui.i18n import tr
 from ui.nav import PageSpec
 from ui.session import PRINCIPAL, Denied, principal
 
-SESSION_COOKIE = "ow_session"
 DEMO_ROLE, DEMO_DEPARTMENTS = "demo.role", "demo.departments"
 
 # The security pages: not in ui/nav.PAGES, which lists the business pages every test opens.
@@ -108,12 +107,10 @@ def _sso(lang: Lang) -> Principal | None:
             st.session_state["ow.sso_refused"] = who
         st.error(tr("auth.sso_unknown", lang))
         return None
-    if st.session_state.get("ow.sso_user") != found.username:
-        trail().record(
-            found.username, "login", found.username, via="oidc", roles=sorted(found.roles)
-        )
-        st.session_state["ow.sso_user"] = found.username
-    return found
+    # The session (its login audited once, its idle clock) is kept like a local one, keyed on
+    # st.login's signed cookie: it ends after the same idle time.
+    cookie = st.context.cookies.get(SSO_COOKIE)
+    return accounts().sso_session(cookie, found) if cookie else None
 
 
 def _demo(lang: Lang) -> Principal:
@@ -166,7 +163,9 @@ def account_box(who: Principal, lang: Lang) -> None:
         return
     if who.username.startswith("sso:"):
         if st.sidebar.button(tr("auth.sign_out", lang), key="sso-logout"):
-            trail().record(who.username, "logout", who.username, via="oidc")
+            cookie = st.context.cookies.get(SSO_COOKIE)
+            if not cookie or accounts().logout(cookie) is None:
+                trail().record(who.username, "logout", who.username, via="oidc")
             st.logout()
     else:
         st.sidebar.link_button(tr("auth.change_password", lang), "/ow/password")
