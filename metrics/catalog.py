@@ -5,7 +5,7 @@ share it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
@@ -137,6 +137,12 @@ def check_filters(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[Prob
         "window": lambda: windows(con),
         "staff": lambda: staff(con),
     }
+    return problems + unknown(filters, known)
+
+
+def unknown(filters: Filters, known: Mapping[str, Callable[[], Sequence[str]]]) -> list[Problem]:
+    """The cut values of `filters` that are not among the `known` ones of their field
+    (department, matter, channel, window, staff; a field `known` lacks is not checked)."""
     asked = {
         "department": filters.departments,
         "matter": filters.matters,
@@ -144,11 +150,12 @@ def check_filters(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[Prob
         "window": filters.windows,
         "staff": filters.staff,
     }
+    problems: list[Problem] = []
     for field, values in asked.items():
-        if not values:
+        if not values or field not in known:
             continue
         valid = set(known[field]())
-        unknown = tuple(v for v in dict.fromkeys(values) if v not in valid)
-        if unknown:
-            problems.append(Problem("unknown", field, unknown))
+        missing = tuple(v for v in dict.fromkeys(values) if v not in valid)
+        if missing:
+            problems.append(Problem("unknown", field, missing))
     return problems

@@ -133,6 +133,20 @@ def _submitted_card(page: Page) -> str:
     raise AssertionError("no submitted card")
 
 
+def _windows(db: Path, department: str) -> set[str]:
+    """The windows that handled a department's applications: on the application record, else
+    on its first acceptance step."""
+    with Warehouse(db).read() as con:
+        rows = con.execute(
+            "SELECT DISTINCT coalesce(a.window_id, (SELECT e.window_id FROM events e WHERE"
+            " e.application_id = a.application_id AND e.stage = 'accept' ORDER BY e.ts"
+            " LIMIT 1)) FROM applications a JOIN matters m USING (matter_code)"
+            " WHERE m.department = ?",
+            [department],
+        ).fetchall()
+    return {str(r[0]) for r in rows if r[0] is not None}
+
+
 def _expected(db: Path, filters: Filters) -> str:
     with Warehouse(db).read() as con:
         table = kpis.kpis(con, WorkCalendar.from_config(Config()), filters, Config(), "none")
@@ -191,7 +205,19 @@ def test_a_supervisor_sees_only_their_department(site: Site, page: Page) -> None
     wait_rendered(page)
     with pytest.raises(AssertionError, match="no submitted card"):
         _submitted_card(page)
-    assert "No data for the chosen period" in page.get_by_test_id("stMain").inner_text()
+    said = page.get_by_test_id("stMain").inner_text()
+    assert f"there is no department “{other}” in the data" in said  # as for a made-up name
+    # The filter bar offers only the windows that handled their department's applications.
+    page.goto(f"{site.base}/overview?lang=en&{PERIOD_Q}")
+    wait_rendered(page)
+    page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(
+        has_text="Window"
+    ).click()
+    page.get_by_role("option").first.wait_for()
+    offered = set(page.get_by_role("option").all_inner_texts()) - {"Select all"}
+    ours, theirs = _windows(site.db, mine), _windows(site.db, other)
+    assert offered == ours and theirs - ours and not offered & (theirs - ours)
+    page.keyboard.press("Escape")
     nav = page.get_by_test_id("stSidebarNav").inner_text()
     assert "Data health" not in nav and "Reform effects" not in nav
 

@@ -190,8 +190,30 @@ def staff(version: str) -> list[str]:
 
 
 @st.cache_data(show_spinner=False)
-def problems(version: str, filters: Filters) -> list[catalog.Problem]:
+def _problems(version: str, filters: Filters) -> list[catalog.Problem]:
     return _read(lambda con: catalog.check_filters(con, filters))
+
+
+SCOPED_FIELDS = ("department", "matter", "window", "staff")
+
+
+def problems(version: str, filters: Filters) -> list[catalog.Problem]:
+    """What is wrong with the filters a page was asked for. A session with a scope learns
+    nothing of what lies outside it: a department, matter, window or staff member it may not
+    see is reported just as one nobody has (else a URL could probe which names exist)."""
+    found = _problems(version, filters)
+    limit = session.scope()
+    if limit is None or not limit.limited:
+        return found
+    catalogue = matters(version)
+    seen: dict[str, Callable[[], Sequence[str]]] = {
+        "department": lambda: catalogue["department"].drop_nulls().to_list(),
+        "matter": lambda: catalogue["matter_code"].to_list(),
+        "window": lambda: windows(version),
+        "staff": lambda: staff(version),
+    }
+    kept = [p for p in found if p.kind != "unknown" or p.field not in SCOPED_FIELDS]
+    return kept + catalog.unknown(filters, seen)
 
 
 TODAY_VARIABLE = "ONEWINDOW_TODAY"
