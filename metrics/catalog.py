@@ -85,7 +85,7 @@ def handled(
     (its period is not read: a choice list spans all the data), by name."""
     cut = replace(within, start=None, end=None) if within else Filters()
     where, params = app_filter(cut)
-    value = "a.matter_code" if column == "matter_code" else f"d.{column}"
+    select = "a.matter_code" if column == "matter_code" else f"d.{column}"
     joins = ""
     if cut.cuts_applications or column == "matter_code":
         joins = (
@@ -93,8 +93,8 @@ def handled(
             " LEFT JOIN matters m ON m.matter_code = a.matter_code"
         )
     rows = con.execute(
-        f"SELECT DISTINCT {value} FROM ({DESKS}) d {joins}"
-        f" WHERE {value} IS NOT NULL AND {where} ORDER BY 1",
+        f"SELECT DISTINCT {select} FROM ({DESKS}) d {joins}"
+        f" WHERE {select} IS NOT NULL AND {where} ORDER BY 1",
         params,
     ).fetchall()
     return [str(r[0]) for r in rows]

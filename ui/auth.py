@@ -204,8 +204,12 @@ def refuse_replays(who: Principal, lang: Lang) -> None:
     replayed upload or reform form from a director's browser is worth recording. The sentence
     names the button the request presses (else the first such widget)."""
     ctx = get_script_run_ctx()
-    state = getattr(getattr(ctx, "session_state", None), "_state", None)
-    incoming = getattr(getattr(state, "_new_widget_state", None), "states", {})
+    if ctx is None:
+        return
+    # Streamlit's own record of the widget states this request brings. Read without a
+    # fallback: should Streamlit move it, the app fails loudly instead of letting replays
+    # through (and tests/test_browser_security.py's replay test fails).
+    incoming: dict[str, Any] = ctx.session_state._state._new_widget_state.states
     found = [m.group(1) for m in map(_PROTECTED.search, map(str, list(incoming))) if m]
     refused = [a for a in found if not who.can(_needs(a))]
     if not refused:
