@@ -5,15 +5,15 @@ share it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
 import duckdb
 import polars as pl
 
-from metrics.facts import DESKS
+from metrics.facts import DESKS, app_filter
 from metrics.filters import Filters
 
 
@@ -61,21 +61,41 @@ def data_days(con: duckdb.DuckDBPyConnection, zone: str) -> tuple[date, date] | 
     return row[0], row[1]
 
 
-def windows(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Windows that handled an application (as the --window cut reads them), by name."""
-    return _desk_values(con, "window_id")
+Desk = Literal["window_id", "staff", "matter_code"]  # what handled() lists
 
 
-def staff(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Staff members who handled an application (as the --staff cut reads them), by name."""
-    return _desk_values(con, "staff")
+def windows(con: duckdb.DuckDBPyConnection, within: Filters | None = None) -> list[str]:
+    """Windows that handled an application (as the --window cut reads them), by name; with
+    `within`, only those that handled one of its applications (a supervisor's scope)."""
+    return handled(con, "window_id", within)
 
 
-def _desk_values(
-    con: duckdb.DuckDBPyConnection, column: Literal["window_id", "staff"]
+def staff(con: duckdb.DuckDBPyConnection, within: Filters | None = None) -> list[str]:
+    """Staff members who handled an application (as the --staff cut reads them), by name; with
+    `within`, only those who handled one of its applications."""
+    return handled(con, "staff", within)
+
+
+def handled(
+    con: duckdb.DuckDBPyConnection,
+    column: Desk,
+    within: Filters | None = None,
 ) -> list[str]:
+    """The distinct windows, staff members or matters of the applications `within` cuts to
+    (its period is not read: a choice list spans all the data), by name."""
+    cut = replace(within, start=None, end=None) if within else Filters()
+    where, params = app_filter(cut)
+    select = "a.matter_code" if column == "matter_code" else f"d.{column}"
+    joins = ""
+    if cut.cuts_applications or column == "matter_code":
+        joins = (
+            "JOIN applications a USING (application_id)"
+            " LEFT JOIN matters m ON m.matter_code = a.matter_code"
+        )
     rows = con.execute(
-        f"SELECT DISTINCT {column} FROM ({DESKS}) WHERE {column} IS NOT NULL ORDER BY 1"
+        f"SELECT DISTINCT {select} FROM ({DESKS}) d {joins}"
+        f" WHERE {select} IS NOT NULL AND {where} ORDER BY 1",
+        params,
     ).fetchall()
     return [str(r[0]) for r in rows]
 
@@ -117,6 +137,12 @@ def check_filters(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[Prob
         "window": lambda: windows(con),
         "staff": lambda: staff(con),
     }
+    return problems + unknown(filters, known)
+
+
+def unknown(filters: Filters, known: Mapping[str, Callable[[], Sequence[str]]]) -> list[Problem]:
+    """The cut values of `filters` that are not among the `known` ones of their field
+    (department, matter, channel, window, staff; a field `known` lacks is not checked)."""
     asked = {
         "department": filters.departments,
         "matter": filters.matters,
@@ -124,11 +150,12 @@ def check_filters(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[Prob
         "window": filters.windows,
         "staff": filters.staff,
     }
+    problems: list[Problem] = []
     for field, values in asked.items():
-        if not values:
+        if not values or field not in known:
             continue
         valid = set(known[field]())
-        unknown = tuple(v for v in dict.fromkeys(values) if v not in valid)
-        if unknown:
-            problems.append(Problem("unknown", field, unknown))
+        missing = tuple(v for v in dict.fromkeys(values) if v not in valid)
+        if missing:
+            problems.append(Problem("unknown", field, missing))
     return problems

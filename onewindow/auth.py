@@ -31,6 +31,8 @@ _HASHER = PasswordHasher()  # Argon2id
 # Verified against when the user does not exist, so the answer takes as long either way.
 _DUMMY = _HASHER.hash(secrets.token_hex(16))
 REFUSED = "wrong user name or password"
+SESSION_COOKIE = "ow_session"  # a local session's token (HttpOnly: onewindow/server.py)
+SSO_COOKIE = "_streamlit_user"  # st.login's signed cookie; its hash keys a single sign-on session
 
 
 class AuthError(Exception):
@@ -317,11 +319,15 @@ class Accounts:
         return self.get(username).must_change
 
     def start_session(self, principal: Principal, now: float | None = None) -> str:
-        now = time.time() if now is None else now
         token = secrets.token_urlsafe(32)
+        self._insert_session(token, principal, time.time() if now is None else now)
+        return token
+
+    def _insert_session(self, token: str, principal: Principal, now: float) -> bool:
+        """Stores a session under the token's hash; False when one is stored already."""
         with connect(self.store) as con:
-            con.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+            added = con.execute(
+                "INSERT OR IGNORE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                 [
                     _token_hash(token),
                     principal.username,
@@ -331,8 +337,39 @@ class Accounts:
                     now,
                     now,
                 ],
+            ).rowcount
+        return added == 1
+
+    def sso_session(
+        self, cookie: str, principal: Principal, now: float | None = None
+    ) -> Principal | None:
+        """A single sign-on session, keyed on st.login's signed cookie (the store keeps only its
+        hash). The first run after the identity platform signed the user in starts it (the
+        login, audited once); from then on it ends as a local session does: after
+        `security.idle_minutes` without a request (audited), at logout, when it is cut off.
+        None once it ended: the same cookie opens nothing again."""
+        now = time.time() if now is None else now
+        if self._insert_session(cookie, principal, now):
+            self.audit.record(
+                principal.username,
+                "login",
+                principal.username,
+                via="oidc",
+                roles=sorted(principal.roles),
+                departments=sorted(principal.departments),
             )
-        return token
+            return principal
+        return self.session(cookie, now)
+
+    def sso_live(self, cookie: str, now: float | None = None) -> bool:
+        """Whether a request bearing st.login's cookie may pass the server's gate: yes before
+        its first run starts the session (the app then checks the ID token's claims), yes
+        while the session lives (touching its idle clock), no once it ended."""
+        with connect(self.store) as con:
+            known = con.execute(
+                "SELECT 1 FROM sessions WHERE token_hash = ?", [_token_hash(cookie)]
+            ).fetchone()
+        return known is None or self.session(cookie, now) is not None
 
     def session(self, token: str | None, now: float | None = None) -> Principal | None:
         """The session's principal, touching its idle clock; None when there is none, or it

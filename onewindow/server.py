@@ -40,13 +40,12 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from onewindow.auth import Accounts, AuthError
+from onewindow.auth import SESSION_COOKIE, SSO_COOKIE, Accounts, AuthError
 from onewindow.config import Config, load_config
 from onewindow.store import store_path
 from warehouse import Warehouse
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
-SESSION_COOKIE = "ow_session"
 CSRF_COOKIE = "ow_csrf"
 OPEN_PATHS = {
     "/ow/login", "/ow/password", "/ow/logout", "/ow/sso",  # sign-in
@@ -55,7 +54,6 @@ OPEN_PATHS = {
 }  # fmt: skip
 OPEN_PREFIXES = ("/static/",)
 CLOSED = ("/_stcore/metrics",)
-SSO_COOKIE = "_streamlit_user"
 
 
 @functools.lru_cache(maxsize=1)
@@ -100,17 +98,30 @@ class Gate:
             await self.app(scope, receive, send)
             return
         cookies = _cookies(scope)
-        who = await run_in_threadpool(_accounts().session, cookies.get(SESSION_COOKIE))
-        if who is not None or SSO_COOKIE in cookies:  # st.login's signed cookie: ui/auth.py
+        if await run_in_threadpool(_admitted, cookies):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 4401})
             return
         if scope.get("method") == "GET" and not path.startswith("/_stcore/"):
-            await RedirectResponse("/ow/login", status_code=303)(scope, receive, send)
+            response = RedirectResponse("/ow/login", status_code=303)
+            for name in cookies:  # a single sign-on that ended (idle, logout): forget it
+                if name.startswith(SSO_COOKIE):
+                    response.delete_cookie(name, path="/")
+            await response(scope, receive, send)
             return
         await PlainTextResponse("Sign in first", status_code=401)(scope, receive, send)
+
+
+def _admitted(cookies: dict[str, str]) -> bool:
+    """A live local session, or st.login's signed cookie whose session has not ended (the app
+    checks its signature and claims, and starts its session at the first run: ui/auth.py)."""
+    accounts = _accounts()
+    if accounts.session(cookies.get(SESSION_COOKIE)) is not None:
+        return True
+    sso = cookies.get(SSO_COOKIE)
+    return sso is not None and accounts.sso_live(sso)
 
 
 def _open(path: str) -> bool:

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from metrics import kpis
 from metrics.calendar import WorkCalendar
+from metrics.catalog import Problem
 from metrics.filters import Filters
 from onewindow.audit import AuditTrail
 from onewindow.config import Config
@@ -20,7 +21,7 @@ from onewindow.store import store_path
 from tests.conftest import run_cli
 from tests.fixtures import CALENDAR
 from ui import fmt, widgets
-from ui.i18n import tr
+from ui.view import problems_sentence
 from warehouse import Warehouse
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -65,6 +66,38 @@ def _app(
     return at
 
 
+def _handled(db: Path, column: str, department: str) -> set[str]:
+    """The windows, staff or matters of one department's applications, read straight from the
+    warehouse: on the application record, else on its first acceptance step."""
+    value = {
+        "matter_code": "a.matter_code",
+        "window_id": "coalesce(a.window_id, (SELECT e.window_id FROM events e WHERE"
+        " e.application_id = a.application_id AND e.stage = 'accept' ORDER BY e.ts LIMIT 1))",
+        "staff": "coalesce(a.staff, (SELECT e.staff FROM events e WHERE"
+        " e.application_id = a.application_id AND e.stage = 'accept' ORDER BY e.ts LIMIT 1))",
+    }[column]
+    with Warehouse(db).read() as con:
+        rows = con.execute(
+            f"SELECT DISTINCT {value} FROM applications a JOIN matters m USING (matter_code)"
+            " WHERE m.department = ?",
+            [department],
+        ).fetchall()
+    return {str(r[0]) for r in rows if r[0] is not None}
+
+
+def _catalogued(db: Path, column: str, department: str) -> set[str]:
+    """A department's matters in the catalog, applications or not."""
+    if column != "matter_code":
+        return set()
+    with Warehouse(db).read() as con:
+        rows = con.execute("SELECT matter_code FROM matters WHERE department = ?", [department])
+        return {str(r[0]) for r in rows.fetchall()}
+
+
+def _unknown(field: str, value: str) -> str:
+    return problems_sentence((Problem("unknown", field, (value,)),), "en")
+
+
 def _submitted(db: Path, filters: Filters) -> str:
     with Warehouse(db).read() as con:
         table = kpis.kpis(con, CAL, filters, CONFIG, "none")
@@ -90,14 +123,30 @@ def test_a_supervisor_sees_only_their_department_whatever_the_url_asks(
     shown = _shown_submitted(at)
     assert shown == _submitted(demo, Filters(FROM, TO, departments=(mine,)))
     assert shown != _submitted(demo, Filters(FROM, TO))
-    # The department filter offers only theirs.
+    # The department filter offers only theirs, and every other choice list only what their
+    # department's applications had: another department's windows, staff and matters are
+    # not even offered.
     assert at.multiselect(key="department").options == [mine]
+    for key, column in (("window", "window_id"), ("staff", "staff"), ("matter", "matter_code")):
+        offered = [o.split(" ")[0] for o in at.multiselect(key=key).options]  # "code name"
+        ours, theirs = _handled(demo, column, mine), _handled(demo, column, other)
+        assert offered and set(offered) <= ours | _catalogued(demo, column, mine), key
+        assert ours <= set(offered), key
+        assert theirs - ours and not (theirs - ours) & set(offered), key
     # A hand-edited URL naming another department shows nothing of it.
     edited = _app(demo, monkeypatch, "supervisor", mine, **_period(), department=other)
-    # Below the page, Filters.within turns a department outside the scope into nothing: the
-    # page says in one sentence that there is no data, never the other department's figures.
+    # Below the page, Filters.within turns a department outside the scope into nothing, and
+    # the page says in one sentence that the filter names a department it does not know: the
+    # same sentence as for a name nobody has, so a URL cannot probe which departments,
+    # windows or staff members exist. Never the other department's figures.
     assert not [m for m in edited.metric if m.label.startswith(("Applications", "Submitted"))]
-    assert [i.value for i in edited.info] == [tr("state.no_data_in_period", "en")]
+    assert [e.value for e in edited.error] == [_unknown("department", other)]
+    nobody = _app(demo, monkeypatch, "supervisor", mine, **_period(), department="无此部门")
+    assert [e.value for e in nobody.error] == [_unknown("department", "无此部门")]
+    window = sorted(_handled(demo, "window_id", other) - _handled(demo, "window_id", mine))[0]
+    by_window = _app(demo, monkeypatch, "supervisor", mine, **_period(), window=window)
+    assert [e.value for e in by_window.error] == [_unknown("window", window)]
+    assert not by_window.metric
     assert _submitted(demo, Filters(FROM, TO, departments=(other,))) != shown
     # A matter of the other department, asked by URL, shows nothing either.
     with Warehouse(demo).read() as con:

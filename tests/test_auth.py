@@ -102,6 +102,29 @@ def test_idle_sessions_end_and_logout_ends_every_session(accounts: Accounts) -> 
     assert accounts.session(b) is None
 
 
+def test_single_sign_on_sessions_end_after_the_same_idle_time(accounts: Accounts) -> None:
+    """A session of st.login (keyed on its signed cookie) is kept like a local one: its first
+    run starts it and audits the login once, a request touches its idle clock, 30 idle
+    minutes end it (audited), and the same cookie opens nothing again, at the gate either."""
+    li = Principal("sso:li", frozenset({"supervisor"}), frozenset({"市场监管局"}))
+    cookie = "signed-cookie-value-of-st-login"
+    now = time.time()
+    assert accounts.sso_live(cookie, now)  # before its first run: the app checks the claims
+    assert accounts.sso_session(cookie, li, now) == li
+    assert accounts.sso_session(cookie, li, now + 10) == li  # a second tab: the same session
+    assert accounts.sso_live(cookie, now + 29 * 60)  # touched
+    assert accounts.sso_session(cookie, li, now + 58 * 60) == li
+    assert not accounts.sso_live(cookie, now + 89 * 60)  # idle for 31 minutes
+    assert accounts.sso_session(cookie, li, now + 90 * 60) is None
+    assert not accounts.sso_live(cookie, now + 90 * 60)
+    logins = [e for e in _events(accounts) if e[0] == "sso:li"]
+    assert [e[1] for e in logins] == ["login", "session.timeout"]
+    # A new sign-in brings a new cookie: a new session; logout ends it.
+    again = accounts.sso_session("a-new-signed-cookie", li)
+    assert again == li and accounts.logout("a-new-signed-cookie") == "sso:li"
+    assert accounts.sso_session("a-new-signed-cookie", li) is None
+
+
 def test_disabling_ends_sessions_and_refuses_login(accounts: Accounts) -> None:
     first = accounts.add("root", "li", ["director"])
     accounts.change_password("li", first, GOOD)

@@ -8,28 +8,32 @@ a real warehouse. Deselect with -m "not browser"."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute
+from streamlit.proto.BackMsg_pb2 import BackMsg
 
-from metrics import kpis
+from etl.demo import DEMO_SECRET
+from metrics import kpis, reforms
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.audit import AuditTrail
 from onewindow.auth import Accounts
 from onewindow.config import Config
-from onewindow.store import store_path
+from onewindow.store import connect, store_path
 from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    RENDER_TIMEOUT_MS,
     VIEWPORT,
     free_port,
     serve,
@@ -66,6 +70,8 @@ def _people(db: Path, policy: Config) -> list[str]:
         ("sup", ["supervisor"], deps[:1]),
         ("locky", ["director"], []),
         ("idle", ["director"], []),
+        ("keeper", ["data_steward"], []),
+        ("officer", ["reform_officer"], []),
     ):
         first = accounts.add("setup", name, roles, scope)
         accounts.change_password(name, first, PASSWORD)
@@ -86,9 +92,14 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def site(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("secure-site")
     config = tmp / "onewindow.toml"
-    config.write_text("[security]\nidle_minutes = 0.2\n", encoding="utf-8")
+    # The default idle time: the idle test makes a session idle by dating its last request
+    # back (_idle), so no other test races a short one on a busy machine.
+    config.write_text("[security]\nidle_minutes = 30\n", encoding="utf-8")
     deps = _people(demo_db, Config())
-    with serve(demo_db, config, tmp / "server.log", args=["--no-demo"]) as base:
+    # The secret the demo warehouse was loaded with, as a real deployment configures its own:
+    # the upload box's loads need one.
+    env = {"ONEWINDOW_SECRET": DEMO_SECRET.decode()}
+    with serve(demo_db, config, tmp / "server.log", extra_env=env, args=["--no-demo"]) as base:
         yield Site(base, demo_db, AuditTrail(store_path(Warehouse(demo_db).home)), deps)
 
 
@@ -120,6 +131,20 @@ def _submitted_card(page: Page) -> str:
         if label.startswith(("Applications", "Submitted", "申请", "办件")):
             return metric.get_by_test_id("stMetricValue").inner_text()
     raise AssertionError("no submitted card")
+
+
+def _windows(db: Path, department: str) -> set[str]:
+    """The windows that handled a department's applications: on the application record, else
+    on its first acceptance step."""
+    with Warehouse(db).read() as con:
+        rows = con.execute(
+            "SELECT DISTINCT coalesce(a.window_id, (SELECT e.window_id FROM events e WHERE"
+            " e.application_id = a.application_id AND e.stage = 'accept' ORDER BY e.ts"
+            " LIMIT 1)) FROM applications a JOIN matters m USING (matter_code)"
+            " WHERE m.department = ?",
+            [department],
+        ).fetchall()
+    return {str(r[0]) for r in rows if r[0] is not None}
 
 
 def _expected(db: Path, filters: Filters) -> str:
@@ -180,7 +205,19 @@ def test_a_supervisor_sees_only_their_department(site: Site, page: Page) -> None
     wait_rendered(page)
     with pytest.raises(AssertionError, match="no submitted card"):
         _submitted_card(page)
-    assert "No data for the chosen period" in page.get_by_test_id("stMain").inner_text()
+    said = page.get_by_test_id("stMain").inner_text()
+    assert f"there is no department “{other}” in the data" in said  # as for a made-up name
+    # The filter bar offers only the windows that handled their department's applications.
+    page.goto(f"{site.base}/overview?lang=en&{PERIOD_Q}")
+    wait_rendered(page)
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(has_text="Window")
+    box.scroll_into_view_if_needed()
+    box.locator("input").click()
+    page.get_by_role("option").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+    offered = set(page.get_by_role("option").all_inner_texts()) - {"Select all"}
+    ours, theirs = _windows(site.db, mine), _windows(site.db, other)
+    assert offered == ours and theirs - ours and not offered & (theirs - ours)
+    page.keyboard.press("Escape")
     nav = page.get_by_test_id("stSidebarNav").inner_text()
     assert "Data health" not in nav and "Reform effects" not in nav
 
@@ -208,11 +245,181 @@ def test_a_director_sees_all_and_has_no_forms(site: Site, page: Page) -> None:
     assert page.get_by_test_id("stFileUploader").count() == 0
 
 
+STREAM = re.compile(r"/_stcore/stream$")  # Streamlit's websocket
+
+
+def _pressed(frame: str | bytes) -> set[str]:
+    """The ids of the buttons a websocket frame from the page presses: a BackMsg asking for a
+    rerun, with the widget states of the page (a pressed button's trigger is true)."""
+    if not isinstance(frame, bytes):
+        return set()
+    msg = BackMsg()
+    msg.ParseFromString(frame)
+    if msg.WhichOneof("type") != "rerun_script":
+        return set()
+    return {
+        w.id
+        for w in msg.rerun_script.widget_states.widgets
+        if w.WhichOneof("value") == "trigger_value" and w.trigger_value
+    }
+
+
+class Wire:
+    """A page's websocket to the server, routed through the test (Playwright's
+    route_web_socket): every frame goes through unchanged, and the test keeps a copy of the
+    first one that presses a button whose id ends with `keep` (`kept`). `send` puts a frame
+    on the page's current connection, as the page itself would."""
+
+    def __init__(self, page: Page, keep: str | None = None) -> None:
+        self.keep, self.kept = keep, b""
+        self.server: WebSocketRoute | None = None
+        page.route_web_socket(STREAM, self._route)
+
+    def _route(self, ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        self.server = server
+
+        def from_page(frame: str | bytes) -> None:
+            keep = self.keep
+            if keep and not self.kept and any(i.endswith(keep) for i in _pressed(frame)):
+                assert isinstance(frame, bytes)
+                self.kept = frame
+            server.send(frame)
+
+        ws.on_message(from_page)
+
+    def send(self, frame: bytes) -> None:
+        assert self.server is not None, "the page never opened its websocket"
+        self.server.send(frame)
+
+
+def _runs(db: Path) -> int:
+    with Warehouse(db).read() as con:
+        return int(con.execute("SELECT count(*) FROM etl_runs").fetchone()[0])
+
+
+def _reform_ids(db: Path) -> list[str]:
+    with Warehouse(db).read() as con:
+        return sorted(reforms.registry(con)["reform_id"].to_list())
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.25)
+
+
+def _replay(site: Site, browser: Browser, frame: bytes) -> str:
+    """Signs the director in (in a browser of their own), sends `frame` on the director's
+    websocket and returns what the page then says."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        wire = Wire(page)
+        sign_in(page, site, "boss")
+        page.goto(f"{site.base}/application?lang=en")  # a light page of theirs
+        wait_rendered(page)
+        assert page.get_by_test_id("stFileUploader").count() == 0
+        assert page.get_by_role("button", name="Delete this reform").count() == 0
+        wire.send(frame)
+        refusal = page.get_by_text("Your role does not allow this")
+        refusal.wait_for(timeout=RENDER_TIMEOUT_MS)
+        return refusal.inner_text()
+    finally:
+        context.close()
+
+
+def test_a_replayed_upload_or_reform_change_is_refused_to_a_director(
+    site: Site, browser: Browser
+) -> None:
+    """The director has no upload box and no reform forms; a request that presses them anyway
+    (a data steward's and a reform officer's own websocket frames, captured as they did the
+    work and sent again on the director's websocket: a real request over the real connection)
+    is refused, in one sentence, and audited, and changes nothing.
+
+    Why a straight replay reaches the server's check: a keyed widget's id is the same in every
+    session (`$$ID-<hash>-<key>`), the frame's page hash names a page the director's
+    navigation lacks (so Streamlit would open the default page and silently drop the unknown
+    widget states), and app.py checks the incoming widget states (ui/auth.refuse_replays)
+    before any page runs. The uploaded file itself lives in the steward's session: what the
+    frame brings is the press of the Load button with the file's reference."""
+    # The data steward uploads a file (a demo export again: every row a duplicate).
+    export = min((site.db.parent / "x").rglob("*.csv"), key=lambda f: f.stat().st_size)
+    runs = _runs(site.db)
+    steward = browser.new_context(viewport=VIEWPORT)
+    keeper = steward.new_page()
+    wire = Wire(keeper, keep="upload-go")
+    sign_in(keeper, site, "keeper")
+    keeper.goto(f"{site.base}/data?lang=en")
+    wait_rendered(keeper)
+    keeper.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(export)
+    keeper.get_by_test_id("stFileChipName").wait_for()  # uploaded to the steward's session
+    keeper.get_by_test_id("stFileChipIconSpinner").wait_for(state="hidden")
+    keeper.get_by_role("button", name="Load", exact=True).click()
+    keeper.get_by_text(re.compile(r"^Run \d+: ")).wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert _runs(site.db) == runs + 1
+    assert ("upload", "ok") in _events(site, "keeper")
+    steward.close()
+    assert any(i.endswith("-upload-go") for i in _pressed(wire.kept))
+
+    runs = _runs(site.db)
+    said = _replay(site, browser, wire.kept)
+    assert said == "Your role does not allow this: upload-go (recorded)."
+    assert _runs(site.db) == runs  # nothing loaded
+    denied = [r for r in site.trail.records() if r.actor == "boss" and r.event == "denied"]
+    assert denied and denied[-1].target == "upload-go" and denied[-1].result == "refused"
+    assert json.loads(denied[-1].detail)["replayed"] is True and denied[-1].at
+    assert "upload" not in {e for e, _ in _events(site, "boss")}
+
+    # The reform officer deletes a reform.
+    before = _reform_ids(site.db)
+    officer_context = browser.new_context(viewport=VIEWPORT)
+    officer = officer_context.new_page()
+    wire = Wire(officer, keep="-go")
+    sign_in(officer, site, "officer")
+    officer.goto(f"{site.base}/reforms?lang=en")
+    wait_rendered(officer)
+    officer.get_by_text("Edit or delete this reform").click()
+    officer.get_by_text("Yes, delete").click()
+    officer.get_by_role("button", name="Delete this reform").click()
+    _wait_for(lambda: len(_reform_ids(site.db)) == len(before) - 1, "the deletion")
+    officer_context.close()
+    pressed = next(i for i in _pressed(wire.kept) if i.endswith("-go"))
+    target = pressed[pressed.index("delete-") :]
+
+    # Replayed by the director: refused before the page's form could run the delete again
+    # (which would be one more run, even for a reform already gone).
+    left, runs = _reform_ids(site.db), _runs(site.db)
+    said = _replay(site, browser, wire.kept)
+    assert said == f"Your role does not allow this: {target} (recorded)."
+    assert (_reform_ids(site.db), _runs(site.db)) == (left, runs)  # no reform changed
+    denied = [r for r in site.trail.records() if r.actor == "boss" and r.event == "denied"]
+    assert denied[-1].target == target
+    assert json.loads(denied[-1].detail)["needs"] == "reforms.edit"
+    assert not any(e.startswith("reform.") for e, _ in _events(site, "boss"))
+
+
+def _idle(db: Path, user: str, minutes: float) -> None:
+    """The user's open sessions, as if their last request came `minutes` ago: the clock the
+    idle timeout reads, pinned in the store instead of a test that sleeps half an hour."""
+    with connect(store_path(Warehouse(db).home)) as con:
+        con.execute(
+            "UPDATE sessions SET last_seen = ? WHERE username = ? AND ended_at IS NULL",
+            [time.time() - minutes * 60, user],
+        )
+
+
 def test_an_idle_session_ends(site: Site, page: Page) -> None:
     sign_in(page, site, "idle")
     page.goto(f"{site.base}/?lang=en&{PERIOD_Q}")
     wait_rendered(page)
-    time.sleep(14)  # idle_minutes = 0.2
+    _idle(site.db, "idle", 29)  # not yet: idle_minutes = 30
+    page.reload()
+    wait_rendered(page)
+    assert _submitted_card(page)
+    _idle(site.db, "idle", 31)
     page.reload()
     assert page.url.endswith("/ow/login")
     assert ("session.timeout", "ok") in _events(site, "idle")
@@ -226,9 +433,13 @@ def test_the_administrator_sees_no_figures(site: Site, page: Page) -> None:
     assert "Users & roles" in page.inner_text("h1")
 
 
-def test_demo_mode_is_refused_off_loopback_and_for_a_real_warehouse(
-    tmp_path: Path, demo_db: Path
-) -> None:
+def test_demo_mode_is_refused_off_loopback_and_for_a_real_warehouse(tmp_path: Path) -> None:
+    # A demo warehouse of its own: the module's has had a real upload (the replay test), which
+    # rightly makes it a real warehouse.
+    demo_db = tmp_path / "demo.duckdb"
+    ran = run_cli("demo", "--applications", "200", "--months", "2", "--out", tmp_path / "x",
+                  "--db", demo_db)  # fmt: skip
+    assert ran.code == 0, ran.err
     ran = run_cli("serve", "--db", demo_db, "--address", "0.0.0.0", "--demo")
     assert ran.code == 2 and "only listens on a loopback address" in ran.err
     real = tmp_path / "real.duckdb"
@@ -327,11 +538,22 @@ def test_single_sign_on_through_a_real_oidc_provider(
                     demo_db, Filters(FROM, TO, departments=(mine,))
                 )
                 assert "sso:li" in page.get_by_test_id("stSidebar").inner_text()
+                # Idle for longer than security.idle_minutes (30, the default): the single
+                # sign-on ends as a local session does, and st.login's cookie is forgotten.
+                _idle(demo_db, "sso:li", 31)
+                page.reload()
+                page.wait_for_url("**/ow/login")
+                assert not [c for c in context.cookies() if c["name"] == "_streamlit_user"]
+                page.goto(f"{base}/overview?lang=en")
+                assert page.url.endswith("/ow/login")
             else:
                 assert "has no role here" in page.inner_text("body")
                 assert page.get_by_test_id("stMetric").count() == 0
             context.close()
     trail = AuditTrail(store_path(Warehouse(demo_db).home)).records()
-    assert any(r.actor == "sso:li" and r.event == "login" for r in trail)
+    assert [(r.event, r.result) for r in trail if r.actor == "sso:li"] == [
+        ("login", "ok"),
+        ("session.timeout", "ok"),
+    ]
     assert any(r.event == "login.failed" and r.result == "refused" and "zhao" in r.actor
                for r in trail)  # fmt: skip

@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from onewindow.audit import AuditTrail
-from onewindow.auth import Accounts
+from onewindow.auth import SESSION_COOKIE, SSO_COOKIE, Accounts
 from onewindow.roles import ROLES, Perm, Principal
 from onewindow.store import store_path
 from ui import data, session
@@ -27,7 +27,6 @@ from ui.i18n import tr
 from ui.nav import PageSpec
 from ui.session import PRINCIPAL, Denied, principal
 
-SESSION_COOKIE = "ow_session"
 DEMO_ROLE, DEMO_DEPARTMENTS = "demo.role", "demo.departments"
 
 # The security pages: not in ui/nav.PAGES, which lists the business pages every test opens.
@@ -108,12 +107,10 @@ def _sso(lang: Lang) -> Principal | None:
             st.session_state["ow.sso_refused"] = who
         st.error(tr("auth.sso_unknown", lang))
         return None
-    if st.session_state.get("ow.sso_user") != found.username:
-        trail().record(
-            found.username, "login", found.username, via="oidc", roles=sorted(found.roles)
-        )
-        st.session_state["ow.sso_user"] = found.username
-    return found
+    # The session (its login audited once, its idle clock) is kept like a local one, keyed on
+    # st.login's signed cookie: it ends after the same idle time.
+    cookie = st.context.cookies.get(SSO_COOKIE)
+    return accounts().sso_session(cookie, found) if cookie else None
 
 
 def _demo(lang: Lang) -> Principal:
@@ -166,7 +163,9 @@ def account_box(who: Principal, lang: Lang) -> None:
         return
     if who.username.startswith("sso:"):
         if st.sidebar.button(tr("auth.sign_out", lang), key="sso-logout"):
-            trail().record(who.username, "logout", who.username, via="oidc")
+            cookie = st.context.cookies.get(SSO_COOKIE)
+            if not cookie or accounts().logout(cookie) is None:
+                trail().record(who.username, "logout", who.username, via="oidc")
             st.logout()
     else:
         st.sidebar.link_button(tr("auth.change_password", lang), "/ow/password")
@@ -201,19 +200,33 @@ _PROTECTED = re.compile(r"-(upload-(file|go)|(new|edit-.+|delete-.+|design-.+)-(
 
 def refuse_replays(who: Principal, lang: Lang) -> None:
     """Refuses (audited, one sentence) a request that sets a data-changing widget the session's
-    roles never showed it: Streamlit would silently drop it, but a replayed upload or reform
-    form from a director's browser is worth recording."""
+    roles never showed it, before any page runs: Streamlit would silently drop it, but a
+    replayed upload or reform form from a director's browser is worth recording. The sentence
+    names the button the request presses (else the first such widget)."""
     ctx = get_script_run_ctx()
-    state = getattr(getattr(ctx, "session_state", None), "_state", None)
-    incoming = getattr(getattr(state, "_new_widget_state", None), "states", {})
-    for widget_id in list(incoming):
-        match = _PROTECTED.search(str(widget_id))
-        if match is None:
-            continue
-        perm = Perm.UPLOAD if match.group(1).startswith("upload") else Perm.REFORMS_EDIT
-        if not who.can(perm):
-            trail().record(
-                who.username, "denied", match.group(1), "refused", needs=str(perm), replayed=True
-            )
-            st.error(tr("auth.denied", lang, action=match.group(1)))
-            st.stop()
+    if ctx is None:
+        return
+    # Streamlit's own record of the widget states this request brings. Read without a
+    # fallback: should Streamlit move it, the app fails loudly instead of letting replays
+    # through (and tests/test_browser_security.py's replay test fails).
+    incoming: dict[str, Any] = ctx.session_state._state._new_widget_state.states
+    found = [m.group(1) for m in map(_PROTECTED.search, map(str, list(incoming))) if m]
+    refused = [a for a in found if not who.can(_needs(a))]
+    if not refused:
+        return
+    action = next((a for a in refused if a.endswith(("-go", "-save", "-apply"))), refused[0])
+    trail().record(
+        who.username,
+        "denied",
+        action,
+        "refused",
+        needs=str(_needs(action)),
+        replayed=True,
+        widgets=sorted(refused),
+    )
+    st.error(tr("auth.denied", lang, action=action))
+    st.stop()
+
+
+def _needs(action: str) -> Perm:
+    return Perm.UPLOAD if action.startswith("upload") else Perm.REFORMS_EDIT

@@ -144,11 +144,19 @@ def _matters(version: str) -> pl.DataFrame:
 
 
 def matters(version: str) -> pl.DataFrame:
-    """The matter catalogue; a supervisor's lists only their departments' matters."""
+    """The matter catalogue, as the session's scope lets it see it: a supervisor's lists only
+    their departments' matters and, when their scope names windows, only those handled at
+    them (so the filter bar's matter and department choices are theirs alone)."""
     frame = _matters(version)
     limit = session.scope()
-    if limit is not None and limit.departments is not None:
+    if limit is None or not limit.limited:
+        return frame
+    if limit.departments is not None:
         frame = frame.filter(pl.col("department").is_in(sorted(limit.departments)))
+    if limit.windows is not None:
+        frame = frame.filter(
+            pl.col("matter_code").is_in(_handled(version, "matter_code", Filters()))
+        )
     return frame
 
 
@@ -164,19 +172,48 @@ def channels(version: str) -> list[str]:
 
 @guarded(Perm.FIGURES)
 @st.cache_data(show_spinner=False)
+def _handled(version: str, column: catalog.Desk, within: Filters) -> list[str]:
+    """The windows, staff or matters of the applications `within` the session's scope (the
+    guard cuts the empty Filters() the callers pass to it before the cache is asked)."""
+    return _read(lambda con: catalog.handled(con, column, within))
+
+
 def windows(version: str) -> list[str]:
-    return _read(catalog.windows)
+    """The windows the filter bar offers: those that handled an application of the scope."""
+    return _handled(version, "window_id", Filters())
 
 
-@guarded(Perm.FIGURES)
-@st.cache_data(show_spinner=False)
 def staff(version: str) -> list[str]:
-    return _read(catalog.staff)
+    """The staff members the filter bar offers: those who handled an application of the
+    scope."""
+    return _handled(version, "staff", Filters())
 
 
 @st.cache_data(show_spinner=False)
-def problems(version: str, filters: Filters) -> list[catalog.Problem]:
+def _problems(version: str, filters: Filters) -> list[catalog.Problem]:
     return _read(lambda con: catalog.check_filters(con, filters))
+
+
+SCOPED_FIELDS = ("department", "matter", "window", "staff")
+
+
+def problems(version: str, filters: Filters) -> list[catalog.Problem]:
+    """What is wrong with the filters a page was asked for. A session with a scope learns
+    nothing of what lies outside it: a department, matter, window or staff member it may not
+    see is reported just as one nobody has (else a URL could probe which names exist)."""
+    found = _problems(version, filters)
+    limit = session.scope()
+    if limit is None or not limit.limited:
+        return found
+    catalogue = matters(version)
+    seen: dict[str, Callable[[], Sequence[str]]] = {
+        "department": lambda: catalogue["department"].drop_nulls().to_list(),
+        "matter": lambda: catalogue["matter_code"].to_list(),
+        "window": lambda: windows(version),
+        "staff": lambda: staff(version),
+    }
+    kept = [p for p in found if p.kind != "unknown" or p.field not in SCOPED_FIELDS]
+    return kept + catalog.unknown(filters, seen)
 
 
 TODAY_VARIABLE = "ONEWINDOW_TODAY"
