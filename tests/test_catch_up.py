@@ -62,7 +62,9 @@ def test_a_bulk_load_copies_the_published_file_onto_the_old_copy(
 ) -> None:
     _load(wh, center_exports(tmp_path / "in", n=40), center_profile)
     a, b = (wh.home / n for n in w.COPY_NAMES)
-    assert clones == [wh.other(wh.published()).stem]  # the old copy, once the run is published
+    old = wh.other(wh.published())
+    assert clones == [old.stem]  # the old copy, once the run is published
+    assert old.stat().st_mode & 0o077 == 0  # owner only, whatever the process's umask
     assert _contents(a) == _contents(b)
     assert len(_contents(a)["events"]) > 100 and _contents(a)["d_pending"] == []
     assert list(wh.deltas.iterdir()) == [] and not list(wh.home.glob("*.tmp"))

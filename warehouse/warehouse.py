@@ -618,7 +618,8 @@ class Writer:
         flushed to disk, then renamed over it, so `dst` is at every moment one whole file."""
         tmp = dst.with_name(dst.stem + ".clone.tmp")
         try:
-            shutil.copyfile(src, tmp)
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # owner only
+            shutil.copyfile(src, tmp)  # into the file just made: its mode stays
             _fsync(tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)
