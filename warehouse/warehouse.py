@@ -73,12 +73,13 @@ class Resources:
 # either caught up (each run applied again: CPU grows with the run's rows, disk writes too)
 # or replaced by a copy of the published file (disk reads and writes of the whole warehouse,
 # hardly any CPU). Measured on the 2-core VM (BENCHMARKS.md, issue 11): applying a run costs
-# about 3 µs of CPU per staged row (1M events: 3.1 s a copy); copying a warehouse file with
-# its fsync about 1.4 ms per MB (1M events: a 32.5 MB copy, 45 ms). A copy is cloned when it
-# is at most CLONE_BYTES_PER_ROW bytes per staged row it lacks (600: the apply's 3 µs at a
-# disk as slow as 200 MB/s) and the runs stage at least CLONE_MIN_ROWS rows: below that a
-# catch-up takes a fraction of a second anyway, and an inbox run every few minutes must not
-# rewrite the whole warehouse each time.
+# 2.5 to 6 µs of CPU per staged row, the derived tables included (1M receipt events: 2.5 s a
+# copy; the 2M demo, 2.7M staged rows: 16 s); copying a warehouse file with its fsync about
+# 1.4 ms per MB (1M events: a 32.5 MB copy, 45 ms). A copy is cloned when it is at most
+# CLONE_BYTES_PER_ROW bytes per staged row it lacks (600: 3 µs at a disk as slow as
+# 200 MB/s) and the runs stage at least CLONE_MIN_ROWS rows: below that a catch-up takes a
+# fraction of a second anyway, and an inbox run every few minutes must not rewrite the whole
+# warehouse each time.
 CLONE_BYTES_PER_ROW = 600
 CLONE_MIN_ROWS = 100_000
 
