@@ -115,7 +115,7 @@ def _apply(con: duckdb.DuckDBPyConnection, tell: Callable[[str], None]) -> None:
     processed = "SELECT file_id FROM d.files WHERE status = 'loaded'"
     con.execute(f"DELETE FROM quarantine WHERE file_id IN ({processed})")
     # Tables this copy holds rows of, known before anything is written (see _merge).
-    stored = {t for t in LOAD_ORDER if _count(con, f"SELECT 1 FROM {t} LIMIT 1")}
+    stored = {table for table in LOAD_ORDER if _count(con, f"SELECT 1 FROM {table} LIMIT 1")}
     _hold_implausible_events(con)
     for table in LOAD_ORDER:
         tell(f"merging {table}")
@@ -327,10 +327,11 @@ def _merge(
         )
     else:
         classes.append(("ELSE 'new'", "") if classes else ("WHEN true THEN 'new'", ""))
+    joins = " ".join(join for _, join in classes)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cls AS
         SELECT s.*, CASE {" ".join(c for c, _ in classes)} END AS cls
-        FROM d.st_{table} s {" ".join(j for _, j in classes)}"""
+        FROM d.st_{table} s {joins}"""
     )
     if stored:
         assign = ", ".join(f"{c} = c.{c}" for c in values)
@@ -364,17 +365,17 @@ def _merge(
 def _repeated_keys(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]) -> int:
     """Fills `repeated` with the staged rows (their rowid) whose key a later file or row of
     the run repeats; returns how many. Only keys that occur more than once are ranked."""
-    keys = ", ".join(key)
-    mine = ", ".join(f"s.{k}" for k in key)
-    same = " AND ".join(f"s.{k} IS NOT DISTINCT FROM m.{k}" for k in key)
+    cols = ", ".join(key)
+    partition = ", ".join(f"s.{k}" for k in key)
+    on = " AND ".join(f"s.{k} IS NOT DISTINCT FROM m.{k}" for k in key)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE repeated AS
         SELECT rid FROM (
-            SELECT s.rowid AS rid, row_number() OVER (PARTITION BY {mine}
+            SELECT s.rowid AS rid, row_number() OVER (PARTITION BY {partition}
                                                  ORDER BY s.ord DESC, s.source_row DESC) AS rn
             FROM d.st_{table} s
-            SEMI JOIN (SELECT {keys} FROM d.st_{table} GROUP BY ALL HAVING count(*) > 1) m
-                ON {same})
+            SEMI JOIN (SELECT {cols} FROM d.st_{table} GROUP BY ALL HAVING count(*) > 1) m
+                ON {on})
         WHERE rn > 1"""
     )
     return _count(con, "FROM repeated")
