@@ -114,14 +114,16 @@ def _apply(con: duckdb.DuckDBPyConnection, tell: Callable[[str], None]) -> None:
     # A file read again replaces its earlier quarantine entries: fixed rows leave quarantine.
     processed = "SELECT file_id FROM d.files WHERE status = 'loaded'"
     con.execute(f"DELETE FROM quarantine WHERE file_id IN ({processed})")
+    # Tables this copy holds rows of, known before anything is written (see _merge).
+    stored = {table for table in LOAD_ORDER if _count(con, f"SELECT 1 FROM {table} LIMIT 1")}
     _hold_implausible_events(con)
     for table in LOAD_ORDER:
         tell(f"merging {table}")
         if table == "events":
             _remove_unlisted_events(con)
-            _merge(con, table, *_EVENT_CLASSES)
+            _merge(con, table, table in stored, _event_classes(con))
         else:
-            _merge(con, table)
+            _merge(con, table, table in stored)
         if table == "applications":
             _fill_derived(con)
     apply_reforms(con)
@@ -176,15 +178,31 @@ def _apply(con: duckdb.DuckDBPyConnection, tell: Callable[[str], None]) -> None:
     )
 
 
-# Events: rows held back for lying outside their application ('held', quarantined), and rows
-# of an earlier complete step list that a later one in the same run replaces (duplicates).
-_EVENT_CLASSES = (
-    """WHEN h.reason IS NOT NULL THEN 'held'
-       WHEN later.ord IS NOT NULL THEN 'dup'""",
-    """LEFT JOIN held h ON h.ord = s.ord AND h.source_row = s.source_row
-       LEFT JOIN listed later ON s.complete_list AND later.application_id = s.application_id
-           AND s.ord < later.ord""",
-)
+def _count(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
+
+
+def _event_classes(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Events: rows held back for lying outside their application ('held', quarantined), and
+    rows of an earlier complete step list that a later one in the same run replaces
+    (duplicates). Each as a CASE branch over its join, left out when it cannot match."""
+    classes = []
+    if _count(con, "SELECT 1 FROM held LIMIT 1"):
+        classes.append(
+            (
+                "WHEN h.reason IS NOT NULL THEN 'held'",
+                "LEFT JOIN held h ON h.ord = s.ord AND h.source_row = s.source_row",
+            )
+        )
+    if _count(con, "SELECT 1 FROM listed LIMIT 1"):
+        classes.append(
+            (
+                "WHEN later.ord IS NOT NULL THEN 'dup'",
+                """LEFT JOIN listed later ON s.complete_list
+                    AND later.application_id = s.application_id AND s.ord < later.ord""",
+            )
+        )
+    return classes
 
 
 def _hold_implausible_events(con: duckdb.DuckDBPyConnection) -> None:
@@ -257,43 +275,72 @@ def _remove_unlisted_events(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM events WHERE event_key IN (SELECT event_key FROM unlisted)")
 
 
-def _merge(con: duckdb.DuckDBPyConnection, table: str, first: str = "", joins: str = "") -> None:
-    """Classifies the staged rows (`first`: CASE branches tried first, over `joins`), then
-    updates and inserts."""
+def _merge(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    stored: bool,
+    first: list[tuple[str, str]] | None = None,
+) -> None:
+    """Classifies the staged rows (`first`: CASE branches tried first, each over its join),
+    then updates and inserts. `stored`: the copy held rows of `table` before this run; when
+    it held none every row is new or a duplicate inside the run, and the stored rows are not
+    joined.
+
+    Set-wise and in as few passes as the classes need: the rows whose key repeats inside the
+    run are found by a grouping of the keys alone, and only those are ranked (the last file
+    and row win), not every staged row with all its columns (1M events: 0.1 s of CPU
+    instead of 1.1 s); the joins whose other side is empty are left out. The new rows are
+    inserted sorted in the order of the run's files and rows: even when the classification
+    kept that order, without the sort DuckDB wrote the insert otherwise and the derived
+    builds that follow it took four times the CPU (1M events: 3.7 s against 0.9 s)."""
     cols = COLUMNS[table]
     key = KEYS[table]
     values = [c for c in cols if c not in key]
     on = " AND ".join(f"w.{k} = s.{k}" for k in key)
     differs = " OR ".join(f"w.{c} IS DISTINCT FROM s.{c}" for c in values)
-    orphan = known = ""
+    classes = list(first or [])
+    if _repeated_keys(con, table, key):
+        classes.append(
+            ("WHEN r.rid IS NOT NULL THEN 'dup'", "LEFT JOIN repeated r ON r.rid = s.rowid")
+        )
     if table in ("events", "evaluations"):
         # Events and ratings of applications that are neither stored nor in this run.
         # Known applications: those stored before this run plus those this run stages. Not a
         # scan of `applications` alone: in DuckDB 2.0.0 a scan inside this transaction saw
         # none of the 167,778 rows the run had just inserted (tests/test_scale.py).
-        orphan = "WHEN known.application_id IS NULL THEN 'orphan'"
-        known = """LEFT JOIN (SELECT application_id FROM applications
+        classes.append(
+            (
+                "WHEN known.application_id IS NULL THEN 'orphan'",
+                """LEFT JOIN (SELECT application_id FROM applications
                              UNION SELECT application_id FROM d.st_applications
                              UNION SELECT application_id FROM d.st_derived) known
-                   ON known.application_id = s.application_id"""
+                   ON known.application_id = s.application_id""",
+            )
+        )
+    if stored:
+        classes.append(
+            (
+                f"""WHEN w.{key[0]} IS NULL THEN 'new'
+                    WHEN {differs} THEN 'changed' ELSE 'dup'""",
+                f"LEFT JOIN {table} w ON {on}",
+            )
+        )
+    else:
+        classes.append(("ELSE 'new'", "") if classes else ("WHEN true THEN 'new'", ""))
+    joins = " ".join(join for _, join in classes)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cls AS
-        WITH s AS (
-            SELECT *, row_number() OVER (PARTITION BY {", ".join(key)}
-                                         ORDER BY ord DESC, source_row DESC) AS rn
-            FROM d.st_{table})
-        SELECT s.*, CASE {first} WHEN s.rn > 1 THEN 'dup' {orphan}
-                         WHEN w.{key[0]} IS NULL THEN 'new'
-                         WHEN {differs} THEN 'changed' ELSE 'dup' END AS cls
-        FROM s LEFT JOIN {table} w ON {on} {known} {joins}"""
+        SELECT s.*, CASE {" ".join(c for c, _ in classes)} END AS cls
+        FROM d.st_{table} s {joins}"""
     )
-    assign = ", ".join(f"{c} = c.{c}" for c in values)
-    match = " AND ".join(f"{table}.{k} = c.{k}" for k in key)
-    con.execute(
-        f"""UPDATE {table} SET {assign}, file_id = c.file_id, source_row = c.source_row,
-            run_id = {RUN_ID}
-        FROM cls c WHERE c.cls = 'changed' AND {match}"""
-    )
+    if stored:
+        assign = ", ".join(f"{c} = c.{c}" for c in values)
+        match = " AND ".join(f"{table}.{k} = c.{k}" for k in key)
+        con.execute(
+            f"""UPDATE {table} SET {assign}, file_id = c.file_id, source_row = c.source_row,
+                run_id = {RUN_ID}
+            FROM cls c WHERE c.cls = 'changed' AND {match}"""
+        )
     extra = ", false" if table == "applications" else ""
     target = (
         f"{table} ({', '.join(cols)}{', complete_case' if extra else ''}, file_id, "
@@ -313,6 +360,25 @@ def _merge(con: duckdb.DuckDBPyConnection, table: str, first: str = "", joins: s
     con.execute(
         f"""INSERT INTO outcome SELECT ord, cls, count(*), '{table}' FROM cls GROUP BY ALL"""
     )
+
+
+def _repeated_keys(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]) -> int:
+    """Fills `repeated` with the staged rows (their rowid) whose key a later file or row of
+    the run repeats; returns how many. Only keys that occur more than once are ranked."""
+    cols = ", ".join(key)
+    partition = ", ".join(f"s.{k}" for k in key)
+    on = " AND ".join(f"s.{k} IS NOT DISTINCT FROM m.{k}" for k in key)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE repeated AS
+        SELECT rid FROM (
+            SELECT s.rowid AS rid, row_number() OVER (PARTITION BY {partition}
+                                                 ORDER BY s.ord DESC, s.source_row DESC) AS rn
+            FROM d.st_{table} s
+            SEMI JOIN (SELECT {cols} FROM d.st_{table} GROUP BY ALL HAVING count(*) > 1) m
+                ON {on})
+        WHERE rn > 1"""
+    )
+    return _count(con, "FROM repeated")
 
 
 def _fill_derived(con: duckdb.DuckDBPyConnection) -> None:

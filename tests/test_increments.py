@@ -139,3 +139,58 @@ def test_flat_log_conflicts_are_reported_not_dropped(
         assert con.execute(
             "SELECT application_id, field, kept, other FROM etl_conflicts"
         ).fetchall() == [("case-10011", "channel", "online", "window")]
+
+
+RATINGS = """
+[tables.evaluations]
+files = "ratings*"
+[tables.evaluations.columns]
+application_id = "办件编号"
+rating = "评价等级"
+rated_at = "评价时间"
+[tables.evaluations.values.rating]
+"满意" = "4"
+"不满意" = "2"
+"""
+
+
+def test_a_rating_repeated_in_one_run_keeps_the_last_files_value(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    """Ratings are keyed by application and time (two columns): inside a run the last file's
+    row wins, the earlier one is a duplicate; a later run with another value replaces it."""
+    from etl.profile import load_profile
+    from tests.fixtures import CENTER_PROFILE, write_profile
+
+    profile = load_profile(write_profile(tmp_path, CENTER_PROFILE + RATINGS))
+    apps, _ = center_rows(3)
+    ids = [row[0] for row in apps]
+    header = ["办件编号", "评价等级", "评价时间"]
+    a = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps)
+    first = write_csv(
+        tmp_path / "ratings_1.csv",
+        header,
+        [[ids[0], "不满意", "2025-06-01 10:00:00"], [ids[1], "满意", "2025-06-01 11:00:00"]],
+    )
+    second = write_csv(
+        tmp_path / "ratings_2.csv",
+        header,
+        [[ids[0], "满意", "2025-06-01 10:00:00"], [ids[0], "满意", "2025-06-02 10:00:00"]],
+    )
+    result = load_files(wh, [(f, profile) for f in (a, first, second)], calendar=CALENDAR)
+    assert [(f.loaded, f.duplicates) for f in result.files] == [(3, 0), (1, 1), (2, 0)]
+
+    def ratings() -> list[tuple[object, ...]]:
+        with wh.read() as con:
+            return con.execute(
+                "SELECT application_id, rating, strftime(rated_at, '%d %H') FROM evaluations "
+                "ORDER BY 1, 3"
+            ).fetchall()
+
+    assert ratings() == [(ids[0], 4, "01 02"), (ids[0], 4, "02 02"), (ids[1], 4, "01 03")]
+    again = write_csv(
+        tmp_path / "ratings_3.csv", header, [[ids[1], "不满意", "2025-06-01 11:00:00"]]
+    )
+    result = load_files(wh, [(again, profile)], calendar=CALENDAR)
+    assert [(f.loaded, f.duplicates) for f in result.files] == [(1, 0)]
+    assert ratings()[-1] == (ids[1], 2, "01 03")
