@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,9 @@ def main() -> None:
     parser.add_argument("--skip-default", action="store_true")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="ow-demo-bench-"))
+    # The demo profile maps applicant_id, and a load outside `onewindow demo` is refused
+    # without a pseudonymization secret (docs/security.md): a throwaway one for the run.
+    os.environ.setdefault("ONEWINDOW_SECRET", secrets.token_hex(32))
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
