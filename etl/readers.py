@@ -22,6 +22,7 @@ import polars as pl
 
 from etl import memfile
 from etl.profile import TableSource
+from warehouse import Resources
 
 if TYPE_CHECKING:
     from etl.xlsx_guard import ExcelLimits
@@ -54,14 +55,19 @@ class Source:
 
 
 def read_source(
-    path: Path, src: TableSource, scratch: Path, excel: ExcelLimits | None = None
+    path: Path,
+    src: TableSource,
+    scratch: Path,
+    excel: ExcelLimits | None = None,
+    resources: Resources | None = None,
 ) -> Stream:
-    """The file's mapped columns, in batches (a CSV file is never held whole: see Stream)."""
+    """The file's mapped columns, in batches (a CSV file is never held whole: see Stream).
+    `resources` (`[etl]` threads, memory_limit) bound the CSV reader's DuckDB."""
     if path.stat().st_size == 0:
         raise UnreadableFile("the file is empty")
     suffix = path.suffix.lower()
     if suffix in {".csv", ".txt", ".tsv"}:
-        return _read_csv(path, src, scratch)
+        return _read_csv(path, src, scratch, resources)
     if suffix in {".xlsx", ".xlsm", ".xls"}:
         source = _read_excel(path, src, excel)
     elif suffix == ".parquet":
@@ -357,7 +363,9 @@ def _place(path: Path, offset: int, delimiter: str | None) -> str:
     return f"row {row}, column {index + 1}{name}"
 
 
-def _read_csv(path: Path, src: TableSource, scratch: Path) -> Stream:
+def _read_csv(
+    path: Path, src: TableSource, scratch: Path, resources: Resources | None = None
+) -> Stream:
     scan = _scan(path, src.encoding, src.delimiter)
     if scan.empty:
         raise UnreadableFile("the file is empty")
@@ -390,8 +398,18 @@ def _read_csv(path: Path, src: TableSource, scratch: Path) -> Stream:
     _check_columns(header, src)
     wanted = src.source_columns()
     stream = Stream(iter(()), wanted)
-    stream._batches = _csv_batches(path, src, scan, header, unnamed, stream)
+    stream._batches = _csv_batches(path, src, scan, header, unnamed, stream, resources)
     return stream
+
+
+def reader_connection(resources: Resources | None = None) -> duckdb.DuckDBPyConnection:
+    """The CSV reader's own in-memory DuckDB. It never writes temporary files (an in-memory
+    DuckDB would spill to `.tmp` in the working folder): what it holds is raw input, personal
+    columns among them, and no copy of an input is ever written (docs/security.md). What it
+    needs is its read-ahead buffers; `[etl]` threads and memory_limit apply to it too."""
+    con = duckdb.connect()
+    (resources or Resources()).configure(con, None)
+    return con
 
 
 def _csv_batches(
@@ -401,6 +419,7 @@ def _csv_batches(
     header: list[str],
     unnamed: dict[str, int],
     stream: Stream,
+    resources: Resources | None = None,
 ) -> Iterator[pl.DataFrame]:
     """DuckDB's CSV reader, a batch at a time. Its columns have positional names (c1, c2,
     ...), so the query names only the columns it keeps, the mapped ones and the unnamed ones:
@@ -408,7 +427,7 @@ def _csv_batches(
     wanted = stream.wanted
     keep = {f"c{i}": h for i, h in enumerate(header, start=1) if h in {*wanted, *unnamed}}
     filled: dict[str, int] = {}  # unnamed column -> K of its first value
-    con = duckdb.connect()
+    con = reader_connection(resources)
     # DuckDB reads UTF-8 only: a file in another encoding, or one that needs cleaning, is
     # transcoded a chunk at a time into a UTF-8 copy in memory (etl/memfile.py), never on disk.
     target = str(path) if scan.direct else memfile.register(con, _text(path, scan))

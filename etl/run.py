@@ -213,7 +213,9 @@ def load_files(
                 writer.delta_path(run_id), run_id, job, profiles, calendar.to_json(), rules
             )
             writer.configure(delta.con, "stage")
-            _stage(wh, delta, items, next_file_id, secret, progress, excel, rules, findings)
+            _stage(
+                wh, delta, items, next_file_id, secret, progress, excel, rules, findings, resources
+            )
             if reforms is not None:
                 registry.stage(delta.con, reforms)
             path = delta.finish("ok", None)
@@ -320,6 +322,7 @@ def _stage(
     excel: ExcelLimits,
     rules: Plausibility,
     findings: list[tuple[str, pii.Finding]],
+    resources: Resources,
 ) -> None:
     ordered = sorted(items, key=_order)
     hashes = {path: sha256_of(path) for path, _ in ordered}
@@ -366,7 +369,7 @@ def _stage(
             src = profile.tables[table]  # type: ignore[index]
             progress.doing(f"reading {path.name}")
             try:
-                source = read_source(path, src, Path(scratch), excel)
+                source = read_source(path, src, Path(scratch), excel, resources)
                 mapped = map_rows(source, table, src, profile, secret, rules)
                 found = pii.scrub(mapped, secret)
             except UnreadableFile as exc:

@@ -17,6 +17,7 @@ import fastexcel
 import pytest
 import xlsxwriter
 
+from etl import readers
 from etl.profile import Profile
 from etl.readers import Source, UnreadableFile, _keep_mapped
 from etl.run import load_files
@@ -220,6 +221,41 @@ def test_writing_connections_get_the_configured_memory_threads_and_spill_folder(
     )
     assert result.status == "ok"
     assert sorted(p.name for p in (wh.home / "spill").iterdir()) == ["a", "b", "stage"]
+
+
+def test_the_csv_reader_follows_the_etl_limits_and_never_spills_raw_input(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An in-memory DuckDB spills to `.tmp` in the working folder by default: the reader's
+    # holds raw input (personal columns among them), so it must never write one.
+    assert duckdb.connect().execute("SELECT current_setting('temp_directory')").fetchall() == [
+        (".tmp",)
+    ]
+    settings = (
+        "SELECT current_setting('memory_limit'), current_setting('threads'), "
+        "current_setting('temp_directory')"
+    )
+    con = readers.reader_connection(Resources("64MB", 1))
+    assert con.execute(settings).fetchall() == [("61.0 MiB", 1, "")]
+    con = readers.reader_connection()  # no [etl] section: DuckDB's own memory and threads
+    assert con.execute("SELECT current_setting('temp_directory')").fetchall() == [("",)]
+    # A run hands the configured limits to the reader of every CSV file.
+    given: list[Resources | None] = []
+    original = readers.reader_connection
+
+    def spy(resources: Resources | None = None) -> duckdb.DuckDBPyConnection:
+        given.append(resources)
+        return original(resources)
+
+    monkeypatch.setattr(readers, "reader_connection", spy)
+    files = center_exports(tmp_path / "in", n=5)
+    config = Config(etl=Etl(memory_limit="64MB", threads=1))
+    result = load_files(
+        wh, [(f, center_profile) for f in files], calendar=CALENDAR, settings=config.etl
+    )
+    assert result.status == "ok", [(f.status, f.error) for f in result.files]
+    csvs = [f for f in files if f.suffix == ".csv"]
+    assert csvs and given == [Resources("64MB", 1)] * len(csvs)
 
 
 def test_a_memory_limit_that_is_not_a_size_is_a_config_error() -> None:

@@ -60,9 +60,13 @@ class Resources:
     memory_limit: str | None = None  # DuckDB size text, e.g. "1GB"; None: DuckDB's default
     threads: int | None = None  # None: one per core
 
-    def configure(self, con: duckdb.DuckDBPyConnection, spill: Path) -> None:
-        spill.mkdir(parents=True, exist_ok=True)
-        con.execute("SET temp_directory = $dir", {"dir": str(spill)})
+    def configure(self, con: duckdb.DuckDBPyConnection, spill: Path | None) -> None:
+        """`spill` None: the connection never writes temporary files (it holds raw input)."""
+        if spill is None:
+            con.execute("SET temp_directory = ''")
+        else:
+            spill.mkdir(parents=True, exist_ok=True)
+            con.execute("SET temp_directory = $dir", {"dir": str(spill)})
         if self.memory_limit is not None:
             con.execute("SET memory_limit = $limit", {"limit": self.memory_limit})
         if self.threads is not None:
