@@ -382,7 +382,15 @@ def test_a_replayed_upload_or_reform_change_is_refused_to_a_director(
     officer.goto(f"{site.base}/reforms?lang=en")
     wait_rendered(officer)
     officer.get_by_text("Edit or delete this reform").click()
-    officer.get_by_text("Yes, delete").click()
+    # The box is ticked before the form is sent: a click that lands while the expander still
+    # opens is lost, and the form would then be sent unconfirmed (nothing deleted).
+    sure = officer.get_by_role("checkbox", name=re.compile(r"^Yes, delete"))
+    for _ in range(3):
+        officer.get_by_text("Yes, delete").click()
+        if sure.is_checked():
+            break
+        officer.wait_for_timeout(500)
+    assert sure.is_checked()
     officer.get_by_role("button", name="Delete this reform").click()
     _wait_for(lambda: len(_reform_ids(site.db)) == len(before) - 1, "the deletion")
     officer_context.close()
