@@ -15,13 +15,76 @@ _STAMP = (
     r"(?:[ T]+(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})(?:[.,](\d{1,9}))?秒?)?)?"
     r"\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?$"
 )
+# The shape nearly every export writes, zero-padded ISO 8601 (a fraction of at most 6 digits, Z or
+# +hh:mm): read with one strict format, without the groups; any other text takes the general path.
+# Each field is range-checked here as the general path checks it (no 24:00, no leap second, no
+# offset beyond ±14:59), so the two paths give the same value for every text this one takes.
+_CANONICAL = (
+    r"^\d{4}-\d{2}-\d{2}[ T](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?"
+    r"(?:Z|[+-](?:0\d|1[0-4]):[0-5]\d)?$"
+)
 _SERIAL = r"^\d{5}(?:\.\d+)?$"  # Excel day numbers 10000-99999: years 1927-2173
 _TRUE = ["true", "t", "yes", "y", "1", "是", "有", "√", "1.0"]
 _FALSE = ["false", "f", "no", "n", "0", "否", "无", "×", "0.0"]
 
 
 def parse_timestamp(text: pl.Series, zone: str) -> tuple[pl.Series, pl.Series]:
-    """UTC instants and an ok mask; the regular expression is evaluated once per value."""
+    """UTC instants and an ok mask. Canonical ISO texts are read with one strict format; the
+    others go through the general regular expression, evaluated once per value."""
+    canonical = text.str.contains(_CANONICAL).fill_null(False)
+    out = _canonical(text, zone)
+    others = (~canonical).arg_true()
+    if others.len():
+        out = out.scatter(others, _general(text.gather(others), zone))
+    return out, text.is_null() | out.is_not_null()
+
+
+def _canonical(text: pl.Series, zone: str) -> pl.Series:
+    """The instants of canonical texts (the others' are replaced by the caller; a date that
+    does not exist, such as 2025-02-30, is null)."""
+    zulu = text.str.ends_with("Z")
+    sign = text.str.slice(-6, 1)
+    offset = sign.is_in(["+", "-"]) & (text.str.slice(-3, 1) == ":")
+    body = (
+        pl.DataFrame({"t": text, "z": zulu, "o": offset})
+        .select(
+            pl.when(pl.col("z"))
+            .then(pl.col("t").str.head(-1))
+            .when(pl.col("o"))
+            .then(pl.col("t").str.head(-6))
+            .otherwise(pl.col("t"))
+            .str.replace("T", " ", literal=True, n=1)
+        )
+        .to_series()
+    )
+    # The fraction apart: a format with %.f reads four times slower.
+    micros = (body.str.slice(20) + "000000").str.slice(0, 6).cast(pl.Int64, strict=False)
+    naive = body.str.slice(0, 19).str.to_datetime(
+        "%Y-%m-%d %H:%M:%S", strict=False, time_unit="us"
+    ) + micros.fill_null(0).cast(pl.Duration("us"))
+    given = zulu | offset  # the text says its offset; the others are the zone's local time
+    if not given.any():
+        return naive.dt.replace_time_zone(
+            zone, ambiguous="earliest", non_existent="null"
+        ).dt.convert_time_zone("UTC")
+    minutes = (
+        text.str.slice(-5, 2).cast(pl.Int64, strict=False) * 60
+        + text.str.slice(-2, 2).cast(pl.Int64, strict=False)
+    ).fill_null(0)
+    minutes = pl.select(
+        pl.when(offset & (sign == "-")).then(-minutes).when(offset).then(minutes).otherwise(0)
+    ).to_series()
+    utc = (naive - minutes.cast(pl.Duration("us")) * 60_000_000).dt.replace_time_zone("UTC")
+    if given.all():
+        return utc
+    local = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    return pl.select(
+        pl.when(given).then(utc).otherwise(local.dt.convert_time_zone("UTC"))
+    ).to_series()
+
+
+def _general(text: pl.Series, zone: str) -> pl.Series:
+    """Any notation the module's docstring lists (null where none fits)."""
     frame = pl.DataFrame({"t": text}).with_columns(
         pl.col("t").str.extract_groups(_STAMP).alias("g")
     )
@@ -94,7 +157,7 @@ def parse_timestamp(text: pl.Series, zone: str) -> tuple[pl.Series, pl.Series]:
             serial.dt.convert_time_zone("UTC"),
         ).alias("value")
     )["value"]
-    return out, text.is_null() | out.is_not_null()
+    return out
 
 
 def parse_int(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
