@@ -317,12 +317,19 @@ def describe(test: pl.DataFrame) -> str:
     )
 
 
-def print_table(table: list[tuple[str, str, dict[str, float]]]) -> None:
-    print("| warning | threshold | warned | precision | recall | median lead (working days) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, threshold_text, s in table:
+def print_table(
+    table: list[tuple[str, str, dict[str, float]]], folds: list[int] | None = None
+) -> None:
+    """A Markdown table of `rows`; with `folds`, each row's fold in a first column."""
+    head = "| fold " if folds else ""
+    print(
+        f"{head}| warning | threshold | warned | precision | recall | median lead (working days) |"
+    )
+    print(("|---:" if folds else "") + "|---|---:|---:|---:|---:|---:|")
+    for i, (label, threshold_text, s) in enumerate(table):
         print(
-            f"| {label} | {threshold_text} | {int(s['warned']):,} | {s['precision']:.3f} | "
+            (f"| {folds[i]} " if folds else "")
+            + f"| {label} | {threshold_text} | {int(s['warned']):,} | {s['precision']:.3f} | "
             f"{s['recall']:.3f} | {s['median_lead']:.2f} |"
         )
 
@@ -334,8 +341,10 @@ def bootstrap(test: pl.DataFrame, yellow: float, n: int, seed: int = 0) -> str:
     outcome = outcomes(test)
     model = first_warnings(test, pl.col("p_late") >= pl.col("chosen")).rename({"lead": "m"})
     rule = first_warnings(test, pl.col("left_workdays") <= yellow).rename({"lead": "r"})
-    apps = outcome.join(model, on="application_id", how="left").join(
-        rule, on="application_id", how="left"
+    apps = (
+        outcome.join(model, on="application_id", how="left")
+        .join(rule, on="application_id", how="left")
+        .sort("application_id")  # the same resamples on every run
     )
     late = apps["late"].to_numpy().astype(bool)
     m = apps["m"].fill_null(np.nan).to_numpy()
@@ -397,11 +406,10 @@ def main() -> None:
     if len(results) > 1:
         print()
         print(
-            "| fold | origin | to | trained on | threshold (inner split; rule's precision "
-            "there) | test | rule: warned, precision, recall, lead | model: warned, "
-            "precision, recall, lead |"
+            "| fold | origin | to | trained on | threshold (inner split: its test; rule's "
+            "precision there) | test |"
         )
-        print("|---:|---|---|---:|---|---|---|---|")
+        print("|---:|---|---|---:|---|---|")
     for res in results:
         fold, th = res.fold, res.threshold
         how = (
@@ -418,19 +426,21 @@ def main() -> None:
                 f"the origin; threshold chosen inside the training period: {how}"
             )
             print(f"test: {describe(res.test)}")
-            continue
-        table = rows(res.test, yellow) if res.test.height else []
-        outcome = outcomes(res.test)
-        cells = [
-            f"{int(s['warned'])}, {s['precision']:.3f}, {s['recall']:.3f}, {s['median_lead']:.2f}"
-            for _, _, s in table[:2]
-        ] or ["–", "–"]
-        print(
-            f"| {fold.number} | {fold.origin.date()} | "
-            f"{fold.end.date() if fold.end else days[-1]} | {trained} | {how} | "
-            f"{outcome.height:,} applications, {int(outcome['late'].sum())} late | "
-            f"{cells[0]} | {cells[1]} |"
-        )
+        else:
+            end_day = fold.end.date() if fold.end else days[-1]
+            print(
+                f"| {fold.number} | {fold.origin.date()} | {end_day} | {trained} | {how} | "
+                f"{describe(res.test) if res.test.height else 'nothing'} |"
+            )
+    if len(results) > 1:
+        print()
+        per_fold = [
+            (res.fold.number, row)
+            for res in results
+            if res.test.height
+            for row in rows(res.test, yellow)
+        ]
+        print_table([row for _, row in per_fold], [number for number, _ in per_fold])
     pooled = pl.concat([res.test for res in results if res.test.height])
     # No application counts twice: the folds' applications are disjoint.
     assert pooled["application_id"].n_unique() == sum(
