@@ -455,7 +455,7 @@ class Writer:
                 continue  # an unreadable copy holds nothing usable
         return False
 
-    def rewrite(self, change: Callable[[duckdb.DuckDBPyConnection], None]) -> bool:
+    def rewrite(self, change: Callable[[duckdb.DuckDBPyConnection], object]) -> bool:
         """Makes a change that is not a run (the early-warning scores, etl/scores.py) in both
         copies, each in one transaction: the standby, brought up to date first, is changed
         and published, then the other copy. No run is recorded. A copy still read after 30 s,
@@ -477,7 +477,7 @@ class Writer:
     # ----- internals -----------------------------------------------------------------------
 
     def _change(
-        self, copy: Path, change: Callable[[duckdb.DuckDBPyConnection], None], wait_s: float
+        self, copy: Path, change: Callable[[duckdb.DuckDBPyConnection], object], wait_s: float
     ) -> None:
         with contextlib.closing(self._open_rw(copy, wait_s)) as con:
             con.execute("BEGIN TRANSACTION")
