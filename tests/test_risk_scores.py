@@ -27,7 +27,10 @@ from metrics.filters import Filters
 from metrics.kpis import _last_instant, period_bounds
 from onewindow.cli import render
 from onewindow.config import Config
-from tests.conftest import demo_center, run_cli
+from tests.conftest import demo_app, demo_center, run_cli
+from ui import intel
+from ui.i18n import column
+from ui.nav import PAGES
 from warehouse import Warehouse, generation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +41,7 @@ CAL = WorkCalendar.from_config(CONFIG)
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo center after its nightly job: the model trained and the scores stored."""
-    db = demo_center(tmp_path_factory.mktemp("scoresdemo"), seed=5, applications=3000, months=6)
+    db = demo_center(tmp_path_factory.mktemp("scoresdemo"), seed=3, applications=4000, months=8)
     Jobs(CONFIG, Warehouse(db)).maintenance()
     return db
 
@@ -224,3 +227,44 @@ def test_a_cold_report_on_current_scores_does_not_import_scikit_learn(demo: Path
     end = str((last - timedelta(days=2)).date())
     live = _report_in_new_process(demo, "--to", end)
     assert live["code"] == 0 and live["sklearn"]
+
+
+def _at_risk_on_page(demo: Path, monkeypatch: pytest.MonkeyPatch, department: str) -> list[str]:
+    """The application numbers of the Supervision page's 'at risk' list, as a supervisor of
+    `department` sees it."""
+    at = demo_app(demo, monkeypatch, "supervisor", department)
+    at.run()
+    at.switch_page(next(p for p in PAGES if p.slug == "supervision").file).run()
+    assert not at.exception, at.exception
+    assert intel.t("risk.title", "zh") in [h.value for h in at.subheader]
+    headers = {intel.t("p_late", "zh"), intel.t("p_late", "en")}
+    numbers = {column("application_id", "zh"), column("application_id", "en")}
+    listed = [pl.from_pandas(d.value) for d in at.dataframe if headers & set(d.value.columns)]
+    if not listed:
+        return []
+    (frame,) = listed
+    return [str(n) for n in frame[next(c for c in frame.columns if c in numbers)]]
+
+
+def test_the_supervision_page_lists_the_stored_scores_within_a_supervisors_scope(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's 'at risk' list on current scores, without scoring (scoring fails here), is
+    the live list of the supervisor's department, and only of theirs."""
+    wh = Warehouse(demo)
+    warned = pl.col("card").is_null() & (pl.col("p_late") >= risk.THRESHOLD)
+    live = _live(wh)
+    mine = live.filter(warned)["department"][0]
+    other = live.filter(pl.col("department") != mine)["department"][0]
+    expected = {
+        d: _live(wh, Filters(departments=(d,))).filter(warned)["application_id"].to_list()
+        for d in (mine, other)
+    }
+    assert expected[mine] and _current(wh, Filters(departments=(mine,)))
+
+    def no_scoring(*args: object) -> pl.DataFrame:
+        raise AssertionError("scored live although the stored scores are current")
+
+    monkeypatch.setattr(risk, "score", no_scoring)
+    for department in (mine, other):
+        assert _at_risk_on_page(demo, monkeypatch, department) == expected[department]
