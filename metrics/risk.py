@@ -19,6 +19,10 @@ a regressor for the working days still to go. It is trained by the nightly maint
 (and on first use when none is stored) and stored with its evaluation in the warehouse's
 private folder (`PATH.d/risk/`, owner-only); the evaluation trains on applications completed
 before a cut date and scores the snapshots of those accepted after it.
+
+**Stored scores.** Each run and the nightly retrain store every open application's scores in
+the warehouse (`scores_now`, written by etl/scores.py); `risk` reads them while they are
+current (`stored`) and scores live otherwise, with the same table either way.
 """
 
 from __future__ import annotations
