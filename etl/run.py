@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from etl import pii
+from etl import pii, scores
 from etl import reforms as registry
 from etl.apply import apply_delta
 from etl.canonical import LOAD_ORDER
@@ -235,6 +235,7 @@ def load_files(
             path.unlink(missing_ok=True)  # no copy has it: it never happened
             _fail(writer, wh, run_id, job, profiles, "applying", exc)
         _record_repairs(writer)
+        scores.after_run(writer, calendar)  # early-warning scores of what it published
         problems = tuple(writer.problems)
     pii.record_findings(wh, run_id, findings)
     result = run_outcome(wh, run_id, problems)

@@ -20,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from etl import scores
 from etl.profile import Profile, load_profile
 from etl.reforms import Update
 from etl.run import LoadError, RunResult, export_quarantine, load_files, move_files
@@ -28,7 +29,7 @@ from onewindow.audit import AuditTrail
 from onewindow.channels import DeliveryError
 from onewindow.config import Config, JobSchedule
 from onewindow.store import store_path
-from warehouse import Warehouse, WarehouseError
+from warehouse import Resources, Warehouse, WarehouseError
 
 log = logging.getLogger("onewindow.schedule")
 
@@ -142,6 +143,13 @@ class Jobs:
             return
         if model is not None:
             log.info("early-warning model retrained: %s", model.evaluation)
+            # The open applications' scores of the new model, for reports and the dashboard.
+            scores.after_retrain(
+                self.wh,
+                calendar,
+                self.config.etl.lock_timeout_s,
+                Resources(self.config.etl.memory_limit, self.config.etl.threads),
+            )
 
 
 def trigger(job: JobSchedule) -> CronTrigger | IntervalTrigger:

@@ -19,6 +19,10 @@ a regressor for the working days still to go. It is trained by the nightly maint
 (and on first use when none is stored) and stored with its evaluation in the warehouse's
 private folder (`PATH.d/risk/`, owner-only); the evaluation trains on applications completed
 before a cut date and scores the snapshots of those accepted after it.
+
+**Stored scores.** Each run and the nightly retrain store every open application's scores in
+the warehouse (`scores_now`, written by etl/scores.py); `risk` reads them while they are
+current (`stored`) and scores live otherwise, with the same table either way.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from metrics.facts import ORDER
 from metrics.filters import Filters
 from metrics.kpis import _last_instant, period_bounds
 from onewindow.config import Config
-from warehouse import sql
+from warehouse import generation, sql
 
 if TYPE_CHECKING:  # imported where a model is trained or read back: importing scikit-learn
     # costs 1.2-1.7 CPU-seconds, which no other report should pay (BENCHMARKS.md)
@@ -488,9 +492,9 @@ def _write(path: Path, data: bytes) -> None:
 _loaded: dict[str, Any] = {}  # the last model read back, by its file's SHA-256
 
 
-def load(folder: Path | None, cal: WorkCalendar, con: duckdb.DuckDBPyConnection) -> Model | None:
-    """The stored model, if it is this code's version, was built with this calendar and its
-    bytes match the recorded hash; else None."""
+def _stored(folder: Path | None) -> tuple[str, bytes] | None:
+    """The stored model file's SHA-256 and bytes, if it is this code's version and its bytes
+    match the hash recorded beside it; else None."""
     if folder is None:
         return None
     try:
@@ -501,6 +505,17 @@ def load(folder: Path | None, cal: WorkCalendar, con: duckdb.DuckDBPyConnection)
     digest = hashlib.sha256(data).hexdigest()
     if meta.get("version") != VERSION or digest != meta.get("sha256"):
         return None
+    return digest, data
+
+
+def _load(
+    folder: Path | None, cal: WorkCalendar, con: duckdb.DuckDBPyConnection
+) -> tuple[Model, str] | None:
+    """The stored model (see `load`) and the SHA-256 of the bytes it was read from."""
+    stored = _stored(folder)
+    if stored is None:
+        return None
+    digest, data = stored
     # Read back once per process (the dashboard's): the same bytes give the same model.
     model = _loaded.get(digest)
     if model is None:
@@ -509,7 +524,14 @@ def load(folder: Path | None, cal: WorkCalendar, con: duckdb.DuckDBPyConnection)
         _loaded[digest] = model
     if not isinstance(model, Model) or model.calendar != cal.fingerprint(cal.register(con)):
         return None
-    return model
+    return model, digest
+
+
+def load(folder: Path | None, cal: WorkCalendar, con: duckdb.DuckDBPyConnection) -> Model | None:
+    """The stored model, if it is this code's version, was built with this calendar and its
+    bytes match the recorded hash; else None."""
+    found = _load(folder, cal, con)
+    return found[0] if found is not None else None
 
 
 def evaluation(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
@@ -577,18 +599,45 @@ def risk(
     filters: Filters,
     config: Config,
     as_of: datetime | None = None,
+    *,
+    use_stored: bool = True,
 ) -> pl.DataFrame:
     """Every open application at the period's end (as `cards` counts them) with `p_late`, the
     expected remaining and total working days, its card, and a reason in Chinese and English;
-    most likely late first."""
+    most likely late first. The scores the jobs stored are used when current (`stored`): the
+    same table as scoring now, without reading the model back."""
     _, _, as_of = period_bounds(filters, cal.zone, as_of or _last_instant(con))
-    frame = snapshot_frame(con, cal, filters, as_of)
-    model = model_for(con, cal) if frame.height else None
-    return predict(model, frame, config.supervision.yellow_workdays)
+    scored = stored(con, cal, filters, as_of) if use_stored else None
+    if scored is None:
+        frame = snapshot_frame(con, cal, filters, as_of)
+        scored = score(model_for(con, cal) if frame.height else None, frame)
+    return present(scored, config.supervision.yellow_workdays)
 
 
 def predict(model: Model | None, frame: pl.DataFrame, yellow_workdays: float) -> pl.DataFrame:
     """The `risk` table of a snapshot frame."""
+    return present(score(model, frame), yellow_workdays)
+
+
+# The `risk` table's columns a scoring computes (stored by the jobs in risk_scores, unrounded),
+# and those read from the facts beside them: the department, window and staff member are
+# never copied into the scores.
+SCORED = (
+    "application_id",
+    "step",
+    "elapsed_workdays",
+    "due_at",
+    "left_workdays",
+    "p_late",
+    "expected_remaining_workdays",
+    "reason_zh",
+    "reason_en",
+)
+FROM_FACTS = ("matter_code", "department", "window_id", "staff", "accepted_at")
+
+
+def score(model: Model | None, frame: pl.DataFrame) -> pl.DataFrame:
+    """The model's figures for a snapshot frame, unrounded: SCORED, FROM_FACTS and `cut_ts`."""
     if model is None or frame.height == 0:
         p = np.full(frame.height, np.nan)
         more = np.full(frame.height, np.nan)
@@ -597,24 +646,37 @@ def predict(model: Model | None, frame: pl.DataFrame, yellow_workdays: float) ->
         with threadpool_limits(limits=1):
             p = model.classifier.predict_proba(x)[:, 1]
             more = np.maximum(model.regressor.predict(x), 0.0)
-    out = frame.with_columns(
+    zh, en = reasons(model, frame)
+    return frame.select(
+        "application_id",
+        *FROM_FACTS,
+        "cut_ts",
+        "step",
+        "elapsed_workdays",
+        "due_at",
+        "left_workdays",
         pl.Series("p_late", p, dtype=pl.Float64),
         pl.Series("expected_remaining_workdays", more, dtype=pl.Float64),
-    ).with_columns(
-        (pl.col("elapsed_workdays") + pl.col("expected_remaining_workdays")).alias(
-            "expected_total_workdays"
-        ),
-        pl.when(pl.col("due_at") < pl.col("cut_ts"))
-        .then(pl.lit("red"))
-        .when(pl.col("left_workdays") <= yellow_workdays)
-        .then(pl.lit("yellow"))
-        .alias("card"),
+        pl.Series("reason_zh", zh, dtype=pl.String),
+        pl.Series("reason_en", en, dtype=pl.String),
     )
-    zh, en = reasons(model, out)
+
+
+def present(scored: pl.DataFrame, yellow_workdays: float) -> pl.DataFrame:
+    """The `risk` table of scores (`score`'s columns, computed now or stored): cards at the
+    cut-off, rounding, most likely late first."""
     return (
-        out.with_columns(
-            pl.Series("reason_zh", zh, dtype=pl.String),
-            pl.Series("reason_en", en, dtype=pl.String),
+        scored.with_columns(
+            (pl.col("elapsed_workdays") + pl.col("expected_remaining_workdays")).alias(
+                "expected_total_workdays"
+            ),
+            pl.when(pl.col("due_at") < pl.col("cut_ts"))
+            .then(pl.lit("red"))
+            .when(pl.col("left_workdays") <= yellow_workdays)
+            .then(pl.lit("yellow"))
+            .alias("card"),
+        )
+        .with_columns(
             pl.col("p_late").round(4),
             pl.col("expected_remaining_workdays").round(1),
             pl.col("expected_total_workdays").round(1),
@@ -638,6 +700,94 @@ def predict(model: Model | None, frame: pl.DataFrame, yellow_workdays: float) ->
             "reason_en",
         )
         .sort(["p_late", "application_id"], descending=[True, False], nulls_last=True)
+    )
+
+
+# ----- scores stored by the jobs ------------------------------------------------------------
+
+# Raise when what is stored per application, or its reasons, change: stored scores of another
+# version are not used.
+SCORES_VERSION = 1
+
+
+def _code_version() -> int:
+    return VERSION * 1000 + SCORES_VERSION
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """The scores of every application open at `as_of` and what they were computed from."""
+
+    model_sha256: str
+    calendar: str
+    generation: int
+    as_of: datetime
+    zone: str  # the calendar's, for the local day of `as_of`
+    scores: pl.DataFrame  # SCORED
+    scored_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def code_version(self) -> int:
+        return _code_version()
+
+
+def scores_now(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> Scoring | None:
+    """What the jobs store after a load or a retrain (etl/scores.py): every application open
+    at the data's 'as of' instant (the `risk` report's without filters), scored with the
+    stored model. None when no usable model is stored: a job never trains one here (the
+    nightly job does, or the first report)."""
+    found = _load(model_dir(con), cal, con)
+    if found is None:
+        return None
+    model, digest = found
+    calendar = cal.fingerprint(cal.register(con))
+    data = generation(con)
+    _, _, as_of = period_bounds(Filters(), cal.zone, _last_instant(con))
+    frame = snapshot_frame(con, cal, Filters(), as_of)
+    return Scoring(digest, calendar, data, as_of, cal.zone, score(model, frame).select(SCORED))
+
+
+def stored(
+    con: duckdb.DuckDBPyConnection, cal: WorkCalendar, filters: Filters, as_of: datetime
+) -> pl.DataFrame | None:
+    """The stored scores (risk_scores) of the applications the filters keep that are open at
+    `as_of`, with the facts' columns, as `score` gives them; None unless they are current:
+    computed by this code's version, with the model `risk` would read now (its file's
+    SHA-256), the same calendar, from the data this copy holds (its generation: the last run
+    that changed it) and at the same 'as of' instant. The instant is the data's last event
+    (or the period's end, or now, when sooner): working days elapsed, hours at the step and
+    days left all count to it, so the same instant gives the same figures on any day, and
+    another (a new load, a period ending earlier) is scored live."""
+    try:
+        row = con.execute(
+            """SELECT model_sha256, code_version, calendar, generation, as_of
+            FROM risk_scoring"""
+        ).fetchall()
+    except duckdb.CatalogException:
+        return None  # a warehouse before the table, or the province's lake
+    if len(row) != 1:
+        return None
+    sha, version, calendar, data, scored_as_of = row[0]
+    if (
+        version != _code_version()
+        or scored_as_of != as_of
+        or data != generation(con)
+        or calendar != cal.fingerprint(cal.register(con))
+    ):
+        return None
+    model = _stored(model_dir(con))
+    if model is None or model[0] != sha:
+        return None
+    query, params = derived.source(con, cal, "d_facts", filters)
+    return sql.frame(
+        con,
+        f"""WITH f AS ({query})
+        SELECT s.application_id, f.matter_code, f.department, f.window_id, f.staff,
+            f.accepted_at, $as_of::TIMESTAMPTZ AS cut_ts, s.step, s.elapsed_workdays, s.due_at,
+            s.left_workdays, s.p_late, s.expected_remaining_workdays, s.reason_zh, s.reason_en
+        FROM risk_scores s JOIN f USING (application_id)
+        WHERE f.accepted_at < $as_of AND (f.completed_at IS NULL OR f.completed_at >= $as_of)""",
+        sql.merge(params, {"as_of": as_of}),
     )
 
 

@@ -66,6 +66,27 @@ def receipt() -> Path:
     return RECEIPT
 
 
+def demo_center(out: Path, seed: int, applications: int, months: int) -> Path:
+    """`onewindow demo` ending 2026-11-24: exports in OUT/exports, the warehouse returned."""
+    ran = run_cli(
+        "demo",
+        "--seed",
+        str(seed),
+        "--applications",
+        str(applications),
+        "--months",
+        str(months),
+        "--end",
+        "2026-11-24",
+        "--out",
+        out / "exports",
+        "--db",
+        out / "w.duckdb",
+    )
+    assert ran.code == 0, ran.err
+    return out / "w.duckdb"
+
+
 def python_subprocess(code: str, **kwargs: object) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", code], **kwargs)  # type: ignore[call-overload]
 

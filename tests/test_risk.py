@@ -20,7 +20,7 @@ from metrics import derived, risk
 from metrics.calendar import WorkCalendar
 from metrics.filters import Filters
 from onewindow.config import Config
-from tests.conftest import run_cli
+from tests.conftest import demo_center, run_cli
 from warehouse import Warehouse, sql
 
 PROFILE = """
@@ -170,24 +170,7 @@ def test_no_feature_uses_what_happened_after_the_cut_off(tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("riskdemo")
-    ran = run_cli(
-        "demo",
-        "--seed",
-        "3",
-        "--applications",
-        "4000",
-        "--months",
-        "8",
-        "--end",
-        "2026-11-24",
-        "--out",
-        out / "exports",
-        "--db",
-        out / "w.duckdb",
-    )
-    assert ran.code == 0, ran.err
-    return out / "w.duckdb"
+    return demo_center(tmp_path_factory.mktemp("riskdemo"), seed=3, applications=4000, months=8)
 
 
 def test_the_nightly_job_retrains_and_stores_the_model_owner_only(demo: Path) -> None:

@@ -9,7 +9,7 @@ from warehouse.errors import (
     WarehouseMissing,
     WarehouseTooNew,
 )
-from warehouse.warehouse import Applier, CopyHealth, Resources, Warehouse, Writer
+from warehouse.warehouse import Applier, CopyHealth, Resources, Warehouse, Writer, generation
 
 __all__ = [
     "Applier",
@@ -24,4 +24,5 @@ __all__ = [
     "WarehouseMissing",
     "WarehouseTooNew",
     "Writer",
+    "generation",
 ]

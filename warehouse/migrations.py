@@ -196,4 +196,37 @@ def event_identity_and_cleaning() -> str:
     """
 
 
+@migration
+def risk_scores() -> str:
+    # The early-warning scores of the applications open at the data's 'as of' instant, written
+    # by the jobs that change them (after each load and after the nightly retrain: etl/scores.py)
+    # so that `onewindow report risk` and the dashboard need not read the model back. One row of
+    # risk_scoring says what they were computed from; readers use them only when all of it is
+    # still what they would compute from (metrics/risk.py, `stored`), else they score live. No
+    # personal column: department, window, staff and acceptance are joined from the facts.
+    return """
+    CREATE TABLE risk_scoring (
+        model_sha256 VARCHAR NOT NULL,
+        code_version INTEGER NOT NULL,
+        calendar VARCHAR NOT NULL,
+        generation BIGINT NOT NULL,
+        as_of TIMESTAMPTZ NOT NULL,
+        as_of_day DATE NOT NULL,
+        scored_at TIMESTAMPTZ NOT NULL,
+        applications BIGINT NOT NULL
+    );
+    CREATE TABLE risk_scores (
+        application_id VARCHAR NOT NULL,
+        step VARCHAR,
+        elapsed_workdays DOUBLE,
+        due_at TIMESTAMPTZ,
+        left_workdays DOUBLE,
+        p_late DOUBLE,
+        expected_remaining_workdays DOUBLE,
+        reason_zh VARCHAR,
+        reason_en VARCHAR
+    );
+    """
+
+
 LATEST = len(MIGRATIONS)

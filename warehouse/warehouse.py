@@ -42,6 +42,7 @@ from warehouse.errors import (
     WarehouseError,
     WarehouseMissing,
     plain,
+    rollback,
 )
 from warehouse.integrity import Damage
 
@@ -454,7 +455,40 @@ class Writer:
                 continue  # an unreadable copy holds nothing usable
         return False
 
+    def rewrite(self, change: Callable[[duckdb.DuckDBPyConnection], object]) -> bool:
+        """Makes a change that is not a run (the early-warning scores, etl/scores.py) in both
+        copies, each in one transaction: the standby, brought up to date first, is changed
+        and published, then the other copy. No run is recorded. A copy still read after 30 s,
+        or that fails, keeps what it had: what `change` writes must name what it was computed
+        from, for readers to tell (metrics/risk.py). Returns whether both copies have it."""
+        standby = self.standby()
+        self._catch_up(standby, wait_s=60.0)
+        self._change(standby, change, wait_s=60.0)
+        old = self.wh.published()
+        self._point_to(standby)
+        try:
+            self._catch_up(old, wait_s=30.0)
+            self._change(old, change, wait_s=30.0)
+        except (duckdb.Error, WarehouseError, OSError) as exc:
+            log.warning("copy %s keeps its previous scores (%s)", old.stem, plain(exc))
+            return False
+        return True
+
     # ----- internals -----------------------------------------------------------------------
+
+    def _change(
+        self, copy: Path, change: Callable[[duckdb.DuckDBPyConnection], object], wait_s: float
+    ) -> None:
+        with contextlib.closing(self._open_rw(copy, wait_s)) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                change(con)
+            except BaseException:
+                rollback(con)
+                raise
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        integrity.record(copy)
 
     def _update_old(self, old: Path) -> None:
         """After a swap: the old copy gets what it lacks. The run is published whatever
@@ -645,6 +679,15 @@ class Writer:
         os.symlink(f"{self.wh.home.name}/{copy.name}", tmp)
         os.replace(tmp, self.wh.path)
         _fsync(self.wh.path.parent)
+
+
+def generation(con: duckdb.DuckDBPyConnection) -> int:
+    """The data a copy holds, as the last run that changed it: two copies with the same
+    generation hold the same data (a failed run changes nothing but the history)."""
+    row = con.execute(
+        "SELECT coalesce(max(run_id), 0) FROM etl_runs WHERE status <> 'failed'"
+    ).fetchall()
+    return int(row[0][0])
 
 
 def _fsync(path: Path) -> None:
