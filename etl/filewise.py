@@ -34,8 +34,9 @@ CONFLICT_SCHEMA = {
 # Events: an event's identity without event_id (rows without one repeat on it).
 _CONTENT = ("application_id", "step", "lifecycle", "ts")
 _ORPHAN = "no event of this application names its matter"
-# The order of a flat log's events inside an application: instant, then row.
-_EVENT_ORDER = f"{{'t': ts, 'k': {K}}}"
+# The order of a flat log's events inside an application: instant, then row (K < 2^40), as
+# one number (a struct of both took half as long again to aggregate).
+_EVENT_ORDER = f"epoch_us(ts)::HUGEINT * 1099511627776 + {K}"
 
 
 @dataclass
