@@ -45,15 +45,18 @@ print(f"{time.perf_counter() - started:.2f} {len(log)}")  # the banner goes befo
 STEPS = {
     "hash the file (sha256)": ("etl/run.py", "sha256_of"),
     "read: CSV to text columns (readers.read_source)": ("etl/readers.py", "read_source"),
-    "map: Polars typing, value maps, quarantine (transform.map_rows)": (
+    "map + stage each batch: Polars typing, value maps, quarantine, insert (transform.map_rows)": (
         "etl/transform.py",
         "map_rows",
     ),
-    "stage: event key md5 + insert into the delta (stage.add_rows)": (
-        "etl/stage.py",
-        "add_rows",
+    "whole-file rules in SQL: repeats, occurrences, conflicts, applications (filewise.rule)": (
+        "etl/filewise.py",
+        "rule",
     ),
-    "stage: derived application rows (stage.add_derived)": ("etl/stage.py", "add_derived"),
+    "stage: row numbers, event key md5, insert into the delta (filewise.store)": (
+        "etl/filewise.py",
+        "store",
+    ),
     "apply to both copies (apply._apply: dedupe, classify, merge)": ("etl/apply.py", "_apply"),
     "derived tables, both copies (derived.refresh)": ("metrics/derived.py", "refresh"),
     "checkpoint + close of the delta (stage.finish)": ("etl/stage.py", "finish"),

@@ -27,7 +27,6 @@ import polars as pl
 
 from etl.profile import Profile
 from etl.readers import ROW, UnreadableFile, read_frame
-from etl.transform import Mapped
 from onewindow.private import private_dir
 from onewindow.store import connect, store_path
 from warehouse import Warehouse
@@ -140,23 +139,35 @@ def mask_frame(
     return (frame.with_columns(replaced) if replaced else frame), findings
 
 
-def scrub(mapped: Mapped, key: bytes | None) -> list[Finding]:
-    """Masks personal numbers in everything a file's load will store: its canonical rows
-    (the applicant key, already a keyed hash, aside), the applications derived from them, the
-    conflicts between its rows, and its quarantined rows and their reasons."""
-    masker = Masker(key)
-    mapped.frame, findings = mask_frame(mapped.frame, masker, skip=("applicant_key",))
-    if mapped.applications is not None:
-        mapped.applications, _ = mask_frame(mapped.applications, masker, skip=("applicant_key",))
-    if mapped.conflicts is not None:
-        mapped.conflicts, _ = mask_frame(mapped.conflicts, masker)
-    mapped.quarantine, in_quarantine = mask_frame(mapped.quarantine, masker)
-    merged: dict[str, int] = {}
-    for f in in_quarantine:
-        if f.column == "raw":  # the reason quotes a cell of the row's raw values
-            merged[f.kind] = merged.get(f.kind, 0) + f.cells
-    findings += [Finding(QUARANTINED, kind, n) for kind, n in sorted(merged.items())]
-    return findings
+class Scrubber:
+    """Masks personal numbers in everything a file's load will store, as it goes: its
+    canonical rows a batch at a time (the applicant key, already a keyed hash, aside), the
+    conflicts between its rows, and its quarantined rows and their reasons; counts them."""
+
+    def __init__(self, key: bytes | None) -> None:
+        self.masker = Masker(key)
+        self.found: dict[tuple[str, str], int] = {}
+        self.quarantined: dict[str, int] = {}
+
+    def rows(self, frame: pl.DataFrame) -> pl.DataFrame:
+        frame, findings = mask_frame(frame, self.masker, skip=("applicant_key",))
+        for f in findings:
+            self.found[(f.column, f.kind)] = self.found.get((f.column, f.kind), 0) + f.cells
+        return frame
+
+    def conflicts(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return mask_frame(frame, self.masker)[0]
+
+    def quarantine(self, frame: pl.DataFrame) -> pl.DataFrame:
+        frame, findings = mask_frame(frame, self.masker)
+        for f in findings:
+            if f.column == "raw":  # the reason quotes a cell of the row's raw values
+                self.quarantined[f.kind] = self.quarantined.get(f.kind, 0) + f.cells
+        return frame
+
+    def findings(self) -> list[Finding]:
+        found = [Finding(column, kind, n) for (column, kind), n in self.found.items()]
+        return found + [Finding(QUARANTINED, k, n) for k, n in sorted(self.quarantined.items())]
 
 
 QUARANTINED = "(quarantined rows)"

@@ -19,13 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+import polars as pl
+
 from etl import pii, scores
 from etl import reforms as registry
 from etl.apply import apply_delta
 from etl.canonical import LOAD_ORDER
+from etl.filewise import FileRows
 from etl.profile import Profile
 from etl.progress import Progress
-from etl.readers import UnreadableFile, read_source
+from etl.readers import ROW, UnreadableFile, read_source
 from etl.stage import Delta
 from etl.transform import map_rows
 from etl.xlsx_guard import ExcelLimits
@@ -369,15 +372,24 @@ def _stage(
                 continue
             src = profile.tables[table]  # type: ignore[index]
             progress.doing(f"reading {path.name}")
+            scrubber = pii.Scrubber(secret)
+            staged = FileRows(delta.con, table, src, scrubber.rows)
             try:
                 source = read_source(path, src, Path(scratch), excel, resources)
-                mapped = map_rows(source, table, src, profile, secret, rules)
-                found = pii.scrub(mapped, secret)
+                mapped = map_rows(source, table, src, profile, secret, rules, staged.add)
+                progress.doing(f"checking {path.name} as a whole")
+                ruled = staged.rule(mapped.rows, profile)
+                quarantine = scrubber.quarantine(
+                    pl.concat([mapped.quarantine, ruled.quarantine]).sort(ROW)
+                )
+                conflicts = scrubber.conflicts(ruled.conflicts)
             except UnreadableFile as exc:
+                staged.drop()
                 record("failed", 0, redact(str(exc)))
                 progress.file_done(path, 0)
                 continue
             except Exception as exc:  # any other surprise fails this file, not the run
+                staged.drop()
                 record(
                     "failed",
                     0,
@@ -386,17 +398,17 @@ def _stage(
                 log.warning("%s failed with %s", path, type(exc).__name__)
                 progress.file_done(path, 0)
                 continue
-            findings += [(str(path), f) for f in found]
+            findings += [(str(path), f) for f in scrubber.findings()]
             ord_ = record(
-                "loaded", source.rows_read, repeated=mapped.repeated, cleaned=source.cleaned
+                "loaded", source.rows_read, repeated=ruled.repeated, cleaned=source.cleaned
             )
             read_in_run[sha] = source.rows_read
-            delta.add_rows(table, file_id, ord_, mapped.frame)
-            delta.add_quarantine(file_id, ord_, mapped.quarantine)
-            if mapped.applications is not None:
-                delta.add_derived(file_id, ord_, mapped.applications)
-            if mapped.conflicts is not None and mapped.conflicts.height:
-                delta.add_conflicts(file_id, ord_, mapped.conflicts)
+            progress.doing(f"staging {path.name}")
+            staged.store(file_id, ord_, profile)
+            staged.drop()
+            delta.add_quarantine(file_id, ord_, quarantine)
+            if conflicts.height:
+                delta.add_conflicts(file_id, ord_, conflicts)
             progress.file_done(path, source.rows_read)
 
 

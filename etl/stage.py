@@ -17,7 +17,7 @@ import polars as pl
 from etl.canonical import COLUMNS, DERIVED_FIELDS, TABLES
 from etl.profile import Profile
 from etl.readers import ROW
-from etl.transform import COMPLETE_LIST_COLUMN, OCCURRENCE
+from etl.transform import OCCURRENCE
 from onewindow.config import Plausibility
 
 _SQL_TYPES = {
@@ -48,7 +48,7 @@ EVENT_KEY = f"""md5_number(CASE WHEN event_id IS NOT NULL
                    {OCCURRENCE}::VARCHAR) END)::UHUGEINT"""
 
 
-def _column_type(table: str, column: str) -> str:
+def column_type(table: str, column: str) -> str:
     for f in TABLES[table]:
         if f.name == column:
             return _SQL_TYPES[f.kind]
@@ -56,7 +56,7 @@ def _column_type(table: str, column: str) -> str:
 
 
 def _ddl(name: str, table: str, columns: tuple[str, ...]) -> str:
-    cols = ", ".join(f"{c} {_column_type(table, c)}" for c in columns)
+    cols = ", ".join(f"{c} {column_type(table, c)}" for c in columns)
     return f"CREATE TABLE {name} ({cols}, {_BOOKKEEPING})"
 
 
@@ -149,28 +149,6 @@ class Delta:
             ],
         )
         return self._ord
-
-    def add_rows(self, table: str, file_id: int, ord_: int, frame: pl.DataFrame) -> None:
-        cols = [c for c in COLUMNS[table] if c != "event_key"]
-        key = ""
-        if table == "events":
-            key = f"{EVENT_KEY} AS event_key, {COMPLETE_LIST_COLUMN} AS complete_list, "
-        self._insert(f"st_{table}", f"{key}{', '.join(cols)}", file_id, ord_, frame)
-
-    def add_derived(self, file_id: int, ord_: int, frame: pl.DataFrame) -> None:
-        cols = ", ".join(("application_id", *DERIVED_FIELDS, "complete_case"))
-        self._insert("st_derived", cols, file_id, ord_, frame)
-
-    def _insert(self, name: str, select: str, file_id: int, ord_: int, frame: pl.DataFrame) -> None:
-        self.con.register("frame", frame)
-        try:
-            self.con.execute(
-                f"INSERT INTO {name} BY NAME SELECT {select}, $file_id AS file_id, "
-                f"{ROW} AS source_row, $ord AS ord FROM frame",
-                {"file_id": file_id, "ord": ord_},
-            )
-        finally:
-            self.con.unregister("frame")
 
     def add_quarantine(self, file_id: int, ord_: int, frame: pl.DataFrame) -> None:
         self._insert_plain(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -15,15 +16,15 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from etl import parse
-from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, RECORD_LABEL, Field, field_map
+from etl.canonical import COLUMNS, DERIVED_FIELDS, Field, field_map
 from etl.profile import Profile, TableSource
 from etl.readers import ROW, K, Reject, Source, Stream
 from onewindow.config import Plausibility
 
 ERR_FIELD, ERR_REASON = "__err_field", "__err_reason"
 # Events: the occurrence of a row among identical rows of its file, from the second on (else
-# null), and whether the file holds complete step lists; etl/stage.py builds the key from them.
-OCCURRENCE, COMPLETE_LIST_COLUMN = "__key_occurrence", "__complete_list"
+# null); etl/stage.py builds the key with it (etl/filewise.py counts occurrences).
+OCCURRENCE = "__key_occurrence"
 # Instants that say when something happened: checked against config [plausibility]. Not
 # deadline_at (a deadline lies ahead) and not the application fields of a flat event log
 # (applications are flagged in data quality, metrics/health.py, not held back).
@@ -36,11 +37,11 @@ _HAPPENED = {
 
 @dataclass
 class Mapped:
-    frame: pl.DataFrame  # canonical columns, typed, and ROW
-    quarantine: pl.DataFrame  # ROW, field, reason, raw
-    applications: pl.DataFrame | None = None  # derived from a flat event log
-    conflicts: pl.DataFrame | None = None  # application_id, field, kept, other
-    repeated: int = 0  # rows that repeated an earlier row of the file (same key)
+    """What is known of a file once its batches were mapped and handed on: its quarantined
+    rows (ROW, field, reason, raw) and, for each record K, the row a person finds it on."""
+
+    quarantine: pl.DataFrame
+    rows: pl.Series
 
 
 QUARANTINE_SCHEMA = {ROW: pl.Int64, "field": pl.String, "reason": pl.String, "raw": pl.String}
@@ -56,38 +57,68 @@ def pseudonymize(values: pl.Series, secret: bytes) -> pl.Series:
     return values.replace_strict(digests, default=None, return_dtype=pl.String)
 
 
+def flat_log(table: str, src: TableSource) -> bool:
+    """An event log that names each event's matter: it also gives its applications."""
+    return table == "events" and ("matter_code" in src.columns or "matter_code" in src.constants)
+
+
+def staged_columns(table: str, src: TableSource) -> list[str]:
+    """The typed columns a batch hands on (K aside): the table's stored columns (events: no
+    key yet, and the application fields of a flat event log). Never applicant_id itself."""
+    if table != "events":
+        return list(COLUMNS[table])
+    own = [c for c in COLUMNS["events"] if c != "event_key"]
+    return own + (list(DERIVED_FIELDS) if flat_log(table, src) else [])
+
+
 def map_rows(
     source: Source | Stream,
     table: str,
     src: TableSource,
     profile: Profile,
     secret: bytes | None,
-    rules: Plausibility | None = None,
+    rules: Plausibility | None,
+    sink: Callable[[pl.DataFrame], None],
 ) -> Mapped:
-    """Types, checks and maps the file a batch at a time (each row on its own); then what
-    takes the whole file (repeated keys, conflicts, applications) on the typed rows."""
+    """Types, checks and maps the file a batch at a time (each row on its own) and hands each
+    batch's valid rows (staged_columns and K) to `sink` at once: no more than a batch is held.
+    What takes the whole file (row numbers, repeated keys, occurrences, conflicts, derived
+    applications) is done on the staged rows (etl/filewise.py). Returns the quarantined
+    rows, with the rows a person finds them on, known once the whole file was read."""
     stream = source if isinstance(source, Stream) else Stream.whole(source)
     if "applicant_id" in src.columns and secret is None:
         raise ValueError("applicant_id is mapped but no pseudonymization secret is set")
+    wanted = staged_columns(table, src)
+    bad: list[pl.DataFrame] = []
     try:
-        checked = [_map_batch(b, table, src, profile, secret, rules) for b in stream]
+        for batch in stream:
+            good, quarantined = _map_batch(batch, table, src, profile, secret, rules)
+            if table == "events":
+                good = _event_columns(good, profile)
+            elif "applicant_key" in wanted and "applicant_key" not in good.columns:
+                good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
+            sink(good.select(*wanted, K))
+            bad.append(quarantined)
     finally:
         stream.close()
-    good = pl.concat([g for g, _ in checked])
-    bad = pl.concat([q for _, q in checked])
-    # Rows a person finds in the file, known once the whole file was read.
-    good = good.with_columns(stream.rows.gather(good[K]).alias(ROW)).drop(K)
-    bad = bad.with_columns(stream.rows.gather(bad[K]).alias(ROW)).drop(K)
-    quarantine = _quarantine(bad, stream.rejects)
-    if table == "events":
-        return _events(good, quarantine, src, profile)
-    if table == "applications" and "applicant_key" not in good.columns:
+    parsed = pl.concat(bad) if bad else pl.DataFrame(schema={K: pl.Int64, **QUARANTINE_SCHEMA})
+    parsed = parsed.with_columns(stream.rows.gather(parsed[K]).alias(ROW)).drop(K)
+    return Mapped(_quarantine(parsed, stream.rejects), stream.rows)
+
+
+def _event_columns(good: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    """An event's own columns that follow from its row: its instant, lifecycle, stage and
+    whether it is done in person."""
+    if "applicant_key" not in good.columns:
         good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
-    good = good.select([*COLUMNS[table], ROW])
-    key = list(KEYS[table])
-    repeated = int(good.select((pl.col(ROW).rank("ordinal").over(key) > 1).sum()).item())
-    conflicts = _repeat_conflicts(good, key, RECORD_LABEL[table])
-    return Mapped(good, quarantine, conflicts=conflicts, repeated=repeated)
+    return good.with_columns(
+        pl.col("timestamp").alias("ts"),
+        pl.col("lifecycle").fill_null("complete"),
+        pl.col("step")
+        .replace_strict(profile.stages, default=None, return_dtype=pl.String)
+        .alias("stage"),
+        pl.col("step").is_in(profile.in_person_steps).alias("in_person"),
+    )
 
 
 def _map_batch(
@@ -220,50 +251,6 @@ def _implausible(
     return checks
 
 
-def _repeat_conflicts(frame: pl.DataFrame, key: list[str], label: str) -> pl.DataFrame:
-    """Rows of one file with the same key and other values: per field, the value kept (the
-    last row's, as a run keeps the last) and another one. Personal values are not shown."""
-    values = [c for c in frame.columns if c not in (*key, ROW, OCCURRENCE, COMPLETE_LIST_COLUMN)]
-    repeats = frame.filter(pl.len().over(key) > 1).sort(ROW)
-    schema = {
-        "application_id": pl.String,
-        "field": pl.String,
-        "kept": pl.String,
-        "other": pl.String,
-    }
-    if not repeats.height or not values:
-        return pl.DataFrame(schema=schema)
-    missing = "\u0000"  # null is a value too: a later blank replaces an earlier value
-
-    def text(c: str) -> pl.Expr:
-        value = pl.col(c)
-        if isinstance(frame.schema[c], pl.Datetime):
-            value = value.dt.strftime("%Y-%m-%d %H:%M:%S%:z")
-        return value.cast(pl.String).fill_null(missing)
-
-    agg = repeats.group_by(key, maintain_order=True).agg(
-        pl.col(label).last().cast(pl.String).alias("__label"),
-        *[text(c).last().alias(f"__k_{c}") for c in values],
-        *[text(c).filter(text(c) != text(c).last()).first().alias(f"__o_{c}") for c in values],
-    )
-    frames = [
-        agg.filter(pl.col(f"__o_{c}").is_not_null()).select(
-            pl.col("__label").alias("application_id"),
-            pl.lit(c).alias("field"),
-            *[
-                (
-                    pl.lit(None, pl.String)
-                    if c == "applicant_key"
-                    else pl.when(pl.col(f"__{k}_{c}") != missing).then(pl.col(f"__{k}_{c}"))
-                ).alias(name)
-                for k, name in (("k", "kept"), ("o", "other"))
-            ],
-        )
-        for c in values
-    ]
-    return pl.concat(frames).cast(schema)  # type: ignore[arg-type]
-
-
 def _typed(fdef: Field, text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     if fdef.kind == "timestamp":  # parsed beforehand, once per column
         return pl.col(f"__v_{fdef.name}"), pl.col(f"__ok_{fdef.name}")
@@ -325,134 +312,3 @@ def _quarantine(bad: pl.DataFrame, rejects: list[Reject]) -> pl.DataFrame:
     )
     parsed = bad.select(ROW, "field", "reason", "raw").cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
     return pl.concat([parsed, unsplit]).sort(ROW)
-
-
-def _events(
-    good: pl.DataFrame, quarantine: pl.DataFrame, src: TableSource, profile: Profile
-) -> Mapped:
-    good = good.with_columns(
-        pl.col("timestamp").alias("ts"),
-        pl.col("lifecycle").fill_null("complete"),
-        pl.col("step")
-        .replace_strict(profile.stages, default=None, return_dtype=pl.String)
-        .alias("stage"),
-        pl.col("step").is_in(profile.in_person_steps).alias("in_person"),
-    )
-    apps = conflicts = None
-    if "matter_code" in src.columns or "matter_code" in src.constants:
-        apps, conflicts, orphans = _derive_applications(good, profile)
-        if orphans.height:
-            lost = good.join(orphans, on="application_id", how="semi").select(
-                pl.col(ROW),
-                pl.lit("matter_code").alias("field"),
-                pl.lit("no event of this application names its matter").alias("reason"),
-                pl.lit(None, pl.String).alias("raw"),
-            )
-            quarantine = pl.concat([quarantine, lost]).sort(ROW)
-            good = good.join(orphans, on="application_id", how="anti")
-    good, repeated, repeats = _occurrences(good, src)
-    if repeats.height:
-        conflicts = repeats if conflicts is None else pl.concat([conflicts, repeats])
-    cols = [c for c in COLUMNS["events"] if c != "event_key"]
-    frame = good.select([*cols, ROW, OCCURRENCE, COMPLETE_LIST_COLUMN])
-    return Mapped(frame, quarantine, apps, conflicts, repeated)
-
-
-_CONTENT = ["application_id", "step", "lifecycle", "ts"]  # an event's key without event_id
-
-
-def _occurrences(good: pl.DataFrame, src: TableSource) -> tuple[pl.DataFrame, int, pl.DataFrame]:
-    """Each row's occurrence among the rows of its file with the same identity: its event_id
-    (with its application) when it has one, else its application, step, lifecycle and instant.
-    Identical rows without event_id stay distinct events unless the table says `identical_rows
-    = "merge"`; rows of one event_id are one event (the last wins, other values are
-    conflicts). Returns the rows, how many repeated an earlier one, and the conflicts."""
-    identified = good["event_id"].is_not_null()
-    by_id = _ordinal(good, ["application_id", "event_id"], identified)
-    # Identical content counts every row, with event_id or not (only rows without one use it).
-    by_content = _ordinal(good, _CONTENT, pl.repeat(True, good.height, eager=True))
-    has_id = pl.col("event_id").is_not_null()
-    good = good.with_columns(
-        pl.when(has_id).then(by_id).otherwise(by_content).cast(pl.Int64).alias("__occurrence")
-    )
-    repeated = int(good.select((pl.col("__occurrence") > 1).sum()).item())
-    distinct = src.identical_rows == "keep"
-    good = good.with_columns(
-        pl.when(~has_id & (pl.col("__occurrence") > 1) & distinct)
-        .then(pl.col("__occurrence"))
-        .alias(OCCURRENCE),
-        pl.lit(src.complete_step_lists).alias(COMPLETE_LIST_COLUMN),
-    )
-    values = [c for c in COLUMNS["events"] if c not in ("event_key", "stage", "in_person")]
-    with_id = good.filter(has_id).select([*values, ROW])
-    conflicts = [_repeat_conflicts(with_id, ["application_id", "event_id"], "application_id")]
-    if not distinct:
-        merged = good.filter(~has_id).select([*values, ROW])
-        conflicts.append(_repeat_conflicts(merged, _CONTENT, "application_id"))
-    return good.drop("__occurrence"), repeated, pl.concat(conflicts)
-
-
-def _ordinal(frame: pl.DataFrame, keys: list[str], among: pl.Series) -> pl.Series:
-    """For the rows `among`, each row's rank by ROW among those rows with the same `keys`
-    (1 for a row whose keys no other row has); 1 for the others. The window runs over only
-    the rows whose keys repeat: over every row of a million-event file it would hold about
-    400 MB."""
-    ones = pl.repeat(1, frame.height, dtype=pl.Int64, eager=True)
-    taking = among.arg_true()
-    if not taking.len():
-        return ones
-    part = frame.select(*keys, ROW)
-    if taking.len() < frame.height:
-        part = part[taking]
-    repeats = part.select(pl.struct(keys).is_duplicated()).to_series()
-    if not repeats.any():
-        return ones
-    where = repeats.arg_true()
-    ranks = part[where].select(pl.col(ROW).rank("ordinal").over(keys).cast(pl.Int64))
-    return ones.scatter(taking.gather(where), ranks.to_series())
-
-
-def _derive_applications(
-    events: pl.DataFrame, profile: Profile
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Per application, the first non-null value of each application field, in event order."""
-    names = list(DERIVED_FIELDS)
-    if "applicant_key" not in events.columns:
-        events = events.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
-    ordered = events.select("application_id", "ts", ROW, *names).sort("application_id", "ts", ROW)
-    agg = ordered.group_by("application_id", maintain_order=True).agg(
-        pl.col(ROW).first(),
-        *[pl.col(n).drop_nulls().first().alias(n) for n in names],
-        *[pl.col(n).drop_nulls().n_unique().alias(f"__n_{n}") for n in names],
-        *[
-            pl.col(n)
-            .drop_nulls()
-            .unique(maintain_order=True)
-            .slice(1, 1)
-            .first()
-            .cast(pl.String)
-            .alias(f"__o_{n}")
-            for n in names
-        ],
-    )
-    conflicts = pl.concat(
-        [
-            agg.filter(pl.col(f"__n_{n}") > 1).select(
-                "application_id",
-                pl.lit(n).alias("field"),
-                pl.col(n).cast(pl.String).alias("kept"),
-                pl.col(f"__o_{n}").alias("other"),
-            )
-            for n in names
-        ]
-    )
-    orphans = agg.filter(pl.col("matter_code").is_null()).select("application_id")
-    apps = agg.filter(pl.col("matter_code").is_not_null()).select(
-        "application_id",
-        *names,
-        pl.lit(None, pl.String).alias("window_id"),
-        pl.lit(None, pl.String).alias("staff"),
-        pl.lit(profile.complete_cases).alias("complete_case"),
-        ROW,
-    )
-    return apps, conflicts, orphans
