@@ -177,12 +177,13 @@ class TextFile(io.RawIOBase):
             return b"".join(parts)
 
     def _go_to(self, pos: int) -> None:
-        """Decoding goes on from where it is if `pos` lies ahead and no mark lies between;
-        else it starts again from the last mark at or before `pos`."""
+        """Decoding goes on from where it is if `pos` lies ahead and no mark lies beyond what
+        is decoded; else it starts again from the last mark at or before `pos`."""
         marks = self._layout.marks
         i = bisect.bisect_right(marks, pos) - 1
         mark = marks[i] if i >= 0 else 0
-        if self._pieces is not None and self._start <= pos and mark <= self._start:
+        decoded = self._start + len(self._piece)
+        if self._pieces is not None and self._start <= pos and mark <= decoded:
             return
         self._stop()
         at = self._layout.places[i] if i >= 0 else None

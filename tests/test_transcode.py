@@ -219,3 +219,32 @@ def test_a_gb18030_file_loads_the_same_read_in_tiny_chunks(tmp_path: Path, small
     frame = readers.read_frame(path, src, tmp_path)
     lines = [line for line in _expected(text).decode().splitlines()[1:] if line != HEADER.strip()]
     assert frame.drop(readers.ROW).rows() == [tuple(line.split(",")) for line in lines]
+
+
+def test_reading_on_never_decodes_again(
+    tmp_path: Path, small: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads that follow one another, as DuckDB's are, decode the file once, whatever their
+    sizes against the chunks and marks; a read behind them starts once more, from a mark."""
+    text = HEADER + "".join(_rows(9, 300))
+    path = _write(tmp_path / "x.csv", text)
+    scan = _scan(path, "gb18030", ",")
+    assert scan.layout is not None
+    starts: list[transcode.At | None] = []
+    decode = transcode.decode
+
+    def counted(*args: object, **kwargs: object) -> object:
+        starts.append(kwargs.get("at"))  # type: ignore[arg-type]
+        return decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(transcode, "decode", counted)
+    whole = _expected(text)
+    rng = random.Random(10)
+    with TextFile(path, scan.layout) as fh:
+        got = b""
+        while chunk := fh.read(rng.choice([1, 7, 40, 41, 80, 333])):
+            got += chunk
+        assert got == whole and starts == [None]
+        fh.seek(len(whole) // 2)
+        assert fh.read(100) == whole[len(whole) // 2 : len(whole) // 2 + 100]
+        assert len(starts) == 2 and starts[1] is not None
