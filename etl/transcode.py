@@ -23,7 +23,7 @@ import io
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -56,7 +56,7 @@ def decode(
     clean: bool = True,
     chunk: int = CHUNK,
     at: At | None = None,
-) -> Iterator[tuple[str, str, At]]:
+) -> Generator[tuple[str, str, At]]:
     """The file's text after `skip` bytes, a chunk at a time (from `at`, where a previous
     decoding of the same file with the same `chunk` was). Each step gives the piece decoded
     (without the byte-order mark that starts the text; never ending with a carriage return
@@ -131,7 +131,7 @@ class TextFile(io.RawIOBase):
         self._path = path
         self._layout = layout
         self._pos = 0
-        self._pieces: Iterator[bytes] | None = None
+        self._pieces: Generator[tuple[str, str, At]] | None = None
         self._start = 0  # offset of `_piece` in the text
         self._piece = b""  # the piece being read, as UTF-8
         self._lock = threading.Lock()
@@ -189,25 +189,21 @@ class TextFile(io.RawIOBase):
         at = self._layout.places[i] if i >= 0 else None
         layout = self._layout
         pieces = decode(self._path, layout.codec, layout.skip, chunk=layout.chunk, at=at)
-        self._pieces = (text.encode("utf-8") for _, text, _ in pieces)
+        self._pieces = pieces
         self._start, self._piece = mark, b""
 
     def _next(self) -> None:
         assert self._pieces is not None
         self._start += len(self._piece)
         try:
-            piece = next(self._pieces, None)
-        except UnicodeDecodeError:
-            piece = None  # it decoded when it was measured
-        if piece is None:
-            raise OSError("the file changed while it was read")
-        self._piece = piece
+            _, text, _ = next(self._pieces)
+        except (StopIteration, UnicodeDecodeError):  # it decoded to `size` bytes when measured
+            raise OSError("the file changed while it was read") from None
+        self._piece = text.encode("utf-8")
 
     def _stop(self) -> None:
         if self._pieces is not None:
-            close = getattr(self._pieces, "close", None)
-            if close is not None:
-                close()
+            self._pieces.close()  # and the file with it
         self._pieces, self._piece = None, b""
 
     def close(self) -> None:
