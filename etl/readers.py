@@ -8,7 +8,6 @@ UnreadableFile with a reason that never quotes the file's content.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import re
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import polars as pl
 
-from etl import memfile
+from etl import transcode
 from etl.profile import TableSource
 from warehouse import Resources
 
@@ -186,7 +185,7 @@ def _keep_mapped(source: Source, src: TableSource, where: str = "") -> Source:
     return Source(frame, sorted(rejects, key=lambda r: r.row), cleaned + source.cleaned)
 
 
-_CHUNK = 1 << 20  # bytes decoded at a time: no copy of the whole file is held in Python
+_CHUNK = transcode.CHUNK  # bytes read at a time: no copy of the whole file is held in Python
 
 
 @dataclass
@@ -202,39 +201,12 @@ class _Scan:
     joined: int = 0  # byte-order marks at the start of a line (two exports joined)
     blank: bool = False  # a line that holds nothing
     empty: bool = True  # nothing but whitespace
+    layout: transcode.Layout | None = None  # where the text DuckDB is given lies (_text)
 
     @property
     def direct(self) -> bool:
         """DuckDB can read the file itself (UTF-8; its reader skips a leading BOM)."""
         return self.codec == "utf-8" and not self.stray and not self.joined
-
-
-def _pieces(path: Path, codec: str, skip: int) -> Iterator[str]:
-    """The file's text after `skip` bytes, decoded a chunk at a time. A piece never ends
-    with a carriage return (it goes with the next one), so `\\r\\n` is never split. An
-    undecodable byte raises UnicodeDecodeError with `start` set to its offset in the file."""
-    decoder = codecs.getincrementaldecoder(codec)()
-    offset = skip  # bytes of the file handed to the decoder so far
-    held = ""
-    with open(path, "rb") as fh:
-        fh.seek(skip)
-        while True:
-            chunk = fh.read(_CHUNK)
-            buffered = len(decoder.getstate()[0])
-            try:
-                text = decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                exc.start += offset - buffered
-                raise
-            offset += len(chunk)
-            text = held + text
-            held = ""
-            if chunk and text.endswith("\r"):
-                text, held = text[:-1], "\r"
-            if text:
-                yield text
-            if not chunk:
-                return
 
 
 def _scan(path: Path, encoding: str, delimiter: str | None) -> _Scan:
@@ -275,13 +247,12 @@ def _scan(path: Path, encoding: str, delimiter: str | None) -> _Scan:
 
 
 def _count(path: Path, codec: str, skip: int) -> _Scan:
-    scan = _Scan(codec, skip, empty=not skip)
+    """Decodes the file a chunk at a time, counting, and measures the text DuckDB is given
+    (_text) for a file it cannot read itself (transcode.Layout)."""
+    layout = transcode.Layout(codec, skip, _CHUNK)
+    scan = _Scan(codec, skip, empty=not skip, layout=layout)
     tail = ""  # the last characters of the text before the piece
-    first = True
-    for piece in _pieces(path, codec, skip):
-        if first:
-            piece = piece.removeprefix("\ufeff")  # a byte-order mark the codec decoded
-            first = not piece
+    for piece, text, at in transcode.decode(path, codec, skip, chunk=_CHUNK):
         window = tail + piece
         scan.newlines += piece.count("\n")
         if "\r" in piece:
@@ -293,28 +264,17 @@ def _count(path: Path, codec: str, skip: int) -> _Scan:
         if piece:
             scan.ends_with_newline = piece.endswith(("\n", "\r"))
             tail = window[-2:]
+        layout.measure(text, at)
     return scan
 
 
 def _text(path: Path, scan: _Scan, clean: bool = True) -> Iterator[str]:
     """The file's text as DuckDB is given it: without its byte-order mark and, when `clean`,
     a stray carriage return a space, a byte-order mark that starts a line removed; a piece
-    at a time."""
-    first = True
-    previous = ""
-    for piece in _pieces(path, scan.codec, scan.skip):
-        if first:
-            piece = piece.removeprefix("\ufeff")
-            first = not piece
-        if clean and previous.endswith("\n") and piece.startswith("\ufeff"):
-            piece = piece[1:]
-        if clean and scan.stray:
-            piece = _BARE_CR.sub(" ", piece)
-        if clean and scan.joined:
-            piece = piece.replace("\n\ufeff", "\n")
-        if piece:
-            previous = piece
-            yield piece
+    at a time (transcode.decode)."""
+    for _, text, _ in transcode.decode(path, scan.codec, scan.skip, clean=clean, chunk=_CHUNK):
+        if text:
+            yield text
 
 
 def _lines(path: Path, scan: _Scan, clean: bool = True) -> Generator[str]:
@@ -429,8 +389,11 @@ def _csv_batches(
     filled: dict[str, int] = {}  # unnamed column -> K of its first value
     con = reader_connection(resources)
     # DuckDB reads UTF-8 only: a file in another encoding, or one that needs cleaning, is
-    # transcoded a chunk at a time into a UTF-8 copy in memory (etl/memfile.py), never on disk.
-    target = str(path) if scan.direct else memfile.register(con, _text(path, scan))
+    # read as its UTF-8 text decoded on demand (etl/transcode.py): no copy, in memory or on disk.
+    target = str(path)
+    if not scan.direct:
+        assert scan.layout is not None
+        target = transcode.register(con, path, scan.layout)
     cols = ", ".join(keep)
     yielded = False
     try:
@@ -469,7 +432,7 @@ def _csv_batches(
         raise UnreadableFile(f"not a readable CSV file ({type(exc).__name__})") from None
     finally:
         con.close()
-        memfile.release(target)
+        transcode.release(target)
     last_line = scan.newlines + (0 if scan.ends_with_newline else 1)
     cut_short = errors and errors[-1][2] in ("MISSING COLUMNS", "UNQUOTED VALUE")
     if cut_short and not scan.ends_with_newline and int(errors[-1][0]) >= last_line:
@@ -506,7 +469,6 @@ def _csv_batches(
         yield pl.DataFrame(schema={**dict.fromkeys(wanted, pl.String), K: pl.Int64})
 
 
-_BARE_CR = re.compile(r"\r(?!\n)")
 _UNNAMED = "__unnamed_column_"
 
 

@@ -1,0 +1,250 @@
+"""The UTF-8 text DuckDB reads of a GB18030 file, or one that needs cleaning (etl/transcode.py):
+made on demand, a chunk at a time, and byte for byte what decoding the whole file gives."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etl import readers, transcode
+from etl.profile import TableSource
+from etl.readers import UnreadableFile, _scan, _text
+from etl.transcode import TextFile, TextFileSystem
+
+HEADER = "办件编号,环节名称,经办人\r\n"
+
+
+def _rows(seed: int, n: int, ends: tuple[str, ...] = ("\r\n", "\n", "\r\n")) -> list[str]:
+    """Lines as exports give them: CRLF (or LF: DuckDB's strict mode takes one kind in a
+    file), a carriage return pasted into a cell, a second export joined on with its
+    byte-order mark, characters of two to four GB18030 bytes."""
+    rng = random.Random(seed)
+    lines = []
+    for i in range(n):
+        staff = rng.choice(["张三", "李四", "王五\r旁注", "𠀀赵六", "Ōno", "欧阳 娜"])
+        end = rng.choice(ends)
+        lines.append(f"44{i:05d},{rng.choice(['受理', '审核', '办结'])},{staff}{end}")
+        if rng.random() < 0.05:
+            lines.append("\ufeff" + HEADER)  # two exports joined: the second's BOM and header
+    return lines
+
+
+def _expected(text: str) -> bytes:
+    """The whole text as DuckDB must be given it, computed at once: no leading byte-order
+    mark, a carriage return that ends no line a space, a byte-order mark that starts a line
+    removed."""
+    text = text.removeprefix("\ufeff")
+    text = "".join(
+        " " if c == "\r" and text[i + 1 : i + 2] != "\n" else c for i, c in enumerate(text)
+    )
+    return text.replace("\n\ufeff", "\n").encode("utf-8")
+
+
+@pytest.fixture
+def small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of a few bytes and marks every few dozen: every boundary case is met."""
+    monkeypatch.setattr(readers, "_CHUNK", 7)
+    monkeypatch.setattr(transcode, "MARK_EVERY", 40)
+
+
+def _write(path: Path, text: str, bom: bool = False) -> Path:
+    path.write_bytes(text.encode("gb18030") if not bom else text.encode("utf-8-sig"))
+    return path
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 64, 1 << 20])
+def test_the_text_is_the_whole_decoded_file_cleaned_whatever_the_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(readers, "_CHUNK", chunk)
+    monkeypatch.setattr(transcode, "MARK_EVERY", 50)
+    text = HEADER + "".join(_rows(1, 200))
+    path = _write(tmp_path / "环节.csv", text)
+    scan = _scan(path, "gb18030", ",")
+    assert scan.stray and scan.joined and not scan.direct
+    assert scan.layout is not None and len(scan.layout.marks) > (10 if chunk < 50 else 0)
+    whole = "".join(_text(path, scan)).encode("utf-8")
+    assert whole == _expected(text)
+    assert scan.layout.size == len(whole)
+    with TextFile(path, scan.layout) as fh:
+        assert fh.read() == whole
+        assert fh.read(10) == b""
+
+
+def test_a_crlf_cut_by_every_chunk_boundary_stays_a_line_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`\\r` the last byte of one chunk, `\\n` the first of the next, for every chunk size
+    that makes it so; and a stray `\\r` at the end of a chunk is still a space."""
+    for chunk in range(1, 12):
+        monkeypatch.setattr(readers, "_CHUNK", chunk)
+        monkeypatch.setattr(transcode, "MARK_EVERY", 3)
+        text = "a,b\r\n甲,乙\r\n丙\r,丁\r\n\ufeff戊,己\r\n庚,辛\r"
+        path = _write(tmp_path / f"x{chunk}.csv", text)
+        scan = _scan(path, "gb18030", ",")
+        assert scan.layout is not None
+        expected = "a,b\r\n甲,乙\r\n丙 ,丁\r\n戊,己\r\n庚,辛 ".encode()
+        with TextFile(path, scan.layout) as fh:
+            assert fh.read() == expected, chunk
+        assert "".join(_text(path, scan)).encode() == expected
+
+
+def test_a_utf8_file_with_its_bom_that_needs_cleaning(tmp_path: Path, small: None) -> None:
+    text = HEADER + "".join(_rows(2, 60))
+    path = _write(tmp_path / "x.csv", text, bom=True)
+    scan = _scan(path, "auto", ",")
+    assert scan.codec == "utf-8" and scan.skip == 3 and not scan.direct
+    assert scan.layout is not None
+    with TextFile(path, scan.layout) as fh:
+        assert fh.read() == _expected(text) == "".join(_text(path, scan)).encode()
+
+
+def test_random_seeks_and_reads_give_the_bytes_at_that_place(tmp_path: Path, small: None) -> None:
+    text = HEADER + "".join(_rows(3, 400))
+    path = _write(tmp_path / "x.csv", text)
+    scan = _scan(path, "gb18030", ",")
+    assert scan.layout is not None
+    whole = _expected(text)
+    rng = random.Random(4)
+    with TextFile(path, scan.layout) as fh:
+        assert fh.seekable() and fh.readable() and not fh.writable()
+        assert fh.seek(0, io.SEEK_END) == len(whole)
+        for _ in range(500):
+            start = rng.choice([rng.randrange(len(whole) + 5), fh.tell()])
+            size = rng.choice([0, 1, 2, 39, 40, 41, 300, len(whole)])
+            assert fh.seek(start) == start
+            assert fh.read(size) == whole[start : start + size]
+            assert fh.tell() == max(start, min(start + size, len(whole)))
+        fh.seek(-10, io.SEEK_END)
+        assert fh.read(-1) == whole[-10:]
+        buffer = bytearray(25)
+        fh.seek(100)
+        assert fh.readinto(buffer) == 25 and bytes(buffer) == whole[100:125]
+        fh.seek(17)
+        fh.seek(8, io.SEEK_CUR)
+        assert fh.read(5) == whole[25:30]
+
+
+def test_a_read_after_a_mark_starts_from_the_mark(tmp_path: Path, small: None) -> None:
+    """Seeking back does not decode from the start: the file is read again only from the
+    last mark before the place (a file that is changed behind the reader's back shows it)."""
+    text = HEADER + "".join(_rows(5, 300))
+    path = _write(tmp_path / "x.csv", text)
+    scan = _scan(path, "gb18030", ",")
+    layout = scan.layout
+    assert layout is not None
+    whole = _expected(text)
+    place = layout.marks[len(layout.marks) // 2] + 3
+    with TextFile(path, layout) as fh:
+        fh.seek(place)
+        assert fh.read(50) == whole[place : place + 50]
+        start = layout.places[len(layout.marks) // 2].offset
+        raw = bytearray(path.read_bytes())
+        raw[: start - 1] = b"#" * (start - 1)  # everything before the mark's chunk, damaged
+        path.write_bytes(bytes(raw))
+        fh.seek(place - 2)
+        assert fh.read(50) == whole[place - 2 : place + 48]
+        path.write_bytes(bytes(raw[: start + 20]))  # and now cut short
+        fh.seek(len(whole) - 5)
+        with pytest.raises(OSError, match="changed while it was read"):
+            fh.read(5)
+
+
+def test_an_undecodable_byte_still_names_its_row_and_column(tmp_path: Path, small: None) -> None:
+    lines = [HEADER, *_rows(6, 30)]
+    raw = b"".join(line.encode("gb18030") for line in lines[:7])
+    raw += "4400099,受理,".encode("gb18030") + b"\x81\x20" + b"\r\n"
+    raw += b"".join(line.encode("gb18030") for line in lines[7:])
+    path = tmp_path / "x.csv"
+    path.write_bytes(raw)
+    row = 8  # the header and seven lines before it
+    with pytest.raises(UnreadableFile, match=rf"row {row}, column 3 \(经办人\)"):
+        _scan(path, "gb18030", ",")
+    with pytest.raises(UnreadableFile, match=rf"neither UTF-8 nor GB18030.*row {row}, column 3"):
+        _scan(path, "auto", ",")
+
+
+def test_duckdb_reads_the_text_through_the_registered_file_system(
+    tmp_path: Path, small: None
+) -> None:
+    text = HEADER + "".join(_rows(7, 500, ("\r\n",)))
+    path = _write(tmp_path / "x.csv", text)
+    scan = _scan(path, "gb18030", ",")
+    assert scan.layout is not None
+    con = duckdb.connect()
+    target = transcode.register(con, path, scan.layout)
+    try:
+        got = con.execute(
+            "SELECT * FROM read_csv($p, header = true, all_varchar = true, buffer_size = 64)",
+            {"p": target},
+        ).fetchall()
+    finally:
+        con.close()
+        transcode.release(target)
+    expected = _expected(text).decode().splitlines()[1:]
+    expected = [line for line in expected if line != HEADER.strip()]
+    assert [",".join(r) for r in got if r[0] != "办件编号"] == expected
+    with pytest.raises(FileNotFoundError):  # released: gone, and nothing was written
+        TextFileSystem().info(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]
+
+
+def test_the_text_file_system_is_read_only(tmp_path: Path, small: None) -> None:
+    path = _write(tmp_path / "x.csv", HEADER + "1,2,3\r\n")
+    scan = _scan(path, "gb18030", ",")
+    assert scan.layout is not None
+    target = transcode.register(duckdb.connect(), path, scan.layout)
+    try:
+        fs = TextFileSystem()
+        assert fs.info(target)["size"] == len(_expected(HEADER + "1,2,3\r\n"))
+        assert [e["name"] for e in fs.ls(target)] == [target.split("://")[1]]
+        with pytest.raises(PermissionError):
+            fs.open(target, "wb")
+    finally:
+        transcode.release(target)
+
+
+def test_a_gb18030_file_loads_the_same_read_in_tiny_chunks(tmp_path: Path, small: None) -> None:
+    text = HEADER + "".join(_rows(8, 300, ("\r\n",)))
+    path = _write(tmp_path / "环节.csv", text)
+    src = TableSource(
+        files="环节*.csv",
+        encoding="gb18030",
+        columns={"application_id": "办件编号", "step": "环节名称", "staff": "经办人"},
+    )
+    frame = readers.read_frame(path, src, tmp_path)
+    lines = [line for line in _expected(text).decode().splitlines()[1:] if line != HEADER.strip()]
+    assert frame.drop(readers.ROW).rows() == [tuple(line.split(",")) for line in lines]
+
+
+def test_reading_on_never_decodes_again(
+    tmp_path: Path, small: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads that follow one another, as DuckDB's are, decode the file once, whatever their
+    sizes against the chunks and marks; a read behind them starts once more, from a mark."""
+    text = HEADER + "".join(_rows(9, 300))
+    path = _write(tmp_path / "x.csv", text)
+    scan = _scan(path, "gb18030", ",")
+    assert scan.layout is not None
+    starts: list[transcode.At | None] = []
+    decode = transcode.decode
+
+    def counted(*args: object, **kwargs: object) -> object:
+        starts.append(kwargs.get("at"))  # type: ignore[arg-type]
+        return decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(transcode, "decode", counted)
+    whole = _expected(text)
+    rng = random.Random(10)
+    with TextFile(path, scan.layout) as fh:
+        got = b""
+        while chunk := fh.read(rng.choice([1, 7, 40, 41, 80, 333])):
+            got += chunk
+        assert got == whole and starts == [None]
+        fh.seek(len(whole) // 2)
+        assert fh.read(100) == whole[len(whole) // 2 : len(whole) // 2 + 100]
+        assert len(starts) == 2 and starts[1] is not None
