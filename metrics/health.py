@@ -93,7 +93,7 @@ def flagged(con: duckdb.DuckDBPyConnection, rules: Plausibility, zone: str) -> p
     frame: pl.DataFrame = con.sql(
         f"""SELECT application_id, matter_code, field,
             strftime(value AT TIME ZONE $zone, '%Y-%m-%d %H:%M:%S') AS value, reason
-        FROM ({" UNION ALL ".join(parts)}) ORDER BY application_id, field""",
+        FROM ({" UNION ALL ".join(parts)}) ORDER BY application_id, field, reason, value""",
         params={"zone": zone, "earliest": earliest, "latest": latest},
     ).pl()
     return frame

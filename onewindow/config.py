@@ -98,8 +98,9 @@ class Etl(_Section):
     profiles: list[Path] = []  # profiles the inbox job matches files against
     lock_timeout_s: float = Field(default=3600.0, gt=0)
     # DuckDB's memory for staging, applying and the derived tables; beyond it DuckDB spills to
-    # the warehouse folder (docs/config.md). None: DuckDB's default, 80 % of the machine's RAM.
-    memory_limit: Annotated[str | None, AfterValidator(_duckdb_size)] = None
+    # the warehouse folder (docs/config.md). Bounded by default: a load runs beside the dashboard
+    # (DuckDB's own default is 80 % of the machine's RAM; "80%" asks for it).
+    memory_limit: Annotated[str | None, AfterValidator(_duckdb_size)] = "2GB"
     threads: int | None = Field(default=None, gt=0)
     # A workbook is checked before it is read (etl/xlsx_guard.py).
     excel_max_uncompressed_mb: float = Field(default=512.0, gt=0)
