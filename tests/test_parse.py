@@ -144,3 +144,20 @@ _EDGES = [
     ["", ".5", ".123456", ".1234567", ".", ",5"],
     ["", "Z", "z", "+08:00", "-05:30", "+14:59", "+15:00", "+0800", "+08", "-00:00", "+01:60"],
 ]
+
+
+def test_a_column_that_repeats_is_read_once_per_text_with_the_same_result() -> None:
+    """A flat log repeats its case attributes on every event: read per distinct text, each
+    row still gets its own text's instant, refusal or null."""
+    texts = [
+        "2011-12-06 13:41:31.788000+01:00",
+        "2025/3/5 9:05",
+        None,
+        "2025-02-30 10:00:00",
+        "2025-03-05 09:30:15",
+    ]
+    column = pl.Series([texts[i % 5] for i in range(5_000)], dtype=pl.String)
+    values, ok = parse_timestamp(column, "Asia/Shanghai")
+    one = {t: parse_timestamp(pl.Series([t], dtype=pl.String), "Asia/Shanghai") for t in texts}
+    assert values.to_list() == [one[t][0][0] for t in column]
+    assert ok.to_list() == [one[t][1][0] for t in column]
