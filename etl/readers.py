@@ -388,15 +388,16 @@ def _csv_batches(
     keep = {f"c{i}": h for i, h in enumerate(header, start=1) if h in {*wanted, *unnamed}}
     filled: dict[str, int] = {}  # unnamed column -> K of its first value
     con = reader_connection(resources)
-    # DuckDB reads UTF-8 only: a file in another encoding, or one that needs cleaning, is
-    # read as its UTF-8 text decoded on demand (etl/transcode.py): no copy, in memory or on disk.
     target = str(path)
-    if not scan.direct:
-        assert scan.layout is not None
-        target = transcode.register(con, path, scan.layout)
     cols = ", ".join(keep)
     yielded = False
     try:
+        # DuckDB reads UTF-8 only: a file in another encoding, or one that needs cleaning, is
+        # read as its UTF-8 text decoded on demand (etl/transcode.py): no copy, in memory or
+        # on disk.
+        if not scan.direct:
+            assert scan.layout is not None
+            target = transcode.register(con, path, scan.layout)
         # The path and the delimiter are values: bound, never SQL text.
         reader = con.sql(
             f"SELECT {cols} FROM read_csv($path, auto_detect = false, header = true, "
@@ -429,6 +430,8 @@ def _csv_batches(
             "any_value(error_message) FROM reject_errors GROUP BY line ORDER BY line"
         ).fetchall()
     except duckdb.Error as exc:
+        if transcode.CHANGED in str(exc):
+            raise UnreadableFile(transcode.CHANGED) from None
         raise UnreadableFile(f"not a readable CSV file ({type(exc).__name__})") from None
     finally:
         con.close()

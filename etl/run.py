@@ -373,8 +373,9 @@ def _stage(
             src = profile.tables[table]  # type: ignore[index]
             progress.doing(f"reading {path.name}")
             scrubber = pii.Scrubber(secret)
-            staged = FileRows(delta.con, table, src, scrubber.rows)
-            try:
+            staged: FileRows | None = None
+            try:  # a failure of this file's own staging (memory, spill) fails this file alone
+                staged = FileRows(delta.con, table, src, scrubber.rows)
                 source = read_source(path, src, Path(scratch), excel, resources)
                 mapped = map_rows(source, table, src, profile, secret, rules, staged.add)
                 progress.doing(f"checking {path.name} as a whole")
@@ -384,12 +385,14 @@ def _stage(
                 )
                 conflicts = scrubber.conflicts(ruled.conflicts)
             except UnreadableFile as exc:
-                staged.drop()
+                if staged is not None:
+                    staged.drop()
                 record("failed", 0, redact(str(exc)))
                 progress.file_done(path, 0)
                 continue
             except Exception as exc:  # any other surprise fails this file, not the run
-                staged.drop()
+                if staged is not None:
+                    staged.drop()
                 record(
                     "failed",
                     0,

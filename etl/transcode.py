@@ -123,18 +123,33 @@ class Layout:
                 self.places.append(at)
 
 
+CHANGED = "the file changed while it was read"
+
+
 class TextFile(io.RawIOBase):
-    """The UTF-8 text of a file as a read-only, seekable binary file, made on demand."""
+    """The UTF-8 text of a file as a read-only, seekable binary file, made on demand.
+
+    DuckDB's CSV reader reads one handle from several threads, each with a seek and then a
+    read: the position is kept per thread, so a thread's read comes from where that thread
+    sought, whatever the others did in between. The decoding itself is shared, under a lock."""
 
     def __init__(self, path: Path, layout: Layout) -> None:
         super().__init__()
         self._path = path
         self._layout = layout
-        self._pos = 0
+        self._local = threading.local()
         self._pieces: Generator[tuple[str, str, At]] | None = None
         self._start = 0  # offset of `_piece` in the text
         self._piece = b""  # the piece being read, as UTF-8
         self._lock = threading.Lock()
+
+    @property
+    def _pos(self) -> int:
+        return getattr(self._local, "pos", 0)
+
+    @_pos.setter
+    def _pos(self, value: int) -> None:
+        self._local.pos = value
 
     def readable(self) -> bool:
         return True
@@ -198,7 +213,7 @@ class TextFile(io.RawIOBase):
         try:
             _, text, _ = next(self._pieces)
         except (StopIteration, UnicodeDecodeError):  # it decoded to `size` bytes when measured
-            raise OSError("the file changed while it was read") from None
+            raise OSError(CHANGED) from None
         self._piece = text.encode("utf-8")
 
     def _stop(self) -> None:

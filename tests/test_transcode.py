@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import random
+import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -248,3 +250,82 @@ def test_reading_on_never_decodes_again(
         fh.seek(len(whole) // 2)
         assert fh.read(100) == whole[len(whole) // 2 : len(whole) // 2 + 100]
         assert len(starts) == 2 and starts[1] is not None
+
+
+def test_threads_that_seek_and_read_one_handle_each_get_their_own_place(
+    tmp_path: Path, small: None
+) -> None:
+    """DuckDB reads one handle from several threads, each a seek and then a read: a read
+    gives the bytes where its own thread sought, whatever the others sought meanwhile."""
+    text = HEADER + "".join(_rows(11, 400))
+    path = _write(tmp_path / "x.csv", text)
+    scan = _scan(path, "gb18030", ",")
+    assert scan.layout is not None
+    whole = _expected(text)
+    handle = TextFile(path, scan.layout)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch between any two steps
+    wrong: list[tuple[int, int]] = []
+
+    def reader(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(300):
+            at, size = rng.randrange(len(whole)), rng.randrange(1, 200)
+            handle.seek(at)
+            if handle.read(size) != whole[at : at + size]:
+                wrong.append((at, size))
+
+    try:
+        threads = [threading.Thread(target=reader, args=(seed,)) for seed in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+        handle.close()
+    assert wrong == []
+
+
+def test_duckdb_reading_with_many_threads_gets_every_row_in_order(tmp_path: Path) -> None:
+    """The CSV reader's threads, small buffers, a file of many buffers: every row, once, in
+    the file's order, none rejected."""
+    text = HEADER + "".join(_rows(13, 20_000, ("\r\n",)))
+    path = _write(tmp_path / "x.csv", text)
+    scan = _scan(path, "gb18030", ",")
+    assert scan.layout is not None
+    expected = [
+        line for line in _expected(text).decode().splitlines()[1:] if line != HEADER.strip()
+    ]
+    for _ in range(3):
+        con = duckdb.connect()
+        con.execute("SET threads = 8")
+        target = transcode.register(con, path, scan.layout)
+        try:
+            got = con.execute(
+                "SELECT * FROM read_csv($p, header = true, all_varchar = true, "
+                "buffer_size = 16384, max_line_size = 16384, store_rejects = true)",
+                {"p": target},
+            ).fetchall()
+            rejected = con.execute("SELECT count(*) FROM reject_errors").fetchone()
+        finally:
+            con.close()
+            transcode.release(target)
+        assert rejected == (0,)
+        assert [",".join(r) for r in got if r[0] != "办件编号"] == expected
+
+
+def test_a_file_changed_while_it_is_read_fails_with_that_reason(tmp_path: Path) -> None:
+    """Measured by the first pass, then replaced by something shorter before DuckDB read it:
+    the file fails and says why, not as an unreadable CSV."""
+    text = HEADER + "".join(_rows(14, 300, ("\r\n",)))
+    path = _write(tmp_path / "环节.csv", text)
+    src = TableSource(
+        files="环节*.csv",
+        encoding="gb18030",
+        columns={"application_id": "办件编号", "step": "环节名称", "staff": "经办人"},
+    )
+    stream = readers.read_source(path, src, tmp_path)
+    _write(path, HEADER + "".join(_rows(14, 30, ("\r\n",))))
+    with pytest.raises(UnreadableFile, match=r"^the file changed while it was read$"):
+        list(stream)

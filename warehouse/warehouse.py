@@ -66,7 +66,8 @@ class Resources:
         if spill is None:
             con.execute("SET temp_directory = ''")
         else:
-            spill.mkdir(parents=True, exist_ok=True)
+            spill.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(spill, 0o700)  # whatever the umask: spilled rows hold personal columns
             con.execute("SET temp_directory = $dir", {"dir": str(spill)})
         if self.memory_limit is not None:
             con.execute("SET memory_limit = $limit", {"limit": self.memory_limit})
