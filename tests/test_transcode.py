@@ -46,6 +46,19 @@ def _expected(text: str) -> bytes:
     return text.replace("\n\ufeff", "\n").encode("utf-8")
 
 
+def _records(text: str) -> list[str]:
+    """The records DuckDB must read from `text`: its lines after the header, without the
+    header lines of joined exports."""
+    return [line for line in _expected(text).decode().splitlines()[1:] if line != HEADER.strip()]
+
+
+STEPS = TableSource(
+    files="环节*.csv",
+    encoding="gb18030",
+    columns={"application_id": "办件编号", "step": "环节名称", "staff": "经办人"},
+)
+
+
 @pytest.fixture
 def small(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of a few bytes and marks every few dozen: every boundary case is met."""
@@ -187,9 +200,7 @@ def test_duckdb_reads_the_text_through_the_registered_file_system(
     finally:
         con.close()
         transcode.release(target)
-    expected = _expected(text).decode().splitlines()[1:]
-    expected = [line for line in expected if line != HEADER.strip()]
-    assert [",".join(r) for r in got if r[0] != "办件编号"] == expected
+    assert [",".join(r) for r in got if r[0] != "办件编号"] == _records(text)
     with pytest.raises(FileNotFoundError):  # released: gone, and nothing was written
         TextFileSystem().info(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]
@@ -213,14 +224,8 @@ def test_the_text_file_system_is_read_only(tmp_path: Path, small: None) -> None:
 def test_a_gb18030_file_loads_the_same_read_in_tiny_chunks(tmp_path: Path, small: None) -> None:
     text = HEADER + "".join(_rows(8, 300, ("\r\n",)))
     path = _write(tmp_path / "环节.csv", text)
-    src = TableSource(
-        files="环节*.csv",
-        encoding="gb18030",
-        columns={"application_id": "办件编号", "step": "环节名称", "staff": "经办人"},
-    )
-    frame = readers.read_frame(path, src, tmp_path)
-    lines = [line for line in _expected(text).decode().splitlines()[1:] if line != HEADER.strip()]
-    assert frame.drop(readers.ROW).rows() == [tuple(line.split(",")) for line in lines]
+    frame = readers.read_frame(path, STEPS, tmp_path)
+    assert frame.drop(readers.ROW).rows() == [tuple(line.split(",")) for line in _records(text)]
 
 
 def test_reading_on_never_decodes_again(
@@ -294,9 +299,7 @@ def test_duckdb_reading_with_many_threads_gets_every_row_in_order(tmp_path: Path
     path = _write(tmp_path / "x.csv", text)
     scan = _scan(path, "gb18030", ",")
     assert scan.layout is not None
-    expected = [
-        line for line in _expected(text).decode().splitlines()[1:] if line != HEADER.strip()
-    ]
+    expected = _records(text)
     for _ in range(3):
         con = duckdb.connect()
         con.execute("SET threads = 8")
@@ -320,12 +323,7 @@ def test_a_file_changed_while_it_is_read_fails_with_that_reason(tmp_path: Path) 
     the file fails and says why, not as an unreadable CSV."""
     text = HEADER + "".join(_rows(14, 300, ("\r\n",)))
     path = _write(tmp_path / "环节.csv", text)
-    src = TableSource(
-        files="环节*.csv",
-        encoding="gb18030",
-        columns={"application_id": "办件编号", "step": "环节名称", "staff": "经办人"},
-    )
-    stream = readers.read_source(path, src, tmp_path)
+    stream = readers.read_source(path, STEPS, tmp_path)
     _write(path, HEADER + "".join(_rows(14, 30, ("\r\n",))))
     with pytest.raises(UnreadableFile, match=r"^the file changed while it was read$"):
         list(stream)
