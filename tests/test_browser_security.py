@@ -311,16 +311,25 @@ def _wait_for(check: Callable[[], bool], what: str, timeout_s: float = 60) -> No
         time.sleep(0.25)
 
 
+def _open_as(
+    browser: Browser, site: Site, user: str, path: str, keep: str | None = None
+) -> tuple[BrowserContext, Page, Wire]:
+    """`user` signed in, in a browser of their own, on `path` (English), its websocket
+    routed through a Wire that keeps the first frame pressing a button ending with `keep`."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    wire = Wire(page, keep=keep)
+    sign_in(page, site, user)
+    page.goto(f"{site.base}/{path}?lang=en")
+    wait_rendered(page)
+    return context, page, wire
+
+
 def _replay(site: Site, browser: Browser, frame: bytes) -> str:
     """Signs the director in (in a browser of their own), sends `frame` on the director's
     websocket and returns what the page then says."""
-    context = browser.new_context(viewport=VIEWPORT)
+    context, page, wire = _open_as(browser, site, "boss", "application")  # a light page
     try:
-        page = context.new_page()
-        wire = Wire(page)
-        sign_in(page, site, "boss")
-        page.goto(f"{site.base}/application?lang=en")  # a light page of theirs
-        wait_rendered(page)
         assert page.get_by_test_id("stFileUploader").count() == 0
         assert page.get_by_role("button", name="Delete this reform").count() == 0
         wire.send(frame)
@@ -348,12 +357,7 @@ def test_a_replayed_upload_or_reform_change_is_refused_to_a_director(
     # The data steward uploads a file (a demo export again: every row a duplicate).
     export = min((site.db.parent / "x").rglob("*.csv"), key=lambda f: f.stat().st_size)
     runs = _runs(site.db)
-    steward = browser.new_context(viewport=VIEWPORT)
-    keeper = steward.new_page()
-    wire = Wire(keeper, keep="upload-go")
-    sign_in(keeper, site, "keeper")
-    keeper.goto(f"{site.base}/data?lang=en")
-    wait_rendered(keeper)
+    steward, keeper, wire = _open_as(browser, site, "keeper", "data", keep="upload-go")
     keeper.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(export)
     keeper.get_by_test_id("stFileChipName").wait_for()  # uploaded to the steward's session
     keeper.get_by_test_id("stFileChipIconSpinner").wait_for(state="hidden")
@@ -375,12 +379,7 @@ def test_a_replayed_upload_or_reform_change_is_refused_to_a_director(
 
     # The reform officer deletes a reform.
     before = _reform_ids(site.db)
-    officer_context = browser.new_context(viewport=VIEWPORT)
-    officer = officer_context.new_page()
-    wire = Wire(officer, keep="-go")
-    sign_in(officer, site, "officer")
-    officer.goto(f"{site.base}/reforms?lang=en")
-    wait_rendered(officer)
+    officer_context, officer, wire = _open_as(browser, site, "officer", "reforms", keep="-go")
     officer.get_by_text("Edit or delete this reform").click()
     # The box is ticked before the form is sent: a click that lands while the expander still
     # opens is lost, and the form would then be sent unconfirmed (nothing deleted).
