@@ -174,6 +174,7 @@ def load_files(
     reforms: registry.Update | None = None,
     settings: EtlSettings | None = None,
     plausibility: Plausibility | None = None,
+    score: bool = True,
 ) -> RunResult:
     """Loads the files, each with its profile, as one atomic run. The derived tables are
     refreshed with `calendar`, always the center's (WorkCalendar.from_config of its config):
@@ -181,6 +182,8 @@ def load_files(
     the run also changes the reform registry (etl/reforms.py). `settings` (the config's
     `[etl]`) bounds DuckDB's memory and threads and the size of a workbook. Implausible times
     are held back by `plausibility` (the config's [plausibility]; default: its defaults).
+    `score`: store the open applications' early-warning scores of what the run published
+    (etl/scores.py); the nightly job stores them once, after its retrain, instead.
 
     Returns the outcome of a published run (`RunResult.complete` tells whether every step
     after publishing succeeded too); raises LoadError when the run was not published, after
@@ -238,7 +241,8 @@ def load_files(
             path.unlink(missing_ok=True)  # no copy has it: it never happened
             _fail(writer, wh, run_id, job, profiles, "applying", exc)
         _record_repairs(writer)
-        scores.after_run(writer, calendar)  # early-warning scores of what it published
+        if score:
+            scores.after_run(writer, calendar)  # early-warning scores of what it published
         problems = tuple(writer.problems)
     pii.record_findings(wh, run_id, findings)
     result = run_outcome(wh, run_id, problems)

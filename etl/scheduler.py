@@ -121,6 +121,7 @@ class Jobs:
             calendar=calendar,
             reforms=Update(config=tuple(self.config.reforms)),
             settings=self.config.etl,
+            score=False,  # scored once, after the retrain (retrain_risk)
         )
         AuditTrail(store_path(self.wh.home)).prune(
             self.config.security.audit_retention_days, actor="maintenance"
@@ -131,25 +132,24 @@ class Jobs:
     def retrain_risk(self, calendar: WorkCalendar) -> None:
         """Trains, evaluates and stores the early-warning model (docs/metrics.md, `risk`),
         reading the published copy like any reader; a failure is logged, not raised: the
-        previous model stays."""
+        previous model stays. Then the open applications' scores, of whichever model is
+        stored, for reports and the dashboard (the maintenance run leaves them to this)."""
         from metrics import risk  # scikit-learn is loaded only by the job that needs it
 
         try:
             with self.wh.read() as con:
                 folder = risk.model_dir(con)
                 model = risk.retrain(con, calendar, folder) if folder is not None else None
+            if model is not None:
+                log.info("early-warning model retrained: %s", model.evaluation)
         except (OSError, ValueError, WarehouseError) as exc:
             log.error("retraining the early-warning model failed: %s", exc)
-            return
-        if model is not None:
-            log.info("early-warning model retrained: %s", model.evaluation)
-            # The open applications' scores of the new model, for reports and the dashboard.
-            scores.after_retrain(
-                self.wh,
-                calendar,
-                self.config.etl.lock_timeout_s,
-                Resources(self.config.etl.memory_limit, self.config.etl.threads),
-            )
+        scores.after_retrain(
+            self.wh,
+            calendar,
+            self.config.etl.lock_timeout_s,
+            Resources(self.config.etl.memory_limit, self.config.etl.threads),
+        )
 
 
 def trigger(job: JobSchedule) -> CronTrigger | IntervalTrigger:
