@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, RECORD_LABEL, field_map
+from etl.canonical import COLUMNS, DERIVED_FIELDS, KEYS, RECORD_LABEL
 from etl.profile import Profile, TableSource
 from etl.readers import ROW, K
 from etl.stage import EVENT_KEY, column_type
@@ -80,7 +80,7 @@ class FileRows:
         finally:
             self.con.unregister("batch")
 
-    def rule(self, rows: pl.Series, profile: Profile) -> Ruled:
+    def rule(self, rows: pl.Series) -> Ruled:
         """The whole-file rules, once every batch was added; `rows` maps K to ROW."""
         self._row_numbers(rows)
         conflicts: list[pl.DataFrame] = []
@@ -184,10 +184,11 @@ class FileRows:
         )
         parts = []
         for n, c in enumerate(DERIVED_FIELDS):
-            kind = field_map("events")["applicant_id" if c == "applicant_key" else c].kind
-            text = _cast_sql(c, kind)
+            sql_type = column_type("events", c)
+            text = _text_sql(c, sql_type, micro=True)
+            kept = _text_sql("a." + c, sql_type, micro=True)
             parts.append(
-                f"""SELECT a.application_id, '{c}' AS field, {_cast_sql("a." + c, kind)} AS kept,
+                f"""SELECT a.application_id, '{c}' AS field, {kept} AS kept,
                     o.other, {n} AS n
                 FROM file_apps a JOIN (
                     SELECT application_id, {text} AS other FROM (
@@ -297,7 +298,7 @@ class FileRows:
         group = " AND ".join(f"f.{k} IS NOT DISTINCT FROM g.{k}" for k in key)
         match = ", ".join(f"t.{k}" for k in key)
         select = ", ".join(
-            f"coalesce({_text_sql(c, self._kind(c))}, {MISSING}) AS __v{n}"
+            f"coalesce({_text_sql(c, column_type(self.table, c))}, {MISSING}) AS __v{n}"
             for n, c in enumerate(values)
         )
         assign = ", ".join(f"arg_max(__v{n}, {K}) AS __k{n}" for n in range(len(values)))
@@ -322,12 +323,6 @@ class FileRows:
             ORDER BY n, __first"""
         return q.frame(self.con, query, {}).cast(CONFLICT_SCHEMA)  # type: ignore[arg-type]
 
-    def _kind(self, column: str) -> str:
-        fields = field_map(self.table)
-        if column in fields:
-            return fields[column].kind
-        return {"ts": "timestamp", "applicant_key": "text"}.get(column, "text")
-
     def _count(self, query: str) -> int:
         return int(self.con.execute(query).fetchall()[0][0])
 
@@ -348,15 +343,9 @@ def _shown_sql(prefix: str, n: int, c: str) -> str:
     return "NULL" if c == "applicant_key" else f"nullif({prefix}{n}, {MISSING})"
 
 
-def _text_sql(column: str, kind: str) -> str:
-    """A value as a conflict shows it: an instant to the second with its offset (UTC)."""
-    if kind == "timestamp":
-        return f"strftime({column}, '%Y-%m-%d %H:%M:%S') || '+00:00'"
-    return f"{column}::VARCHAR"
-
-
-def _cast_sql(column: str, kind: str) -> str:
-    """A value as a derived application's conflict shows it: an instant to the microsecond."""
-    if kind == "timestamp":
-        return f"strftime({column}, '%Y-%m-%d %H:%M:%S.%f') || '+00:00'"
+def _text_sql(column: str, sql_type: str, micro: bool = False) -> str:
+    """A value as a conflict shows it: an instant with its offset (UTC), to the second (to
+    the microsecond with `micro`, as a derived application's conflict shows it)."""
+    if sql_type == "TIMESTAMPTZ":
+        return f"strftime({column}, '%Y-%m-%d %H:%M:%S{'.%f' if micro else ''}') || '+00:00'"
     return f"{column}::VARCHAR"

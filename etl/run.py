@@ -383,7 +383,7 @@ def _stage(
                 source = read_source(path, src, Path(scratch), excel, resources)
                 mapped = map_rows(source, table, src, profile, secret, rules, staged.add)
                 progress.doing(f"checking {path.name} as a whole")
-                ruled = staged.rule(mapped.rows, profile)
+                ruled = staged.rule(mapped.rows)
                 quarantine = scrubber.quarantine(
                     pl.concat([mapped.quarantine, ruled.quarantine]).sort(ROW)
                 )
