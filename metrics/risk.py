@@ -494,18 +494,31 @@ _loaded: dict[str, Any] = {}  # the last model read back, by its file's SHA-256
 
 def _stored(folder: Path | None) -> tuple[str, bytes] | None:
     """The stored model file's SHA-256 and bytes, if it is this code's version and its bytes
-    match the hash recorded beside it; else None."""
+    match the hash recorded beside it; else None. Read and hashed once while neither file
+    changes (a report on stored scores asks for the hash on every call)."""
     if folder is None:
         return None
     try:
+        key = tuple(
+            (s.st_ino, s.st_mtime_ns, s.st_size)
+            for s in ((folder / name).stat() for name in ("evaluation.json", "model.joblib"))
+        )
+        if (folder, key) in _read:
+            return _read[(folder, key)]
         meta = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
         data = (folder / "model.joblib").read_bytes()
     except (OSError, ValueError):
         return None
     digest = hashlib.sha256(data).hexdigest()
-    if meta.get("version") != VERSION or digest != meta.get("sha256"):
-        return None
-    return digest, data
+    found = None
+    if meta.get("version") == VERSION and digest == meta.get("sha256"):
+        found = digest, data
+    _read.clear()
+    _read[(folder, key)] = found
+    return found
+
+
+_read: dict[tuple[Path, object], tuple[str, bytes] | None] = {}  # the last folder read
 
 
 def _load(
@@ -612,11 +625,6 @@ def risk(
         frame = snapshot_frame(con, cal, filters, as_of)
         scored = score(model_for(con, cal) if frame.height else None, frame)
     return present(scored, config.supervision.yellow_workdays)
-
-
-def predict(model: Model | None, frame: pl.DataFrame, yellow_workdays: float) -> pl.DataFrame:
-    """The `risk` table of a snapshot frame."""
-    return present(score(model, frame), yellow_workdays)
 
 
 # The `risk` table's columns a scoring computes (stored by the jobs in risk_scores, unrounded),
@@ -740,7 +748,7 @@ def scores_now(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> Scoring | N
     if found is None:
         return None
     model, digest = found
-    calendar = cal.fingerprint(cal.register(con))
+    calendar = model.calendar  # _load checked it is this calendar's
     data = generation(con)
     _, _, as_of = period_bounds(Filters(), cal.zone, _last_instant(con))
     frame = snapshot_frame(con, cal, Filters(), as_of)
