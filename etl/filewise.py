@@ -186,10 +186,9 @@ class FileRows:
         for n, c in enumerate(DERIVED_FIELDS):
             sql_type = column_type("events", c)
             text = _text_sql(c, sql_type, micro=True)
-            kept = _text_sql("a." + c, sql_type, micro=True)
             parts.append(
-                f"""SELECT a.application_id, '{c}' AS field, {kept} AS kept,
-                    o.other, {n} AS n
+                f"""SELECT a.application_id, '{c}' AS field,
+                    {_text_sql("a." + c, sql_type, micro=True)} AS kept, o.other, {n} AS n
                 FROM file_apps a JOIN (
                     SELECT application_id, {text} AS other FROM (
                         SELECT application_id, {c}, min({_EVENT_ORDER}) AS o FROM file_rows
