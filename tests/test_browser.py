@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, expect
 
 from onewindow.auth import Accounts
 from onewindow.config import Config
@@ -23,6 +23,7 @@ from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     EVERY_PAGE,
+    RENDER_TIMEOUT_MS,
     VIEWPORT,
     foreign,
     page_url,
@@ -355,6 +356,8 @@ def test_a_printed_page_is_its_content_with_every_table_whole(
     copies = page.locator(".print-only:not([data-testid='stExpander'] .print-only)")
     assert not copies.first.is_visible()  # on screen: the grid only
     grids = page.get_by_test_id("stDataFrame").locator("[role=grid]")
+    # A grid is drawn a moment after its print copy: wait for each to have its grid.
+    expect(grids).to_have_count(copies.count(), timeout=RENDER_TIMEOUT_MS)
     assert copies.count() == grids.count() >= 3
     rows = [int(g.get_attribute("aria-rowcount") or 0) - 1 for g in grids.all()]  # less header
     page.emulate_media(media="print")
