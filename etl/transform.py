@@ -6,8 +6,6 @@ Values of personal columns never appear in a reason or in a quarantined row's ra
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -17,6 +15,7 @@ import polars as pl
 
 from etl import parse
 from etl.canonical import COLUMNS, DERIVED_FIELDS, Field, field_map
+from etl.pii import KeyedHash
 from etl.profile import Profile, TableSource
 from etl.readers import ROW, K, Reject, Source, Stream
 from onewindow.config import Plausibility
@@ -50,10 +49,8 @@ QUARANTINE_SCHEMA = {ROW: pl.Int64, "field": pl.String, "reason": pl.String, "ra
 def pseudonymize(values: pl.Series, secret: bytes) -> pl.Series:
     """HMAC-SHA256 of each distinct value (trimmed, upper-cased: '11010...x' == '11010...X')."""
     unique = values.drop_nulls().unique()
-    digests = {
-        v: hmac.new(secret, v.strip().upper().encode(), hashlib.sha256).hexdigest()
-        for v in unique.to_list()
-    }
+    keyed = KeyedHash(secret)
+    digests = {v: keyed.hex(v.strip().upper().encode()) for v in unique.to_list()}
     return values.replace_strict(digests, default=None, return_dtype=pl.String)
 
 

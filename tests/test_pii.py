@@ -301,3 +301,15 @@ def test_a_secret_file_inside_the_data_folder_is_refused(
 
 def test_the_store_is_beside_the_warehouse(tmp_path: Path) -> None:
     assert store_path(tmp_path / "w.duckdb.d") == tmp_path / "w.duckdb.d" / "security.sqlite"
+
+
+@pytest.mark.parametrize("key", [b"", b"k" * 32, b"s" * 64, bytes(range(200))])
+def test_keyed_hash_is_hmac_sha256(key: bytes) -> None:
+    """The pads hashed once give what hmac.new gives, for keys shorter, as long as and
+    longer than SHA-256's block (64 bytes: a longer key is hashed first)."""
+    import hashlib
+    import hmac
+
+    keyed = pii.KeyedHash(key)
+    for value in (b"", b"441203199303115555", "中文申请人".encode(), bytes(range(256)) * 3):
+        assert keyed.hex(value) == hmac.new(key, value, hashlib.sha256).hexdigest()
