@@ -252,18 +252,22 @@ def _count(path: Path, codec: str, skip: int) -> _Scan:
     layout = transcode.Layout(codec, skip, _CHUNK)
     scan = _Scan(codec, skip, empty=not skip, layout=layout)
     tail = ""  # the last characters of the text before the piece
+    # Each test searches the piece alone (a megabyte) and, for what a piece boundary can cut,
+    # the tail of the text before it with the piece's first characters: no copy of the piece.
     for piece, text, at in transcode.decode(path, codec, skip, chunk=_CHUNK):
-        window = tail + piece
+        seam = tail + piece[:3]
         scan.newlines += piece.count("\n")
         if "\r" in piece:
             scan.has_cr = True
-            scan.stray += piece.count("\r") - piece.count("\r\n")
-        scan.joined += window.count("\n\ufeff") - tail.count("\n\ufeff")
-        scan.blank = scan.blank or _BLANK.search(window) is not None
+            if _BARE_CR.search(piece):  # rare: most files end every line with \r\n or \n
+                scan.stray += len(_BARE_CR.findall(piece))
+        if "\ufeff" in piece:
+            scan.joined += piece.count("\n\ufeff") + (tail[-1:] == "\n" and piece[0] == "\ufeff")
+        scan.blank = scan.blank or bool(_BLANK.search(piece) or _BLANK.search(seam))
         scan.empty = scan.empty and not piece.strip(" \t\n\r\x0b\x0c")  # once, in practice
         if piece:
             scan.ends_with_newline = piece.endswith(("\n", "\r"))
-            tail = window[-2:]
+            tail = (tail + piece)[-2:] if len(piece) < 2 else piece[-2:]
         layout.measure(text, at)
     return scan
 
@@ -476,6 +480,7 @@ _UNNAMED = "__unnamed_column_"
 # A line that holds nothing (or one space), which DuckDB skips: then records are numbered by the
 # lines that hold something (_csv_batches). One search, four times faster than three `in`s.
 _BLANK = re.compile(r"\n ?\r?\n")
+_BARE_CR = re.compile(r"\r(?!\n)")  # a carriage return that ends no line
 
 
 def _record_rows(path: Path, scan: _Scan, delimiter: str, rejected: set[int]) -> pl.Series:

@@ -327,3 +327,26 @@ def test_a_file_changed_while_it_is_read_fails_with_that_reason(tmp_path: Path) 
     _write(path, HEADER + "".join(_rows(14, 30, ("\r\n",))))
     with pytest.raises(UnreadableFile, match=r"^the file changed while it was read$"):
         list(stream)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_scan_counts_what_the_whole_text_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """The first pass looks at a chunk at a time, and at the seam with the chunk before: its
+    counts equal those of the whole text searched at once, wherever the chunks are cut."""
+    rng = random.Random(seed)
+    parts = ["a,b", "\n", "\r\n", "\r", "\ufeff", " ", "申请", "x,y", "\n\n", "\n \r\n"]
+    if seed % 2:  # no blank line
+        parts = ["a,b\n", "x\r\ny", "\ufeffz", "申请\r", "q"]
+    text = "h1,h2\n" + "".join(rng.choice(parts) for _ in range(3000))
+    path = tmp_path / "f.csv"
+    codec = rng.choice(["utf-8", "gb18030"])
+    path.write_bytes(text.encode(codec))
+    monkeypatch.setattr(readers, "_CHUNK", rng.choice([1, 2, 3, 5, 64]))
+    scan = readers._count(path, codec, 0)
+    assert scan.newlines == text.count("\n")
+    assert scan.has_cr == ("\r" in text)
+    assert scan.stray == text.count("\r") - text.count("\r\n")
+    assert scan.joined == text.count("\n\ufeff")
+    assert scan.blank == (readers._BLANK.search(text) is not None)
