@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
 import re
+import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +138,67 @@ class Stream:
     @property
     def rows_read(self) -> int:
         return self.records + len(self.rejects) - len(self.header_repeats)
+
+
+class ReadAhead:
+    """Batches read one ahead, in a thread of their own: DuckDB parses the next batch of a CSV
+    file (without Python's lock) while this one is mapped and staged. At most two batches are
+    held besides the one being mapped. The reader's error is raised where the batch it
+    prevented was asked for; `close` stops the reading and waits for it (its reader closes
+    in its thread, where it was opened)."""
+
+    def __init__(self, batches: Iterator[pl.DataFrame]) -> None:
+        self._queue: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._read, args=(batches,), name="onewindow-read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _read(self, batches: Iterator[pl.DataFrame]) -> None:
+        try:
+            for batch in batches:
+                if not self._put("batch", batch):
+                    return
+            self._put("end", None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put("error", exc)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    def _put(self, kind: str, value: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put((kind, value), timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> ReadAhead:
+        return self
+
+    def __next__(self) -> pl.DataFrame:
+        if self._done:
+            raise StopIteration
+        kind, value = self._queue.get()
+        if kind == "batch":
+            assert isinstance(value, pl.DataFrame)
+            return value
+        self._done = True
+        self._thread.join()
+        if kind == "error":
+            assert isinstance(value, BaseException)
+            raise value
+        raise StopIteration
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._done = True
 
 
 K = "__k"
@@ -362,7 +425,7 @@ def _read_csv(
     _check_columns(header, src)
     wanted = src.source_columns()
     stream = Stream(iter(()), wanted)
-    stream._batches = _csv_batches(path, src, scan, header, unnamed, stream, resources)
+    stream._batches = ReadAhead(_csv_batches(path, src, scan, header, unnamed, stream, resources))
     return stream
 
 
