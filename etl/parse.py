@@ -59,6 +59,15 @@ def _repeats(text: pl.Series, sample: int = 1024) -> bool:
 def _canonical(text: pl.Series, zone: str) -> pl.Series:
     """The instants of canonical texts (the others' are replaced by the caller; a date that
     does not exist, such as 2025-02-30, is null)."""
+    lengths = text.str.len_bytes()
+    if lengths.min() == lengths.max() == 19:
+        # The usual column: every text 'YYYY-MM-DD hh:mm:ss', local time, no fraction.
+        naive = text.str.replace("T", " ", literal=True, n=1).str.to_datetime(
+            "%Y-%m-%d %H:%M:%S", strict=False, time_unit="us"
+        )
+        return naive.dt.replace_time_zone(
+            zone, ambiguous="earliest", non_existent="null"
+        ).dt.convert_time_zone("UTC")
     zulu = text.str.ends_with("Z")
     sign = text.str.slice(-6, 1)
     offset = sign.is_in(["+", "-"]) & (text.str.slice(-3, 1) == ":")

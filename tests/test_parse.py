@@ -133,6 +133,37 @@ def test_the_canonical_path_reads_as_the_general_one(zone: str) -> None:
     assert values.to_list() == general.to_list()
 
 
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Amsterdam"])
+def test_a_column_of_plain_local_times_reads_as_the_general_path(zone: str) -> None:
+    """A column whose texts are all 19 bytes long (no fraction, no offset) is read by the
+    shortest path: the same instant or the same refusal as the general path, edges included
+    (month 13, day 31 of a 30-day month, 24:00, :60, the daylight saving gap and overlap,
+    other notations of the same length)."""
+    rng = random.Random(11)
+    texts = ["2024-03-31 02:30:00", "2024-10-27 02:30:00", "2024/03/31 02:30:00", None]
+    for _ in range(20_000):
+        parts = [rng.choice(r) for r in _FIXED_WIDTH]
+        texts.append("{}-{}-{}{}{}:{}:{}".format(*parts))
+    column = pl.Series(texts, dtype=pl.String)
+    assert column.str.len_bytes().drop_nulls().unique().to_list() == [19]
+    values, ok = parse_timestamp(column, zone)
+    assert values.is_not_null().sum() > 1_000
+    assert values.is_null().sum() > 1_000
+    assert values.to_list() == _general(column, zone).to_list()
+    assert ok.to_list() == (column.is_null() | values.is_not_null()).to_list()
+
+
+_FIXED_WIDTH = [
+    ["1969", "2024", "2025"],
+    ["02", "03", "10", "13", "00"],
+    ["05", "29", "30", "31", "00"],
+    [" ", "T", "t"],
+    ["00", "02", "09", "23", "24"],
+    ["00", "30", "59", "60"],
+    ["00", "59", "60"],
+]
+
+
 _EDGES = [
     ["1969", "2024", "2025"],
     ["02", "2", "10", "13", "00"],
