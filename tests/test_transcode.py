@@ -7,9 +7,11 @@ import io
 import random
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from etl import readers, transcode
@@ -350,3 +352,35 @@ def test_scan_counts_what_the_whole_text_holds(
     assert scan.stray == text.count("\r") - text.count("\r\n")
     assert scan.joined == text.count("\n\ufeff")
     assert scan.blank == (readers._BLANK.search(text) is not None)
+
+
+def test_read_ahead_gives_every_batch_then_the_readers_error() -> None:
+    def batches() -> Iterator[pl.DataFrame]:
+        for i in range(5):
+            yield pl.DataFrame({"i": [i]})
+        raise UnreadableFile("the file ends in the middle of row 7")
+
+    ahead = readers.ReadAhead(batches())
+    got = []
+    with pytest.raises(UnreadableFile, match="row 7"):
+        for batch in ahead:
+            got.append(batch["i"][0])
+    assert got == [0, 1, 2, 3, 4]
+    assert list(ahead) == []  # ended: nothing more, no wait
+
+
+def test_read_ahead_stopped_early_closes_the_reader_in_its_thread() -> None:
+    closed: list[str] = []
+
+    def batches() -> Iterator[pl.DataFrame]:
+        try:
+            for i in range(1_000):
+                yield pl.DataFrame({"i": [i]})
+        finally:
+            closed.append(threading.current_thread().name)
+
+    ahead = readers.ReadAhead(batches())
+    assert next(ahead)["i"][0] == 0
+    ahead.close()
+    assert closed == ["onewindow-read-ahead"]
+    assert not ahead._thread.is_alive()
