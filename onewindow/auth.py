@@ -9,6 +9,7 @@ dashboard's login page are thin shells over these functions."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -28,8 +29,16 @@ from onewindow.roles import Principal, check_roles
 from onewindow.store import connect
 
 _HASHER = PasswordHasher()  # Argon2id
-# Verified against when the user does not exist, so the answer takes as long either way.
-_DUMMY = _HASHER.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy() -> str:
+    """A hash verified against when the user does not exist, so the answer takes as long
+    either way. Made when accounts are first opened, not at import: an Argon2 hash costs
+    0.2 s, which every command (a load too) would pay."""
+    return _HASHER.hash(secrets.token_hex(16))
+
+
 REFUSED = "wrong user name or password"
 SESSION_COOKIE = "ow_session"  # a local session's token (HttpOnly: onewindow/server.py)
 SSO_COOKIE = "_streamlit_user"  # st.login's signed cookie; its hash keys a single sign-on session
@@ -104,6 +113,7 @@ class Accounts:
         self.store = store
         self.policy = policy
         self.audit = AuditTrail(store)
+        _dummy()  # before any login: the first unknown user's answer takes no longer
 
     # -- administration (each audited as the acting user) ---------------------------------
 
@@ -260,7 +270,7 @@ class Accounts:
                 [username],
             ).fetchone()
             if row is None:
-                _verify(_DUMMY, password)
+                _verify(_dummy(), password)
                 refusal = ("login.failed", "unknown user", REFUSED)
             elif row[3] is not None and row[3] > now:
                 refusal = ("login.failed", "locked", _locked_message(row[3], now))
