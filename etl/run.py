@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -333,14 +334,50 @@ def _stage(
     resources: Resources,
 ) -> None:
     ordered = sorted(items, key=_order)
-    hashes = {path: sha256_of(path) for path, _ in ordered}
-    known = _known_files(wh, sorted(set(hashes.values())))
+    # The files are hashed in load order by a thread of their own (hashlib works without
+    # Python's lock): the next file's hash is made while this one is read and staged.
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-hash")
+    try:
+        pending = {path: hasher.submit(sha256_of, path) for path, _ in ordered}
+        _stage_files(
+            wh,
+            delta,
+            ordered,
+            pending,
+            next_file_id,
+            secret,
+            progress,
+            excel,
+            rules,
+            findings,
+            resources,
+        )
+    finally:
+        hasher.shutdown(cancel_futures=True)
+
+
+def _stage_files(
+    wh: Warehouse,
+    delta: Delta,
+    ordered: list[tuple[Path, Profile]],
+    pending: dict[Path, Future[str]],
+    next_file_id: int,
+    secret: bytes | None,
+    progress: Progress,
+    excel: ExcelLimits,
+    rules: Plausibility,
+    findings: list[tuple[str, pii.Finding]],
+    resources: Resources,
+) -> None:
+    known: dict[str, KnownFile] = {}
     assigned: dict[str, int] = {}
     read_in_run: dict[str, int] = {}  # sha256 -> rows read by its first copy in this run
     # Decoded copies of inputs live here; a writer's recovery removes what a killed run left.
     with tempfile.TemporaryDirectory(dir=wh.deltas, prefix="scratch-") as scratch:
         for path, profile in ordered:
-            sha = hashes[path]
+            sha = pending[path].result()
+            if sha not in known and sha not in assigned:
+                known.update(_known_files(wh, [sha]))
             is_new = sha not in known and sha not in assigned
             file_id = (
                 known[sha].file_id
