@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import multiprocessing
 import queue
 import re
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +28,11 @@ from etl.profile import TableSource
 from warehouse import Resources
 
 if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult, Pool
+
     from etl.xlsx_guard import ExcelLimits
+
+log = logging.getLogger(__name__)
 
 ROW = "__row"
 BOM = b"\xef\xbb\xbf"
@@ -61,14 +67,16 @@ def read_source(
     scratch: Path,
     excel: ExcelLimits | None = None,
     resources: Resources | None = None,
+    ahead: ScanAhead | None = None,
 ) -> Stream:
     """The file's mapped columns, in batches (a CSV file is never held whole: see Stream).
-    `resources` (`[etl]` threads, memory_limit) bound the CSV reader's DuckDB."""
+    `resources` (`[etl]` threads, memory_limit) bound the CSV reader's DuckDB; `ahead` may
+    hold the CSV file's first pass, made while earlier files were read."""
     if path.stat().st_size == 0:
         raise UnreadableFile("the file is empty")
     suffix = path.suffix.lower()
-    if suffix in {".csv", ".txt", ".tsv"}:
-        return _read_csv(path, src, scratch, resources)
+    if suffix in CSV_SUFFIXES:
+        return _read_csv(path, src, scratch, resources, ahead)
     if suffix in {".xlsx", ".xlsm", ".xls"}:
         source = _read_excel(path, src, excel)
     elif suffix == ".parquet":
@@ -309,6 +317,63 @@ def _scan(path: Path, encoding: str, delimiter: str | None) -> _Scan:
         ) from None
 
 
+CSV_SUFFIXES = frozenset({".csv", ".txt", ".tsv"})
+
+
+class ScanAhead:
+    """The first passes (`_scan`) of a run's later CSV files, made by a child process while
+    the earlier files are read and staged: a GB18030 file's first pass is decoding, which
+    holds Python's lock (the 10M demo's steps file: 7 CPU s), so a thread would only take
+    turns with the mapping. Files under `min_bytes` and the run's first file are scanned
+    where they are read, as before. A file found unchanged is never asked for; `close`
+    stops the child whatever it is doing. When the child fails (killed, out of memory) the
+    file is scanned here: the same result, later."""
+
+    MIN_BYTES = 32 << 20
+
+    def __init__(
+        self, files: Sequence[tuple[Path, TableSource]], min_bytes: int | None = None
+    ) -> None:
+        self._results: dict[tuple[Path, str, str], AsyncResult[_Scan]] = {}
+        self._pool: Pool | None = None
+        self.made_ahead = 0  # scans the child gave
+        least = self.MIN_BYTES if min_bytes is None else min_bytes
+        later = [(p, s) for p, s in files[1:] if p.suffix.lower() in CSV_SUFFIXES]
+        big = [(p, s) for p, s in later if _size(p) >= least]
+        if not big:
+            return
+        self._pool = multiprocessing.get_context("spawn").Pool(1)
+        for path, src in big:
+            key = (path, src.encoding, src.delimiter)
+            self._results[key] = self._pool.apply_async(_scan, key)
+
+    def scan(self, path: Path, src: TableSource) -> _Scan:
+        result = self._results.pop((path, src.encoding, src.delimiter), None)
+        if result is not None:
+            try:
+                scan = result.get()
+                self.made_ahead += 1
+                return scan
+            except UnreadableFile:
+                raise
+            except Exception as exc:  # the child failed: scan here
+                log.warning("scanning %s ahead failed (%s); scanned now", path.name, exc)
+        return _scan(path, src.encoding, src.delimiter)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _count(path: Path, codec: str, skip: int) -> _Scan:
     """Decodes the file a chunk at a time, counting, and measures the text DuckDB is given
     (_text) for a file it cannot read itself (transcode.Layout)."""
@@ -391,9 +456,13 @@ def _place(path: Path, offset: int, delimiter: str | None) -> str:
 
 
 def _read_csv(
-    path: Path, src: TableSource, scratch: Path, resources: Resources | None = None
+    path: Path,
+    src: TableSource,
+    scratch: Path,
+    resources: Resources | None = None,
+    ahead: ScanAhead | None = None,
 ) -> Stream:
-    scan = _scan(path, src.encoding, src.delimiter)
+    scan = ahead.scan(path, src) if ahead is not None else _scan(path, src.encoding, src.delimiter)
     if scan.empty:
         raise UnreadableFile("the file is empty")
     if scan.has_cr and not scan.newlines:

@@ -27,9 +27,9 @@ from etl import reforms as registry
 from etl.apply import apply_delta
 from etl.canonical import LOAD_ORDER
 from etl.filewise import FileRows
-from etl.profile import Profile
+from etl.profile import Profile, TableSource
 from etl.progress import Progress
-from etl.readers import ROW, UnreadableFile, read_source
+from etl.readers import ROW, ScanAhead, UnreadableFile, read_source
 from etl.stage import Delta
 from etl.transform import map_rows
 from etl.xlsx_guard import ExcelLimits
@@ -337,6 +337,9 @@ def _stage(
     # The files are hashed in load order by a thread of their own (hashlib works without
     # Python's lock): the next file's hash is made while this one is read and staged.
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-hash")
+    # The later big CSV files' first passes are made by a child process meanwhile.
+    sources = [(path, _source(path, profile)) for path, profile in ordered]
+    ahead = ScanAhead([(path, src) for path, src in sources if src is not None])
     try:
         pending = {path: hasher.submit(sha256_of, path) for path, _ in ordered}
         _stage_files(
@@ -344,6 +347,7 @@ def _stage(
             delta,
             ordered,
             pending,
+            ahead,
             next_file_id,
             secret,
             progress,
@@ -354,6 +358,12 @@ def _stage(
         )
     finally:
         hasher.shutdown(cancel_futures=True)
+        ahead.close()
+
+
+def _source(path: Path, profile: Profile) -> TableSource | None:
+    table = profile.table_for(path, strict=False)
+    return profile.tables[table] if table is not None else None  # type: ignore[index]
 
 
 def _stage_files(
@@ -361,6 +371,7 @@ def _stage_files(
     delta: Delta,
     ordered: list[tuple[Path, Profile]],
     pending: dict[Path, Future[str]],
+    ahead: ScanAhead,
     next_file_id: int,
     secret: bytes | None,
     progress: Progress,
@@ -417,7 +428,7 @@ def _stage_files(
             staged: FileRows | None = None
             try:  # a failure of this file's own staging (memory, spill) fails this file alone
                 staged = FileRows(delta.con, table, src, scrubber.rows)
-                source = read_source(path, src, Path(scratch), excel, resources)
+                source = read_source(path, src, Path(scratch), excel, resources, ahead)
                 mapped = map_rows(source, table, src, profile, secret, rules, staged.add)
                 progress.doing(f"checking {path.name} as a whole")
                 ruled = staged.rule(mapped.rows)

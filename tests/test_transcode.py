@@ -384,3 +384,67 @@ def test_read_ahead_stopped_early_closes_the_reader_in_its_thread() -> None:
     ahead.close()
     assert closed == ["onewindow-read-ahead"]
     assert not ahead._thread.is_alive()
+
+
+def test_scans_made_ahead_by_the_child_equal_those_made_here(tmp_path: Path) -> None:
+    """ScanAhead's child gives the very scan (counts, text length, restart marks) the file's
+    own first pass gives, and its refusal with the same reason; the run's first file is
+    scanned where it is read."""
+    src = TableSource(files="*.csv", columns={"application_id": "办件编号"})
+    first, good, bad = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    first.write_text("办件编号\n1\n", encoding="utf-8")
+    good.write_bytes((HEADER + "".join(_rows(3, 30_000))).encode("gb18030"))
+    bad.write_bytes("办件编号,x\n1,".encode("gb18030") + b"\x81\x20" + b"\n")
+    ahead = readers.ScanAhead([(first, src), (good, src), (bad, src)], min_bytes=0)
+    try:
+        assert set(ahead._results) == {(good, "auto", ","), (bad, "auto", ",")}
+        assert ahead.scan(good, src) == _scan(good, "auto", ",")
+        assert ahead.made_ahead == 1
+        with pytest.raises(UnreadableFile) as here:
+            _scan(bad, "auto", ",")
+        with pytest.raises(UnreadableFile, match="undecodable byte") as there:
+            ahead.scan(bad, src)
+        assert str(there.value) == str(here.value)
+        assert ahead.scan(first, src) == _scan(first, "auto", ",")
+    finally:
+        ahead.close()
+
+
+def test_a_demo_load_with_scans_made_ahead_equals_one_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+
+    from etl import demo
+    from tests.fixtures import CALENDAR
+    from warehouse import Warehouse
+
+    files = demo.write_demo(
+        tmp_path / "out", seed=5, applications=600, months=4, end=date(2025, 6, 30)
+    )
+    tables = {}
+    made: list[int] = []
+    close = readers.ScanAhead.close
+
+    def counted(self: readers.ScanAhead) -> None:
+        made.append(self.made_ahead)
+        close(self)
+
+    monkeypatch.setattr(readers.ScanAhead, "close", counted)
+    for name, min_bytes in (("here", 1 << 62), ("ahead", 0)):
+        monkeypatch.setattr(readers.ScanAhead, "MIN_BYTES", min_bytes)
+        wh = Warehouse(tmp_path / f"{name}.duckdb")
+        demo.load_demo(wh, files, secret=b"s", calendar=CALENDAR)
+        with wh.read() as con:
+            tables[name] = {
+                t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                for t in ("events", "applications", "evaluations", "tickets", "quarantine")
+            }
+            tables[name]["runs"] = con.execute(
+                "SELECT path, status, rows_read, loaded, duplicates, quarantined "
+                "FROM etl_run_files ORDER BY path"
+            ).fetchall()
+    # The matter catalogue (a workbook) loads first: the four CSV exports are scanned ahead.
+    assert made == [0, len([f for f in files if f.suffix == ".csv"])] == [0, 4]
+    assert tables["ahead"] == tables["here"]
+    assert len(tables["here"]["events"]) > 1_000
