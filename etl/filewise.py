@@ -67,6 +67,7 @@ class FileRows:
         self.columns = staged_columns(table, src)
         self.flat = flat_log(table, src)
         self.orphans = False
+        self.occurrences = 0  # events: rows that repeat an earlier one (file_occ)
         cols = ", ".join(f"{c} {column_type(table, c)}" for c in self.columns)
         self.drop()
         con.execute(f"CREATE TEMP TABLE file_rows ({cols}, {K} BIGINT)")
@@ -89,7 +90,7 @@ class FileRows:
             conflicts.append(self._derive_applications())
             quarantine = self._orphans()
         if self.table == "events":
-            repeated = self._occurrences()
+            repeated = self.occurrences = self._occurrences()
             conflicts += self._event_conflicts()
         else:
             key = list(KEYS[self.table])
@@ -115,10 +116,9 @@ class FileRows:
             params["keep"] = self.src.identical_rows == "keep"
             select = f"""SELECT {key}{cols}, $file_id AS file_id, __row AS source_row,
                     $ord AS ord
-                FROM (SELECT f.*, CASE WHEN f.event_id IS NULL AND $keep THEN o.occ END
-                        AS {OCCURRENCE}, {self.row_sql()} AS __row
-                    FROM {self.live_sql()} f {joins}
-                    LEFT JOIN file_occ o ON o.{K} = f.{K})"""
+                FROM (SELECT f.*, {self.occurrence_sql()} AS {OCCURRENCE},
+                        {self.row_sql()} AS __row
+                    FROM {self.live_sql()} f {joins} {self.occurrence_join_sql()})"""
         else:
             select = f"""SELECT {cols}, $file_id AS file_id, {self.row_sql()} AS source_row,
                     $ord AS ord
@@ -161,6 +161,19 @@ class FileRows:
 
     def join_sql(self) -> str:
         return f"JOIN row_map m ON m.k = f.{K}" if self.mapped else ""
+
+    def occurrence_sql(self) -> str:
+        """An event's occurrence among identical rows (file_occ), over `file_rows f` joined
+        by occurrence_join_sql(). Without repeated rows nothing is joined: the rows go in as
+        the file has them, in order (etl/apply.py then copies them without sorting)."""
+        return (
+            "CASE WHEN f.event_id IS NULL AND $keep THEN o.occ END"
+            if self.occurrences
+            else ("NULL::BIGINT")
+        )
+
+    def occurrence_join_sql(self) -> str:
+        return f"LEFT JOIN file_occ o ON o.{K} = f.{K}" if self.occurrences else ""
 
     def live_sql(self) -> str:
         """The staged rows that stay: a flat log's rows of applications naming no matter go."""
