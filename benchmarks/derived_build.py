@@ -83,23 +83,24 @@ def main() -> None:
         wall = time.perf_counter() - wall
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         figures = json.loads(child.stdout.strip().splitlines()[-1])
+        marked = [k for k in figures if k not in ("refresh", "refresh_cpu", "checkpoint")]
         figures["process_wall"] = wall
         figures["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         figures["peak_mib"] = after.ru_maxrss / 1024  # the largest child so far
         runs.append(figures)
+        steps = ", ".join(f"{k} {v:.2f}" for k, v in figures.items() if k in marked)
         print(
-            f"full build: {figures['refresh']:.2f} s refresh "
-            f"({', '.join(f'{k[9:]} {v:.2f}' for k, v in figures.items() if k.startswith('building'))}),"
-            f" checkpoint {figures['checkpoint']:.2f} s, refresh CPU {figures['refresh_cpu']:.2f} s,"
-            f" process {wall:.2f} s wall {figures['cpu']:.2f} s CPU, peak {figures['peak_mib']:,.0f} MiB",
+            f"full build: {figures['refresh']:.2f} s refresh ({steps}), checkpoint "
+            f"{figures['checkpoint']:.2f} s, refresh CPU {figures['refresh_cpu']:.2f} s; "
+            f"process {wall:.2f} s wall, {figures['cpu']:.2f} s CPU, "
+            f"peak {figures['peak_mib']:,.0f} MiB",
             flush=True,
         )
     copy.unlink(missing_ok=True)
     if args.repeat > 1:
-        print(
-            f"median of {args.repeat}: refresh {statistics.median(r['refresh'] for r in runs):.2f} s, "
-            f"CPU {statistics.median(r['cpu'] for r in runs):.2f} s"
-        )
+        refresh = statistics.median(r["refresh"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        print(f"median of {args.repeat}: refresh {refresh:.2f} s, CPU {cpu:.2f} s")
 
 
 if __name__ == "__main__":

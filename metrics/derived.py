@@ -16,7 +16,14 @@ import duckdb
 
 from metrics.calendar import WorkCalendar
 from metrics.dialect import day_sql, local_sql, seconds_between_sql
-from metrics.facts import ORDER, app_filter, facts_sql, steps_sql, transitions_sql
+from metrics.facts import (
+    ORDER,
+    app_filter,
+    facts_sql,
+    per_application_sql,
+    steps_sql,
+    transitions_sql,
+)
 from metrics.filters import Filters
 from warehouse.errors import rollback
 from warehouse.sql import Params, execute
@@ -74,22 +81,18 @@ def source(
 def _build(
     con: duckdb.DuckDBPyConnection, cal: WorkCalendar, step: Callable[[str], None] | None
 ) -> None:
-    """Every table from scratch: d_facts by its reference SQL, the others by FAST below."""
-    if step:
-        step("building d_facts")
-    sql, params = facts_sql(cal, Filters(), None)
-    execute(con, f"CREATE OR REPLACE TABLE d_facts AS {sql}", params)
-    fast = _prepare(con, cal)
+    """Every table from scratch, by the full build's route (FAST below) when it applies."""
+    fast: bool | None = None
     for table, build in TABLES.items():
-        if table == "d_facts":
-            continue
         if step:
             step(f"building {table}")
+        if fast is None:  # the events enriched for all three, within the first's step
+            fast = _prepare(con, cal)
         if fast:
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS {FAST[table]()}")
+            sql, params = FAST[table](cal)
         else:
             sql, params = build(cal, Filters(), None)
-            execute(con, f"CREATE OR REPLACE TABLE {table} AS {sql}", params)
+        execute(con, f"CREATE OR REPLACE TABLE {table} AS {sql}", params)
     for name in _TEMP:
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
@@ -141,19 +144,20 @@ def refresh(
     return "full" if full else "incremental"
 
 
-# The full build of d_transitions and d_steps, on DuckDB: the same rows as their reference SQL
-# (transitions_sql, steps_sql; tests/test_derived_full.py), computed the way a full build of
-# millions of events needs (benchmarks/derived_build.py). Their windows sort every event; a sort
-# carrying the event's strings (step, department, staff, window, the application's matter and
-# channel) costs several times the CPU of one carrying integers, and a window fed by the joins
-# that enrich the events several times one fed by a table. So the events are enriched once into
-# a narrow temporary table of integers and instants (ow_k: the application's rowid, a code per
-# distinct step, staff member, department and window — ow_c_*, a few hundred rows —, the local
-# time and W of events_sql), both tables' windows read it, and the strings are joined back to
-# their results. Partitioning by the application's rowid instead of its id is the same
-# partition as long as application ids are unique in `applications` and matter codes in
-# `matters`, as the ETL keeps them (etl/canonical.py KEYS); `_prepare` checks it, else the
-# reference SQL builds the tables.
+# The full build on DuckDB: the same rows as the reference SQL (facts_sql, transitions_sql,
+# steps_sql; tests/test_derived_full.py), computed the way a full build of millions of events
+# needs (benchmarks/derived_build.py). The windows sort every event; a sort carrying the
+# event's strings (step, department, staff, window, the application's matter and channel)
+# costs several times the CPU of one carrying integers, and a window fed by the joins that
+# enrich the events several times one fed by a table. So the events are enriched once, not
+# once per table, into a narrow temporary table of integers and instants (ow_k: the
+# application's rowid, a code per distinct step, staff member, department and window — ow_c_*,
+# a few hundred rows —, the local time and W of events_sql); the windows and d_facts'
+# per-application aggregates read it, and the strings are joined back to their results.
+# Partitioning by the application's rowid instead of its id is the same partition as long as
+# application ids are unique in `applications` and matter codes in `matters`, as the ETL
+# keeps them (etl/canonical.py KEYS); `_prepare` checks it, else the reference SQL builds the
+# tables.
 _CODES = {
     "ow_c_step": "step",
     "ow_c_staff": "staff",
@@ -185,8 +189,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> bool:
         f"""CREATE OR REPLACE TEMP TABLE ow_k AS
         SELECT a.rowid AS app_no, s.n AS step_no, f.n AS staff_no, d.n AS department_no,
             w.n AS window_no, e.ts, e.file_id, e.source_row, {local} AS local_ts,
-            c.day IS NOT NULL AS dated, {cal.work_seconds_sql(local, "c")} AS w,
-            {seconds_between_sql("e.started_at", "e.ts")} AS step_s
+            c.day IS NOT NULL AS dated, c.wd_index, {cal.work_seconds_sql(local, "c")} AS w,
+            {seconds_between_sql("e.started_at", "e.ts")} AS step_s, e.stage, e.in_person
         FROM events e
         JOIN applications a USING (application_id)
         LEFT JOIN ow_calendar c ON c.day = {day_sql("e.ts")}
@@ -205,8 +209,24 @@ _APPLICATION = """
     LEFT JOIN matters m ON m.matter_code = a.matter_code"""
 
 
-def _transitions_full() -> str:
-    return f"""
+def _facts_full(cal: WorkCalendar) -> tuple[str, Params]:
+    """facts_sql with its per-application aggregates over ow_k, by rowid (ow_k read where
+    it is used: a materialized CTE would copy its 10M rows once more)."""
+    per_app = f"""
+        ev AS NOT MATERIALIZED (SELECT * FROM ow_k WHERE dated),
+        {per_application_sql("ev", "app_no", "suspended_n", "per_app_n")},
+        suspended AS (
+            SELECT a.application_id, x.* EXCLUDE (app_no)
+            FROM suspended_n x JOIN applications a ON a.rowid = x.app_no),
+        per_app AS (
+            SELECT a.application_id, x.* EXCLUDE (app_no)
+            FROM per_app_n x JOIN applications a ON a.rowid = x.app_no)"""
+    return facts_sql(cal, Filters(), None, per_app)
+
+
+def _transitions_full(cal: WorkCalendar) -> tuple[str, Params]:
+    return (
+        f"""
         WITH x AS (
             SELECT * FROM (
                 SELECT app_no, step_no AS from_no, lead(step_no) OVER win AS to_no,
@@ -225,11 +245,14 @@ def _transitions_full() -> str:
         JOIN ow_c_step fs ON fs.n = x.from_no
         JOIN ow_c_step ts_ ON ts_.n = x.to_no
         LEFT JOIN ow_c_department fd ON fd.n = x.from_department_no
-        LEFT JOIN ow_c_department td ON td.n = x.to_department_no"""
+        LEFT JOIN ow_c_department td ON td.n = x.to_department_no""",
+        {},
+    )
 
 
-def _steps_full() -> str:
-    return f"""
+def _steps_full(cal: WorkCalendar) -> tuple[str, Params]:
+    return (
+        f"""
         WITH x AS (
             SELECT app_no, step_no, staff_no, department_no, window_no, ts,
                 local_ts::DATE AS day, step_s,
@@ -243,10 +266,13 @@ def _steps_full() -> str:
         JOIN ow_c_step s ON s.n = x.step_no
         LEFT JOIN ow_c_staff f ON f.n = x.staff_no
         LEFT JOIN ow_c_department d ON d.n = x.department_no
-        LEFT JOIN ow_c_window w ON w.n = x.window_no"""
+        LEFT JOIN ow_c_window w ON w.n = x.window_no""",
+        {},
+    )
 
 
-FAST: dict[str, Callable[[], str]] = {
+FAST: dict[str, Callable[[WorkCalendar], tuple[str, Params]]] = {
+    "d_facts": _facts_full,
     "d_transitions": _transitions_full,
     "d_steps": _steps_full,
 }

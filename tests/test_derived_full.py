@@ -116,9 +116,10 @@ def _assert_reference(con: duckdb.DuckDBPyConnection, cal: WorkCalendar) -> None
         sql, params = build(cal, Filters(), None)
         execute(con, f"CREATE OR REPLACE TEMP TABLE ref AS {sql}", params)
         types = "SELECT column_name, column_type FROM (DESCRIBE {})"
-        assert con.execute(types.format(table)).fetchall() == con.execute(
-            types.format("ref")
-        ).fetchall(), table
+        assert (
+            con.execute(types.format(table)).fetchall()
+            == con.execute(types.format("ref")).fetchall()
+        ), table
         counts = con.execute(
             f"""SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM ref),
                 (SELECT count(*) FROM (SELECT * FROM {table} EXCEPT ALL SELECT * FROM ref)),
