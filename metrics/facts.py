@@ -82,29 +82,43 @@ def events_sql(cal: WorkCalendar, filters: Filters, only: str | None = None) -> 
     return sql, {**params, "zone": cal.zone}
 
 
-def facts_sql(cal: WorkCalendar, filters: Filters, only: str | None = None) -> tuple[str, Params]:
-    """One row per application: first/last event, accepted, completed, processing working
-    days (minus suspended ones), on-time, trips, fully online, instant."""
-    ev, params = events_sql(cal, filters, only)
-    where, app_params = app_filter(filters)
-    sql = f"""
-        WITH ev AS ({ev}),
-        suspended AS (  -- each suspend event paired with the next resume
-            SELECT application_id, sum(resume_wd - wd_index) AS wd
-            FROM (SELECT application_id, stage, wd_index,
-                    lead(wd_index) OVER (PARTITION BY application_id {ORDER}) AS resume_wd,
-                    lead(stage) OVER (PARTITION BY application_id {ORDER}) AS next_stage
-                  FROM ev WHERE stage IN ('suspend', 'resume'))
+def per_application_sql(
+    ev: str, key: str, suspended: str = "suspended", per_app: str = "per_app"
+) -> str:
+    """The CTEs `suspended` (working days between each suspend event and the next resume) and
+    `per_app` (first and last event and day, acceptance, completion, in-person days, working
+    seconds) of facts_sql, per `key`, over the events of `ev` (as events_sql gives them)."""
+    return f"""
+        {suspended} AS (  -- each suspend event paired with the next resume
+            SELECT {key}, sum(resume_wd - wd_index) AS wd
+            FROM (SELECT {key}, stage, wd_index,
+                    lead(wd_index) OVER (PARTITION BY {key} {ORDER}) AS resume_wd,
+                    lead(stage) OVER (PARTITION BY {key} {ORDER}) AS next_stage
+                  FROM {ev} WHERE stage IN ('suspend', 'resume'))
             WHERE stage = 'suspend' AND next_stage = 'resume'
-            GROUP BY application_id),
-        per_app AS (
-            SELECT application_id, min(ts) AS first_event, max(ts) AS last_event,
+            GROUP BY {key}),
+        {per_app} AS (
+            SELECT {key}, min(ts) AS first_event, max(ts) AS last_event,
                 min(local_ts)::DATE AS first_day, max(local_ts)::DATE AS last_day,
                 min(ts) FILTER (WHERE stage = 'accept') AS accept_event,
                 max(ts) FILTER (WHERE stage = 'complete') AS complete_event,
                 count(DISTINCT local_ts::DATE) FILTER (WHERE in_person) AS in_person_days,
                 max(w) - min(w) AS work_s
-            FROM ev GROUP BY application_id)
+            FROM {ev} GROUP BY {key})"""
+
+
+def facts_sql(
+    cal: WorkCalendar, filters: Filters, only: str | None = None, per_app: str | None = None
+) -> tuple[str, Params]:
+    """One row per application: first/last event, accepted, completed, processing working
+    days (minus suspended ones), on-time, trips, fully online, instant. `per_app`: CTEs that
+    define `suspended` and `per_app` by application_id otherwise than per_application_sql
+    over events_sql (the full build, metrics/derived.py)."""
+    ev, params = events_sql(cal, filters, only)
+    where, app_params = app_filter(filters)
+    ctes = per_app or f"ev AS ({ev}), {per_application_sql('ev', 'application_id')}"
+    sql = f"""
+        WITH {ctes}
         SELECT a.application_id, a.matter_code, m.department, a.channel, a.applicant_type,
             coalesce(a.window_id, x.window_id) AS window_id,
             coalesce(a.staff, x.staff) AS staff, a.submitted_at, p.first_event,

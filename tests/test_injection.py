@@ -198,6 +198,10 @@ FRAGMENTS = {
     "sub_date",
     "rated_from",
     "ticket_key",
+    # facts_sql's per-application CTEs and their names (per_application_sql)
+    "ctes",
+    "suspended",
+    "per_app",
     "desk_parts",
     "_only",
     "_accepted_by",
