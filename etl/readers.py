@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
-import multiprocessing
 import queue
 import re
 import threading
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,11 +26,9 @@ from etl.profile import TableSource
 from warehouse import Resources
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import AsyncResult, Pool
-
+    from etl.scanahead import ScanAhead
     from etl.xlsx_guard import ExcelLimits
 
-log = logging.getLogger(__name__)
 
 ROW = "__row"
 BOM = b"\xef\xbb\xbf"
@@ -318,60 +314,6 @@ def _scan(path: Path, encoding: str, delimiter: str | None) -> _Scan:
 
 
 CSV_SUFFIXES = frozenset({".csv", ".txt", ".tsv"})
-
-
-class ScanAhead:
-    """The first passes (`_scan`) of a run's later CSV files, made by a child process while
-    the earlier files are read and staged: a GB18030 file's first pass is decoding, which
-    holds Python's lock (the 10M demo's steps file: 7 CPU s), so a thread would only take
-    turns with the mapping. Files under `min_bytes` and the run's first file are scanned
-    where they are read, as before. A file found unchanged is never asked for; `close`
-    stops the child whatever it is doing. When the child fails (killed, out of memory) the
-    file is scanned here: the same result, later."""
-
-    MIN_BYTES = 32 << 20
-
-    def __init__(
-        self, files: Sequence[tuple[Path, TableSource]], min_bytes: int | None = None
-    ) -> None:
-        self._results: dict[tuple[Path, str, str], AsyncResult[_Scan]] = {}
-        self._pool: Pool | None = None
-        self.made_ahead = 0  # scans the child gave
-        least = self.MIN_BYTES if min_bytes is None else min_bytes
-        later = [(p, s) for p, s in files[1:] if p.suffix.lower() in CSV_SUFFIXES]
-        big = [(p, s) for p, s in later if _size(p) >= least]
-        if not big:
-            return
-        self._pool = multiprocessing.get_context("spawn").Pool(1)
-        for path, src in big:
-            key = (path, src.encoding, src.delimiter)
-            self._results[key] = self._pool.apply_async(_scan, key)
-
-    def scan(self, path: Path, src: TableSource) -> _Scan:
-        result = self._results.pop((path, src.encoding, src.delimiter), None)
-        if result is not None:
-            try:
-                scan = result.get()
-                self.made_ahead += 1
-                return scan
-            except UnreadableFile:
-                raise
-            except Exception as exc:  # the child failed: scan here
-                log.warning("scanning %s ahead failed (%s); scanned now", path.name, exc)
-        return _scan(path, src.encoding, src.delimiter)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _count(path: Path, codec: str, skip: int) -> _Scan:

@@ -29,7 +29,8 @@ from etl.canonical import LOAD_ORDER
 from etl.filewise import FileRows
 from etl.profile import Profile, TableSource
 from etl.progress import Progress
-from etl.readers import ROW, ScanAhead, UnreadableFile, read_source
+from etl.readers import ROW, UnreadableFile, read_source
+from etl.scanahead import ScanAhead
 from etl.stage import Delta
 from etl.transform import map_rows
 from etl.xlsx_guard import ExcelLimits

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from etl import readers, transcode
+from etl import readers, scanahead, transcode
 from etl.profile import TableSource
 from etl.readers import UnreadableFile, _scan, _text
 from etl.transcode import TextFile, TextFileSystem
@@ -395,9 +395,9 @@ def test_scans_made_ahead_by_the_child_equal_those_made_here(tmp_path: Path) -> 
     first.write_text("办件编号\n1\n", encoding="utf-8")
     good.write_bytes((HEADER + "".join(_rows(3, 30_000))).encode("gb18030"))
     bad.write_bytes("办件编号,x\n1,".encode("gb18030") + b"\x81\x20" + b"\n")
-    ahead = readers.ScanAhead([(first, src), (good, src), (bad, src)], min_bytes=0)
+    ahead = scanahead.ScanAhead([(first, src), (good, src), (bad, src)], min_bytes=0)
     try:
-        assert set(ahead._results) == {(good, "auto", ","), (bad, "auto", ",")}
+        assert ahead._order == [(good, "auto", ","), (bad, "auto", ",")]
         assert ahead.scan(good, src) == _scan(good, "auto", ",")
         assert ahead.made_ahead == 1
         with pytest.raises(UnreadableFile) as here:
@@ -406,6 +406,26 @@ def test_scans_made_ahead_by_the_child_equal_those_made_here(tmp_path: Path) -> 
             ahead.scan(bad, src)
         assert str(there.value) == str(here.value)
         assert ahead.scan(first, src) == _scan(first, "auto", ",")
+        assert ahead.made_ahead == 1
+    finally:
+        ahead.close()
+
+
+def test_a_child_that_dies_leaves_each_file_to_be_scanned_where_it_is_read(
+    tmp_path: Path,
+) -> None:
+    """Killed, the child gives nothing more: the files are scanned here, the same scans."""
+    src = TableSource(files="*.csv", columns={"application_id": "办件编号"})
+    paths = [tmp_path / f"{i}.csv" for i in range(3)]
+    for i, path in enumerate(paths):
+        path.write_bytes((HEADER + "".join(_rows(i, 2_000))).encode("gb18030"))
+    ahead = scanahead.ScanAhead([(p, src) for p in paths], min_bytes=0)
+    try:
+        assert ahead._child is not None
+        ahead._child.kill()
+        for path in paths:
+            assert ahead.scan(path, src) == _scan(path, "auto", ",")
+        assert ahead.made_ahead == 0 and ahead._child is None
     finally:
         ahead.close()
 
@@ -424,15 +444,15 @@ def test_a_demo_load_with_scans_made_ahead_equals_one_without(
     )
     tables = {}
     made: list[int] = []
-    close = readers.ScanAhead.close
+    close = scanahead.ScanAhead.close
 
-    def counted(self: readers.ScanAhead) -> None:
+    def counted(self: scanahead.ScanAhead) -> None:
         made.append(self.made_ahead)
         close(self)
 
-    monkeypatch.setattr(readers.ScanAhead, "close", counted)
+    monkeypatch.setattr(scanahead.ScanAhead, "close", counted)
     for name, min_bytes in (("here", 1 << 62), ("ahead", 0)):
-        monkeypatch.setattr(readers.ScanAhead, "MIN_BYTES", min_bytes)
+        monkeypatch.setattr(scanahead.ScanAhead, "MIN_BYTES", min_bytes)
         wh = Warehouse(tmp_path / f"{name}.duckdb")
         demo.load_demo(wh, files, secret=b"s", calendar=CALENDAR)
         with wh.read() as con:
