@@ -12,6 +12,8 @@ the whole file was read and is only looked up for what is stored.
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -68,21 +70,55 @@ class FileRows:
         self.flat = flat_log(table, src)
         self.orphans = False
         self.occurrences = 0  # events: rows that repeat an earlier one (file_occ)
+        # Batches are inserted by a thread of their own while the next one is mapped.
+        self._queue: queue.Queue[pl.DataFrame | None] = queue.Queue(maxsize=1)
+        self._writer: threading.Thread | None = None
+        self._error: BaseException | None = None
         cols = ", ".join(f"{c} {column_type(table, c)}" for c in self.columns)
         self.drop()
         con.execute(f"CREATE TEMP TABLE file_rows ({cols}, {K} BIGINT)")
 
     def add(self, batch: pl.DataFrame) -> None:
-        """One mapped batch (staged_columns and K), cleaned (personal numbers masked),
-        straight into the table."""
-        self.con.register("batch", self.clean(batch))
-        try:
-            self.con.execute("INSERT INTO file_rows BY NAME SELECT * FROM batch")
-        finally:
-            self.con.unregister("batch")
+        """One mapped batch (staged_columns and K), cleaned (personal numbers masked) here
+        and inserted into the table by a thread of its own: DuckDB inserts without Python's
+        lock while the next batch is mapped. At most two batches wait; the insert's error is
+        raised by the next add or by `flush`. Nothing else uses the connection meanwhile:
+        every other method flushes first."""
+        self._raise()
+        cleaned = self.clean(batch)
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write, name="onewindow-stage", daemon=True)
+            self._writer.start()
+        self._queue.put(cleaned)
+
+    def _write(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # failed: the rest is let through unread, so add never blocks
+            try:
+                self.con.register("batch", batch)
+                try:
+                    self.con.execute("INSERT INTO file_rows BY NAME SELECT * FROM batch")
+                finally:
+                    self.con.unregister("batch")
+            except BaseException as exc:  # raised in the thread that adds
+                self._error = exc
+
+    def flush(self) -> None:
+        """Waits for every batch added to be in the table; raises the insert's error."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
 
     def rule(self, rows: pl.Series) -> Ruled:
         """The whole-file rules, once every batch was added; `rows` maps K to ROW."""
+        self.flush()
         self._row_numbers(rows)
         conflicts: list[pl.DataFrame] = []
         quarantine = pl.DataFrame(schema=QUARANTINE_SCHEMA)
@@ -106,6 +142,7 @@ class FileRows:
     def store(self, file_id: int, ord_: int, profile: Profile) -> None:
         """Inserts the file's rows into the run's staged tables (events with their key), and
         the applications a flat event log gives."""
+        self.flush()
         table = self.table
         cols = ", ".join(c for c in self.columns if table != "events" or c in _EVENT_COLS)
         params = {"file_id": file_id, "ord": ord_, "row0": self.row0}
@@ -137,6 +174,8 @@ class FileRows:
             )
 
     def drop(self) -> None:
+        with contextlib.suppress(Exception):  # a failed file: its insert error is known
+            self.flush()
         for name in ("file_rows", "file_occ", "file_apps", "file_orphans"):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         with contextlib.suppress(duckdb.Error):

@@ -468,3 +468,41 @@ def test_a_demo_load_with_scans_made_ahead_equals_one_without(
     assert made == [0, len([f for f in files if f.suffix == ".csv"])] == [0, 4]
     assert tables["ahead"] == tables["here"]
     assert len(tables["here"]["events"]) > 1_000
+
+
+def test_staged_batches_are_inserted_behind_and_an_insert_error_is_raised() -> None:
+    """FileRows inserts each batch in a thread of its own: after flush every batch is in the
+    table; a batch DuckDB refuses raises its error in the thread that adds or flushes, and
+    dropping the file afterwards does not wait forever."""
+    from etl.filewise import FileRows
+    from etl.readers import K as KEY
+    from etl.transform import staged_columns
+
+    src = TableSource(files="*.csv", columns={"application_id": "a", "step": "b", "timestamp": "c"})
+    con = duckdb.connect()
+    rows = FileRows(con, "events", src)
+    columns = staged_columns("events", src)
+
+    def batch(start: int, n: int, ts: str = "2025-01-02 03:04:05+00") -> pl.DataFrame:
+        frame = pl.DataFrame(
+            {c: [None] * n for c in columns}, schema=dict.fromkeys(columns, pl.String)
+        )
+        return frame.with_columns(
+            pl.lit("A1").alias("application_id"),
+            pl.lit(ts).alias("ts"),
+            pl.int_range(start, start + n, dtype=pl.Int64).alias(KEY),
+        )
+
+    for i in range(5):
+        rows.add(batch(i * 1000, 1000))
+    rows.flush()
+    assert con.execute("SELECT count(*), count(DISTINCT __k) FROM file_rows").fetchall() == [
+        (5000, 5000)
+    ]
+    rows.add(batch(5000, 10, ts="not a time"))
+    with pytest.raises(duckdb.ConversionException):
+        for i in range(6, 12):
+            rows.add(batch(i * 1000, 1000))
+        rows.flush()
+    rows.drop()
+    assert rows._writer is None
