@@ -156,3 +156,25 @@ def test_duplicate_keys_fall_back_to_the_reference_sql(tmp_path: Path) -> None:
     con.execute("ROLLBACK")
     assert derived.refresh(con, cal) == "full"
     _assert_reference(con, cal)
+
+
+def test_a_build_that_misses_applications_fails_and_is_not_marked_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Derived tables built without some applications (as DuckDB 2.0.0 once built them
+    empty) are refused: the refresh fails, nothing it built stays, and the stored tables are
+    not current, so reports take the reference SQL."""
+    cal = WorkCalendar("Europe/Berlin", SPANS, "none")
+    con = _warehouse(tmp_path, "w")
+    build = derived._build
+
+    def missing(con: duckdb.DuckDBPyConnection, cal: WorkCalendar, step: object) -> None:
+        build(con, cal, None)
+        con.execute(
+            "DELETE FROM d_facts WHERE application_id IN (SELECT min(application_id) FROM d_facts)"
+        )
+
+    monkeypatch.setattr(derived, "_build", missing)
+    with pytest.raises(duckdb.InvalidInputException, match="built with"):
+        derived.refresh(con, cal)
+    assert not derived.current(con, cal)
