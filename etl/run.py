@@ -7,6 +7,7 @@ the counts per file are kept in the run history (etl_run_files).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -15,7 +16,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -27,7 +28,7 @@ from etl import reforms as registry
 from etl.apply import apply_delta
 from etl.canonical import LOAD_ORDER
 from etl.filewise import FileRows
-from etl.profile import Profile, TableSource
+from etl.profile import Profile
 from etl.progress import Progress
 from etl.readers import ROW, UnreadableFile, read_source
 from etl.scanahead import ScanAhead
@@ -335,57 +336,26 @@ def _stage(
     resources: Resources,
 ) -> None:
     ordered = sorted(items, key=_order)
-    # The files are hashed in load order by a thread of their own (hashlib works without
-    # Python's lock): the next file's hash is made while this one is read and staged.
-    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-hash")
-    # The later big CSV files' first passes are made by a child process meanwhile.
-    sources = [(path, _source(path, profile)) for path, profile in ordered]
-    ahead = ScanAhead([(path, src) for path, src in sources if src is not None])
-    try:
-        pending = {path: hasher.submit(sha256_of, path) for path, _ in ordered}
-        _stage_files(
-            wh,
-            delta,
-            ordered,
-            pending,
-            ahead,
-            next_file_id,
-            secret,
-            progress,
-            excel,
-            rules,
-            findings,
-            resources,
-        )
-    finally:
-        hasher.shutdown(cancel_futures=True)
-        ahead.close()
-
-
-def _source(path: Path, profile: Profile) -> TableSource | None:
-    table = profile.table_for(path, strict=False)
-    return profile.tables[table] if table is not None else None  # type: ignore[index]
-
-
-def _stage_files(
-    wh: Warehouse,
-    delta: Delta,
-    ordered: list[tuple[Path, Profile]],
-    pending: dict[Path, Future[str]],
-    ahead: ScanAhead,
-    next_file_id: int,
-    secret: bytes | None,
-    progress: Progress,
-    excel: ExcelLimits,
-    rules: Plausibility,
-    findings: list[tuple[str, pii.Finding]],
-    resources: Resources,
-) -> None:
     known: dict[str, KnownFile] = {}
     assigned: dict[str, int] = {}
     read_in_run: dict[str, int] = {}  # sha256 -> rows read by its first copy in this run
-    # Decoded copies of inputs live here; a writer's recovery removes what a killed run left.
-    with tempfile.TemporaryDirectory(dir=wh.deltas, prefix="scratch-") as scratch:
+    with contextlib.ExitStack() as stack:
+        # The files are hashed in load order by a thread of their own (hashlib works without
+        # Python's lock): the next file's hash is made while this one is read and staged.
+        hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-hash")
+        stack.callback(hasher.shutdown, cancel_futures=True)
+        pending = {path: hasher.submit(sha256_of, path) for path, _ in ordered}
+        # The later big CSV files' first passes are made by a child process meanwhile.
+        tables = [
+            (path, profile, profile.table_for(path, strict=False)) for path, profile in ordered
+        ]
+        ahead = ScanAhead(
+            [(p, prof.tables[t]) for p, prof, t in tables if t is not None]  # type: ignore[index]
+        )
+        stack.callback(ahead.close)
+        # Decoded copies of inputs live here; a writer's recovery removes what a killed run
+        # left.
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(dir=wh.deltas, prefix="scratch-"))
         for path, profile in ordered:
             sha = pending[path].result()
             if sha not in known and sha not in assigned:
