@@ -10,16 +10,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import logging
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import polars as pl
 
@@ -163,6 +164,19 @@ def _known_files(wh: Warehouse, hashes: list[str]) -> dict[str, KnownFile]:
     return {
         r[0]: KnownFile(int(r[1]), str(r[2]), int(r[3] or 0), int(r[4] or 0), r[5]) for r in rows
     }
+
+
+def _known_sizes(wh: Warehouse) -> set[int]:
+    """The sizes of the files the warehouse has read."""
+    if not wh.exists():
+        return set()
+    with wh.read() as con:
+        rows = con.execute("SELECT DISTINCT size_bytes FROM etl_files").fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def _add_file(delta: Delta, file_id: int, sha: Future[str], *args: Any, **kwargs: Any) -> int:
+    return delta.add_file(file_id, sha.result(), *args, **kwargs)
 
 
 def load_files(
@@ -337,8 +351,13 @@ def _stage(
 ) -> None:
     ordered = sorted(items, key=_order)
     known: dict[str, KnownFile] = {}
-    assigned: dict[str, int] = {}
+    assigned: dict[str, int] = {}  # sha256 -> file id, of the files new in this run
+    ids = itertools.count(next_file_id)
     read_in_run: dict[str, int] = {}  # sha256 -> rows read by its first copy in this run
+    # A file of a size no file had, in the warehouse or earlier in the run, holds new bytes:
+    # it is read at once, and its hash, made meanwhile, is waited for when it is recorded.
+    sizes = _known_sizes(wh)
+    unhashed: list[tuple[Future[str], int]] = []  # such files (hash, file id)
     with contextlib.ExitStack() as stack:
         # The files are hashed in load order by a thread of their own (hashlib works without
         # Python's lock): the next file's hash is made while this one is read and staged.
@@ -357,34 +376,36 @@ def _stage(
         # left.
         scratch = stack.enter_context(tempfile.TemporaryDirectory(dir=wh.deltas, prefix="scratch-"))
         for path, profile in ordered:
-            sha = pending[path].result()
-            if sha not in known and sha not in assigned:
-                known.update(_known_files(wh, [sha]))
-            is_new = sha not in known and sha not in assigned
-            file_id = (
-                known[sha].file_id
-                if sha in known
-                else assigned.setdefault(sha, next_file_id + len(assigned))
-            )
+            size = path.stat().st_size
+            sha: str | None = None
+            if size in sizes:  # maybe bytes read before: the hashes tell
+                assigned.update((h.result(), i) for h, i in unhashed)
+                unhashed.clear()
+                sha = pending[path].result()
+                if sha not in known and sha not in assigned:
+                    known.update(_known_files(wh, [sha]))
+                is_new = sha not in known and sha not in assigned
+                if sha in known:
+                    file_id = known[sha].file_id
+                elif sha in assigned:
+                    file_id = assigned[sha]
+                else:
+                    file_id = assigned[sha] = next(ids)
+            else:
+                is_new, file_id = True, next(ids)
+                unhashed.append((pending[path], file_id))
+            sizes.add(size)
             table = profile.table_for(path, strict=False)
-
             record = functools.partial(
-                delta.add_file,
-                file_id,
-                sha,
-                path.stat().st_size,
-                is_new,
-                path,
-                table or "?",
-                profile,
+                _add_file, delta, file_id, pending[path], size, is_new, path, table or "?", profile
             )
 
             if table is None:
                 record("failed", 0, f"no table of profile {profile.name!r} matches this file name")
                 progress.file_done(path, 0)
                 continue
-            previous = known.get(sha)
-            if sha in read_in_run:  # the same bytes earlier in this run
+            previous = known.get(sha) if sha else None
+            if sha and sha in read_in_run:  # the same bytes earlier in this run
                 record("unchanged", read_in_run[sha])
                 progress.file_done(path, read_in_run[sha])
                 continue
@@ -428,7 +449,7 @@ def _stage(
             ord_ = record(
                 "loaded", source.rows_read, repeated=ruled.repeated, cleaned=source.cleaned
             )
-            read_in_run[sha] = source.rows_read
+            read_in_run[pending[path].result()] = source.rows_read
             progress.doing(f"staging {path.name}")
             staged.store(file_id, ord_, profile)
             staged.drop()

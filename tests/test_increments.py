@@ -121,6 +121,53 @@ def test_an_unchanged_file_is_not_read_again(
         assert con.execute("SELECT count(*) FROM etl_files").fetchall()[0][0] == 1
 
 
+def test_files_are_told_apart_by_their_bytes_whatever_their_size(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    """A file of a size no file had is read before its hash is made: its hash and id are
+    still its own, and a file of a known size is still compared by hash."""
+    import hashlib
+
+    apps, _ = center_rows(6)
+    a = write_csv(tmp_path / "applications_a.csv", APPLICATION_HEADER, apps[:3])
+    same_size = [list(r) for r in apps[:3]]
+    same_size[0][6] = "2" if same_size[0][6] != "2" else "1"  # trips: one digit for another
+    b = write_csv(tmp_path / "applications_b.csv", APPLICATION_HEADER, same_size)
+    c = write_csv(tmp_path / "applications_c.csv", APPLICATION_HEADER, apps[3:5])
+    assert a.stat().st_size == b.stat().st_size != c.stat().st_size
+    first = load_files(wh, [(a, center_profile), (c, center_profile)], calendar=CALENDAR)
+    copy = tmp_path / "applications_d.csv"
+    copy.write_bytes(c.read_bytes())
+    second = load_files(
+        wh, [(b, center_profile), (copy, center_profile), (a, center_profile)], calendar=CALENDAR
+    )
+    assert [f.status for f in first.files] == ["loaded", "loaded"]
+    assert {Path(f.path).name: f.status for f in second.files} == {
+        "applications_a.csv": "unchanged",
+        "applications_b.csv": "loaded",
+        "applications_d.csv": "unchanged",
+    }
+    with wh.read() as con:
+        files = dict(con.execute("SELECT sha256, file_id FROM etl_files").fetchall())
+        runs = con.execute(
+            "SELECT path, file_id FROM etl_run_files ORDER BY run_id, path"
+        ).fetchall()
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (a, b, c, copy)}
+    assert set(files) == {
+        digest["applications_a.csv"],
+        digest["applications_b.csv"],
+        digest["applications_c.csv"],
+    }
+    assert len(set(files.values())) == 3
+    assert [(Path(p).name, i) for p, i in runs] == [
+        ("applications_a.csv", files[digest["applications_a.csv"]]),
+        ("applications_c.csv", files[digest["applications_c.csv"]]),
+        ("applications_a.csv", files[digest["applications_a.csv"]]),
+        ("applications_b.csv", files[digest["applications_b.csv"]]),
+        ("applications_d.csv", files[digest["applications_c.csv"]]),
+    ]
+
+
 def test_flat_log_conflicts_are_reported_not_dropped(
     tmp_path: Path, wh: Warehouse, receipt: Path
 ) -> None:
