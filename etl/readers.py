@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from etl import transcode
 from etl.profile import TableSource
@@ -73,14 +74,17 @@ def read_source(
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         return _read_csv(path, src, scratch, resources, ahead)
-    if suffix in {".xlsx", ".xlsm", ".xls"}:
-        source = _read_excel(path, src, excel)
-    elif suffix == ".parquet":
-        source = _read_parquet(path, src)
-    elif suffix in {".jsonl", ".ndjson"}:
-        source = _read_jsonl(path, src)
-    else:
+    if suffix == ".parquet":
+        return Stream.pieces(_parquet_pieces(path, src), src.source_columns(), ahead=True)
+    if suffix in {".jsonl", ".ndjson"}:
+        rejects: list[Reject] = []
+        pieces = _jsonl_pieces(path, src, rejects)
+        return Stream.pieces(pieces, src.source_columns(), rejects=rejects)
+    if suffix not in {".xlsx", ".xlsm", ".xls"}:
         raise UnreadableFile(f"unsupported file type {suffix!r} (csv, xlsx, parquet, jsonl)")
+    # A sheet is read whole, once the workbook's sizes are checked (etl/xlsx_guard.py):
+    # reading it in parts would unpack it again for each.
+    source = _read_excel(path, src, excel)
     where = f" in sheet {source.sheet!r}" if source.sheet is not None else ""
     return Stream.whole(_keep_mapped(source, src, where))
 
@@ -129,6 +133,52 @@ class Stream:
         stream.cleaned = source.cleaned
         stream.records = source.frame.height
         return stream
+
+    @classmethod
+    def pieces(
+        cls,
+        pieces: Iterator[pl.DataFrame],
+        wanted: list[str],
+        *,
+        rejects: list[Reject] | None = None,
+        ahead: bool = False,
+    ) -> Stream:
+        """A file read a piece at a time (Parquet, JSON lines): each piece (the wanted
+        columns as text, and ROW) holds at most BATCH_ROWS records. Its reader raises
+        UnreadableFile where it finds the file cannot be read, at the latest after the last
+        piece, and adds the rows it could not split to `rejects` as it goes. `ahead`: the
+        next piece is read by a thread while this one is mapped (for a reader that works
+        without Python's lock)."""
+        stream = cls(iter(()), wanted)
+        stream.rejects = rejects if rejects is not None else []
+        batches = stream._from_pieces(pieces)
+        stream._batches = ReadAhead(batches) if ahead else batches
+        return stream
+
+    def _from_pieces(self, pieces: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        """Each piece cleaned as _keep_mapped cleans a whole file, numbered by K; `rows` and
+        the rejects are known after the last."""
+        rows: list[pl.Series] = []
+        try:
+            for piece in pieces:
+                frame, cleaned, header = _clean(piece.select([*self.wanted, ROW]), self.wanted)
+                self.cleaned += cleaned
+                repeated = frame.filter(header)[ROW].to_list()
+                self.rejects += [Reject(r, "(row)", HEADER_AGAIN) for r in repeated]
+                if repeated:
+                    frame = frame.filter(~header)
+                rows.append(frame[ROW])
+                k = pl.int_range(self.records, self.records + frame.height, dtype=pl.Int64)
+                self.records += frame.height
+                yield frame.drop(ROW).with_columns(k.alias(K))
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+        self.rows = pl.concat(rows) if rows else pl.Series(ROW, [], dtype=pl.Int64)
+        self.rejects.sort(key=lambda r: r.row)
+        if not rows:
+            yield pl.DataFrame(schema={**dict.fromkeys(self.wanted, pl.String), K: pl.Int64})
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         return self._batches
@@ -236,6 +286,9 @@ def _check_columns(columns: list[str], src: TableSource, where: str = "") -> Non
         raise UnreadableFile(f"missing column(s) {named}{where}")
 
 
+HEADER_AGAIN = "the header line again (two exports joined into one file?)"
+
+
 def _keep_mapped(source: Source, src: TableSource, where: str = "") -> Source:
     """Checks the mapped columns are there, drops every other column at once, removes
     invisible characters (counted) and holds back header lines repeated inside the file."""
@@ -243,10 +296,7 @@ def _keep_mapped(source: Source, src: TableSource, where: str = "") -> Source:
     _check_columns(source.frame.columns, src, where)
     frame, cleaned, header = _clean(source.frame.select([*wanted, ROW]), wanted)
     repeated = frame.filter(header)[ROW].to_list()
-    rejects = source.rejects + [
-        Reject(r, "(row)", "the header line again (two exports joined into one file?)")
-        for r in repeated
-    ]
+    rejects = source.rejects + [Reject(r, "(row)", HEADER_AGAIN) for r in repeated]
     if repeated:
         frame = frame.filter(~header)
     return Source(frame, sorted(rejects, key=lambda r: r.row), cleaned + source.cleaned)
@@ -488,8 +538,7 @@ def _csv_batches(
                 "delim": src.delimiter,
             },
         ).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            frame = pl.DataFrame(pl.from_arrow(batch)).rename(keep)
+        for frame in _gathered(reader, keep):
             k = pl.int_range(stream.records, stream.records + frame.height, dtype=pl.Int64)
             stream.records += frame.height
             frame = frame.with_columns(k.alias(K))
@@ -540,14 +589,28 @@ def _csv_batches(
                 f"column {position} has no name in the header line but holds values (row "
                 f"{int(rows[filled[name]])}); name the column or remove it"
             )
-    repeated = [
-        Reject(int(rows[k]), "(row)", "the header line again (two exports joined into one file?)")
-        for k in stream.header_repeats
-    ]
+    repeated = [Reject(int(rows[k]), "(row)", HEADER_AGAIN) for k in stream.header_repeats]
     stream.rejects = sorted(rejects + repeated, key=lambda r: r.row)
     stream.cleaned += scan.stray + scan.joined
     if not yielded:
         yield pl.DataFrame(schema={**dict.fromkeys(wanted, pl.String), K: pl.Int64})
+
+
+def _gathered(reader: pa.RecordBatchReader, names: dict[str, str]) -> Iterator[pl.DataFrame]:
+    """The reader's record batches gathered into frames of at most BATCH_ROWS rows, columns
+    renamed by `names`. DuckDB's parallel reader gives about half as many rows per batch
+    when it reads only some of the columns, and mapping a batch costs a hundred small steps
+    whatever its size."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        if held and count + batch.num_rows > BATCH_ROWS:
+            yield pl.DataFrame(pl.from_arrow(pa.Table.from_batches(held))).rename(names)
+            held, count = [], 0
+        held.append(batch)
+        count += batch.num_rows
+    if held:
+        yield pl.DataFrame(pl.from_arrow(pa.Table.from_batches(held))).rename(names)
 
 
 _UNNAMED = "__unnamed_column_"
@@ -639,36 +702,49 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def _read_parquet(path: Path, src: TableSource) -> Source:
+def _parquet_pieces(path: Path, src: TableSource) -> Iterator[pl.DataFrame]:
+    """The mapped columns a BATCH_ROWS batch at a time (at most a row group's columns are
+    unpacked at once); unmapped columns are never read."""
+    import pyarrow.parquet as pq
+
+    wanted = src.source_columns()
     try:
-        names = pl.read_parquet_schema(path)
-        wanted = [c for c in src.source_columns() if c in names]
-        frame = pl.read_parquet(path, columns=wanted)
-    except Exception as exc:  # polars raises several error types for damaged files
+        book = pq.ParquetFile(path)
+        names = book.schema_arrow.names
+    except Exception as exc:  # pyarrow raises several error types for damaged files
         raise UnreadableFile(f"not a readable Parquet file ({type(exc).__name__})") from None
-    # Unmapped columns were never read; missing mapped ones are reported by _keep_mapped.
-    frame = _as_text(frame)
-    return Source(frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW)))
+    _check_columns(names, src)
+    row = 1
+    try:
+        with book:
+            for batch in book.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+                frame = _as_text(pl.DataFrame(pl.from_arrow(batch)))
+                yield frame.with_columns(
+                    pl.int_range(row, row + frame.height, dtype=pl.Int64).alias(ROW)
+                )
+                row += frame.height
+    except Exception as exc:  # a damaged row group further in
+        raise UnreadableFile(f"not a readable Parquet file ({type(exc).__name__})") from None
 
 
-_BATCH = 65536  # JSON lines parsed into Python values before they become a frame
-
-
-def _read_jsonl(path: Path, src: TableSource) -> Source:
+def _jsonl_pieces(path: Path, src: TableSource, rejects: list[Reject]) -> Iterator[pl.DataFrame]:
+    """The mapped keys of each line's object as text, BATCH_ROWS objects at a time. A line
+    that is not a JSON object goes to `rejects`; a mapped key that no line holds fails the
+    file, after its last line."""
     scan = _scan(path, src.encoding, None)
     wanted = src.source_columns()
     data: dict[str, list[str | None]] = {c: [] for c in wanted}
     rows: list[int] = []
-    batches: list[pl.DataFrame] = []
-    rejects: list[Reject] = []
     seen: set[str] = set()
+    objects = 0
 
-    def flush() -> None:
+    def piece() -> pl.DataFrame:
         batch = {c: pl.Series(c, data[c], dtype=pl.String) for c in wanted}
-        batches.append(pl.DataFrame({**batch, ROW: pl.Series(ROW, rows, dtype=pl.Int64)}))
+        frame = pl.DataFrame({**batch, ROW: pl.Series(ROW, rows, dtype=pl.Int64)})
         for values in data.values():
             values.clear()
         rows.clear()
+        return frame
 
     for number, ended in enumerate(_lines(path, scan, clean=False), start=1):
         line = ended.removesuffix("\n").removesuffix("\r")
@@ -687,16 +763,17 @@ def _read_jsonl(path: Path, src: TableSource) -> Source:
             rejects.append(Reject(number, "(row)", "line is not a JSON object"))
             continue
         rows.append(number)
+        objects += 1
         seen.update(record)
         for c in wanted:
             data[c].append(_json_text(record.get(c)))
-        if len(rows) == _BATCH:
-            flush()
-    flush()
-    frame = pl.concat(batches)
-    if not frame.height and not rejects:
+        if len(rows) == BATCH_ROWS:
+            yield piece()
+    last = piece()
+    if not objects and not rejects:
         raise UnreadableFile("the file is empty")
-    return Source(frame.select([c for c in wanted if c in seen] + [ROW]), rejects)
+    _check_columns(sorted(seen), src)
+    yield last
 
 
 def _json_text(value: object) -> str | None:
