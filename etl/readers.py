@@ -715,16 +715,39 @@ def _parquet_pieces(path: Path, src: TableSource) -> Iterator[pl.DataFrame]:
         raise UnreadableFile(f"not a readable Parquet file ({type(exc).__name__})") from None
     _check_columns(names, src)
     row = 1
+    with book:
+        batches = book.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+        while True:
+            try:
+                batch = next(batches, None)
+            except Exception as exc:  # a damaged row group further in
+                raise UnreadableFile(
+                    f"not a readable Parquet file ({type(exc).__name__})"
+                ) from None
+            if batch is None:
+                return
+            frame = _as_text(_polars_of(batch))
+            yield frame.with_columns(
+                pl.int_range(row, row + frame.height, dtype=pl.Int64).alias(ROW)
+            )
+            row += frame.height
+
+
+def _polars_of(batch: pa.RecordBatch) -> pl.DataFrame:
+    """The batch as a Polars frame; a column of a type Polars cannot hold (decimal256, for
+    one, which makes it panic) fails the file, named."""
     try:
-        with book:
-            for batch in book.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
-                frame = _as_text(pl.DataFrame(pl.from_arrow(batch)))
-                yield frame.with_columns(
-                    pl.int_range(row, row + frame.height, dtype=pl.Int64).alias(ROW)
-                )
-                row += frame.height
-    except Exception as exc:  # a damaged row group further in
-        raise UnreadableFile(f"not a readable Parquet file ({type(exc).__name__})") from None
+        return pl.DataFrame(pl.from_arrow(batch))
+    except (Exception, pl.exceptions.PanicException):
+        pass
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            pl.from_arrow(column)
+        except (Exception, pl.exceptions.PanicException):
+            raise UnreadableFile(
+                f"column {name!r} holds {column.type}, a type that cannot be read"
+            ) from None
+    raise UnreadableFile("not a readable Parquet file (its columns cannot be read together)")
 
 
 def _jsonl_pieces(path: Path, src: TableSource, rejects: list[Reject]) -> Iterator[pl.DataFrame]:

@@ -17,7 +17,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -99,11 +99,18 @@ def redact(message: str) -> str:
 
 
 def sha256_of(path: Path) -> str:
+    return _hashed(path)[0]
+
+
+def _hashed(path: Path) -> tuple[str, int]:
+    """The file's sha256 and the number of bytes it was made of."""
     digest = hashlib.sha256()
+    size = 0
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def pseudonym_secret(wh: Warehouse, configured: bytes | None) -> bytes | None:
@@ -166,17 +173,91 @@ def _known_files(wh: Warehouse, hashes: list[str]) -> dict[str, KnownFile]:
     }
 
 
-def _known_sizes(wh: Warehouse) -> set[int]:
-    """The sizes of the files the warehouse has read."""
-    if not wh.exists():
-        return set()
-    with wh.read() as con:
-        rows = con.execute("SELECT DISTINCT size_bytes FROM etl_files").fetchall()
-    return {int(r[0]) for r in rows}
+CHANGED = (
+    "the file changed while the run read it (is it still being written?); load it again "
+    "once it is complete"
+)
 
 
-def _add_file(delta: Delta, file_id: int, sha: Future[str], *args: Any, **kwargs: Any) -> int:
-    return delta.add_file(file_id, sha.result(), *args, **kwargs)
+class _Files:
+    """Which file of the run is which: its id and whether its bytes are new.
+
+    The files are hashed in load order by a thread of their own (hashlib works without
+    Python's lock): the next file's hash is made while this one is read. A file of a size
+    that no file had, in the warehouse or earlier in the run, holds new bytes whatever its
+    hash: it is read at once, and its hash is waited for when it is recorded. A file of a
+    known size waits for its hash, which tells whether the same bytes were read before."""
+
+    def __init__(
+        self,
+        wh: Warehouse,
+        paths: Sequence[Path],
+        next_file_id: int,
+        hasher: ThreadPoolExecutor,
+    ) -> None:
+        self.wh = wh
+        self.pending = {path: hasher.submit(_hashed, path) for path in paths}
+        self.known: dict[str, KnownFile] = {}
+        self.assigned: dict[str, int] = {}  # sha256 -> id, of the files new in this run
+        self.ids = itertools.count(next_file_id)
+        self.unhashed: dict[Path, int] = {}  # new by size: id, until their hash is known
+        self.sizes: set[int] = set()  # of the files read before, and of the run's
+        if wh.exists():
+            with wh.read() as con:
+                rows = con.execute("SELECT DISTINCT size_bytes FROM etl_files").fetchall()
+            self.sizes = {int(r[0]) for r in rows}
+
+    def hash(self, path: Path) -> str:
+        return self.pending[path].result()[0]
+
+    def identify(self, path: Path, size: int) -> tuple[str | None, int, bool]:
+        """(sha256, or None when it is not waited for; file id; whether the bytes are new)."""
+        if size not in self.sizes:
+            self.sizes.add(size)
+            self.unhashed[path] = next(self.ids)
+            return None, self.unhashed[path], True
+        sha = self.hash(path)
+        return (sha, *self._by_hash(sha))
+
+    def _by_hash(self, sha: str) -> tuple[int, bool]:
+        for path, file_id in self.unhashed.items():
+            self.assigned.setdefault(self.hash(path), file_id)
+        self.unhashed.clear()
+        if sha not in self.known and sha not in self.assigned:
+            self.known.update(_known_files(self.wh, [sha]))
+        if sha in self.known:
+            return self.known[sha].file_id, False
+        if sha not in self.assigned:
+            self.assigned[sha] = next(self.ids)
+            return self.assigned[sha], True
+        return self.assigned[sha], False
+
+    def changed(self, path: Path, size: int) -> bool:
+        """Whether the bytes hashed were not the `size` the file had when the run came to
+        it, or it has another size now: it is being written."""
+        try:
+            now = path.stat().st_size
+        except OSError:
+            return True
+        return self.pending[path].result()[1] != size or now != size
+
+    def record(
+        self,
+        delta: Delta,
+        path: Path,
+        size: int,
+        file_id: int,
+        is_new: bool,
+        *args: Any,
+        **kwargs: Any,
+    ) -> int:
+        """Records the file's outcome (Delta.add_file) under its hash. A file new by its size
+        whose hash is of other bytes (it changed meanwhile) takes the id of the bytes hashed,
+        as these may be known."""
+        if path in self.unhashed and self.changed(path, size):
+            del self.unhashed[path]
+            file_id, is_new = self._by_hash(self.hash(path))
+        return delta.add_file(file_id, self.hash(path), size, is_new, path, *args, **kwargs)
 
 
 def load_files(
@@ -350,20 +431,11 @@ def _stage(
     resources: Resources,
 ) -> None:
     ordered = sorted(items, key=_order)
-    known: dict[str, KnownFile] = {}
-    assigned: dict[str, int] = {}  # sha256 -> file id, of the files new in this run
-    ids = itertools.count(next_file_id)
     read_in_run: dict[str, int] = {}  # sha256 -> rows read by its first copy in this run
-    # A file of a size no file had, in the warehouse or earlier in the run, holds new bytes:
-    # it is read at once, and its hash, made meanwhile, is waited for when it is recorded.
-    sizes = _known_sizes(wh)
-    unhashed: list[tuple[Future[str], int]] = []  # such files (hash, file id)
     with contextlib.ExitStack() as stack:
-        # The files are hashed in load order by a thread of their own (hashlib works without
-        # Python's lock): the next file's hash is made while this one is read and staged.
         hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-hash")
         stack.callback(hasher.shutdown, cancel_futures=True)
-        pending = {path: hasher.submit(sha256_of, path) for path, _ in ordered}
+        files = _Files(wh, [path for path, _ in ordered], next_file_id, hasher)
         # The later big CSV files' first passes are made by a child process meanwhile.
         tables = [
             (path, profile, profile.table_for(path, strict=False)) for path, profile in ordered
@@ -377,34 +449,20 @@ def _stage(
         scratch = stack.enter_context(tempfile.TemporaryDirectory(dir=wh.deltas, prefix="scratch-"))
         for path, profile in ordered:
             size = path.stat().st_size
-            sha: str | None = None
-            if size in sizes:  # maybe bytes read before: the hashes tell
-                assigned.update((h.result(), i) for h, i in unhashed)
-                unhashed.clear()
-                sha = pending[path].result()
-                if sha not in known and sha not in assigned:
-                    known.update(_known_files(wh, [sha]))
-                is_new = sha not in known and sha not in assigned
-                if sha in known:
-                    file_id = known[sha].file_id
-                elif sha in assigned:
-                    file_id = assigned[sha]
-                else:
-                    file_id = assigned[sha] = next(ids)
-            else:
-                is_new, file_id = True, next(ids)
-                unhashed.append((pending[path], file_id))
-            sizes.add(size)
+            sha, file_id, is_new = files.identify(path, size)
             table = profile.table_for(path, strict=False)
             record = functools.partial(
-                _add_file, delta, file_id, pending[path], size, is_new, path, table or "?", profile
+                files.record, delta, path, size, file_id, is_new, table or "?", profile
             )
-
+            if sha is not None and files.changed(path, size):
+                record("failed", 0, CHANGED)
+                progress.file_done(path, 0)
+                continue
             if table is None:
                 record("failed", 0, f"no table of profile {profile.name!r} matches this file name")
                 progress.file_done(path, 0)
                 continue
-            previous = known.get(sha) if sha else None
+            previous = files.known.get(sha) if sha else None
             if sha and sha in read_in_run:  # the same bytes earlier in this run
                 record("unchanged", read_in_run[sha])
                 progress.file_done(path, read_in_run[sha])
@@ -445,11 +503,16 @@ def _stage(
                 log.warning("%s failed with %s", path, type(exc).__name__)
                 progress.file_done(path, 0)
                 continue
+            if files.changed(path, size):
+                staged.drop()
+                record("failed", 0, CHANGED)
+                progress.file_done(path, 0)
+                continue
             findings += [(str(path), f) for f in scrubber.findings()]
             ord_ = record(
                 "loaded", source.rows_read, repeated=ruled.repeated, cleaned=source.cleaned
             )
-            read_in_run[pending[path].result()] = source.rows_read
+            read_in_run[files.hash(path)] = source.rows_read
             progress.doing(f"staging {path.name}")
             staged.store(file_id, ord_, profile)
             staged.drop()

@@ -123,6 +123,36 @@ def test_blank_lines_keep_row_numbers(
         ]
 
 
+def test_a_parquet_column_of_a_type_polars_cannot_hold_fails_the_file_alone(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile
+) -> None:
+    """decimal256 makes Polars panic (a BaseException): the file fails, named, the run goes
+    on."""
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    apps, _ = center_rows(4)
+    good = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps[:2])
+    table = pl.DataFrame(apps[2:], schema=APPLICATION_HEADER, orient="row").to_arrow()
+    trips = APPLICATION_HEADER.index("跑动次数")
+    numbers = [decimal.Decimal(v) if v else None for v in table.column(trips).to_pylist()]
+    table = table.set_column(trips, "跑动次数", pa.array(numbers, pa.decimal256(40, 0)))
+    odd = tmp_path / "applications_wide.parquet"
+    pq.write_table(table, odd)
+    result = load_files(wh, [(good, center_profile), (odd, center_profile)], calendar=CALENDAR)
+    by_name = {Path(f.path).name: f for f in result.files}
+    assert by_name["applications.csv"].loaded == 2
+    assert (
+        by_name["applications_wide.parquet"].status,
+        by_name["applications_wide.parquet"].error,
+    ) == (
+        "failed",
+        "column '跑动次数' holds decimal256(40, 0), a type that cannot be read",
+    )
+
+
 def test_json_lines_split_on_newlines_only(
     tmp_path: Path, wh: Warehouse, center_profile: Profile
 ) -> None:

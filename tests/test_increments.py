@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from etl.profile import Profile
 from etl.run import load_files
 from tests.fixtures import APPLICATION_HEADER, CALENDAR, STEP_HEADER, center_rows, write_csv
@@ -166,6 +168,48 @@ def test_files_are_told_apart_by_their_bytes_whatever_their_size(
         ("applications_b.csv", files[digest["applications_b.csv"]]),
         ("applications_d.csv", files[digest["applications_c.csv"]]),
     ]
+
+
+def test_a_file_that_changes_while_it_is_read_fails_with_its_reason(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hash is made beside the reading: a file rewritten in between (an export still
+    being written) fails, and its bytes hashed keep their one id."""
+    from etl import run
+
+    apps, _ = center_rows(8)
+    first = write_csv(tmp_path / "applications_1.csv", APPLICATION_HEADER, apps[:3])
+    load_files(wh, [(first, center_profile)], calendar=CALENDAR)
+    before = first.read_bytes()
+    grown = write_csv(tmp_path / "applications_2.csv", APPLICATION_HEADER, apps)
+    hashed = run._hashed
+
+    def stale(path: Path) -> tuple[str, int]:  # hashed before the export was rewritten
+        if path == grown:
+            import hashlib
+
+            return hashlib.sha256(before).hexdigest(), len(before)
+        return hashed(path)
+
+    monkeypatch.setattr(run, "_hashed", stale)
+    same_size = tmp_path / "applications_3.csv"
+    same_size.write_bytes(before)  # a known size: its hash is waited for, and tells
+    result = load_files(
+        wh, [(grown, center_profile), (same_size, center_profile)], calendar=CALENDAR
+    )
+    outcome = {Path(f.path).name: (f.status, f.loaded, f.error) for f in result.files}
+    assert outcome == {
+        "applications_2.csv": ("failed", 0, run.CHANGED),
+        "applications_3.csv": ("unchanged", 0, None),
+    }
+    with wh.read() as con:
+        assert con.execute("SELECT count(*), count(DISTINCT sha256) FROM etl_files").fetchall() == [
+            (1, 1)
+        ]
+        assert _count(wh, "applications") == 3
+    monkeypatch.setattr(run, "_hashed", hashed)  # complete now: read again, it loads
+    again = load_files(wh, [(grown, center_profile)], calendar=CALENDAR)
+    assert (again.files[0].status, again.files[0].loaded) == ("loaded", 5)
 
 
 def test_flat_log_conflicts_are_reported_not_dropped(
