@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 
 from etl import transcode
 from etl.profile import TableSource
 from warehouse import Resources
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from etl.scanahead import ScanAhead
     from etl.xlsx_guard import ExcelLimits
 
@@ -601,6 +602,8 @@ def _gathered(reader: pa.RecordBatchReader, names: dict[str, str]) -> Iterator[p
     renamed by `names`. DuckDB's parallel reader gives about half as many rows per batch
     when it reads only some of the columns, and mapping a batch costs a hundred small steps
     whatever its size."""
+    import pyarrow as pa  # here: DuckDB's Arrow reader has it loaded; the CLI starts faster
+
     held: list[pa.RecordBatch] = []
     count = 0
     for batch in reader:

@@ -185,3 +185,54 @@ def test_a_mapped_key_no_json_line_holds_fails_the_file(
     assert "missing column(s) '申请方式'" in (result.files[0].error or "")
     with wh.read() as con:
         assert con.execute("SELECT count(*) FROM applications").fetchall() == [(0,)]
+
+
+def test_parquet_pieces_give_the_values_of_a_whole_read_for_every_common_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyarrow's batches turned into Polars give the same text as Polars' own whole read of
+    the file (what the reader did before it read in pieces), for the types exports hold."""
+    import datetime as dt
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from etl import readers
+    from etl.profile import TableSource
+
+    utc = dt.UTC
+    stamps = [dt.datetime(2024, 1, 1, 8, 30, 15, 123456, tzinfo=utc), None, None]
+    table = pa.table(
+        {
+            "dictionary": pa.array(["窗口", None, "网上"]).dictionary_encode(),
+            "dictionary_int": pa.array([10, 20, 10]).dictionary_encode(),
+            "decimal": pa.array(
+                [decimal.Decimal("1.50"), None, decimal.Decimal("-2.00")], pa.decimal128(10, 2)
+            ),
+            "zoned": pa.array(stamps, pa.timestamp("us", tz="Asia/Shanghai")),
+            "utc_ms": pa.array(stamps, pa.timestamp("ms", tz="UTC")),
+            "naive_s": pa.array(
+                [dt.datetime(2024, 2, 29, 23, 59, 59), None, None], pa.timestamp("s")
+            ),
+            "day": pa.array([dt.date(2024, 1, 1), None, dt.date(1999, 12, 31)]),
+            "struct": pa.array([{"x": 1, "y": "z"}, None, {"x": 2, "y": None}]),
+            "nulls": pa.array([None, None, None], pa.string()),
+            "big": pa.array([2**63 + 5, 0, None], pa.uint64()),
+            "real": pa.array([1.5, float("nan"), None]),
+            "flag": pa.array([True, False, None]),
+            "large": pa.array(["a", "b", None], pa.large_string()),
+        }
+    )
+    path = tmp_path / "types.parquet"
+    pq.write_table(table, path, row_group_size=2)
+    columns = table.column_names
+    src = TableSource(files="*", columns={f"f{i}": c for i, c in enumerate(columns)})
+    whole = readers._as_text(pl.read_parquet(path, columns=columns))
+    monkeypatch.setattr(readers, "BATCH_ROWS", 1)
+    stream = readers.read_source(path, src, tmp_path)
+    pieces = list(stream)
+    assert len(pieces) == 3 and stream.rows.to_list() == [1, 2, 3]
+    got = pl.concat(pieces).drop(readers.K).select(columns)
+    assert got.to_dicts() == whole.to_dicts()
+    assert got.schema == whole.schema
