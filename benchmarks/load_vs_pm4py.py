@@ -43,7 +43,10 @@ print(f"{time.perf_counter() - started:.2f} {len(log)}")  # the banner goes befo
 
 # The load's steps, by the function that does each (cumulative seconds under cProfile).
 STEPS = {
-    "hash the file (sha256)": ("etl/run.py", "sha256_of"),
+    "wait for the file's sha256 (made in a thread; not waited for by a file of a new size)": (
+        "etl/run.py",
+        "hash",
+    ),
     "read: CSV to text columns (readers.read_source)": ("etl/readers.py", "read_source"),
     "map + stage each batch: Polars typing, value maps, quarantine, insert (transform.map_rows)": (
         "etl/transform.py",

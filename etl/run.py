@@ -98,10 +98,6 @@ def redact(message: str) -> str:
     return _LONG_NUMBERS.sub("[redacted]", pii.mask_text(message))[:500]
 
 
-def sha256_of(path: Path) -> str:
-    return _hashed(path)[0]
-
-
 def _hashed(path: Path) -> tuple[str, int]:
     """The file's sha256 and the number of bytes it was made of."""
     digest = hashlib.sha256()
