@@ -83,11 +83,11 @@ def map_rows(
     applications) is done on the staged rows (etl/filewise.py). Returns the quarantined
     rows, with the rows a person finds them on, known once the whole file was read."""
     stream = source if isinstance(source, Stream) else Stream.whole(source)
-    if "applicant_id" in src.columns and secret is None:
-        raise ValueError("applicant_id is mapped but no pseudonymization secret is set")
     wanted = staged_columns(table, src)
     bad: list[pl.DataFrame] = []
-    try:
+    try:  # the stream is closed whatever happens: its reader may be a thread
+        if "applicant_id" in src.columns and secret is None:
+            raise ValueError("applicant_id is mapped but no pseudonymization secret is set")
         for batch in stream:
             good, quarantined = _map_batch(batch, table, src, profile, secret, rules)
             if table == "events":

@@ -236,3 +236,23 @@ def test_parquet_pieces_give_the_values_of_a_whole_read_for_every_common_type(
     got = pl.concat(pieces).drop(readers.K).select(columns)
     assert got.to_dicts() == whole.to_dicts()
     assert got.schema == whole.schema
+
+
+def test_a_stream_refused_before_its_first_batch_stops_its_reader(
+    tmp_path: Path, center_profile: Profile
+) -> None:
+    """Parquet is read ahead by a thread: a mapping that refuses to start (no secret for a
+    mapped applicant_id) closes the stream, and the thread ends."""
+    import threading
+
+    from etl import readers
+    from etl.transform import map_rows
+
+    apps, _ = center_rows(3)
+    path = _write_parquet(tmp_path / "applications.parquet", APPLICATION_HEADER, apps)
+    src = center_profile.tables["applications"]
+    assert "applicant_id" in src.columns
+    stream = readers.read_source(path, src, tmp_path)
+    with pytest.raises(ValueError, match="no pseudonymization secret"):
+        map_rows(stream, "applications", src, center_profile, None, None, lambda batch: None)
+    assert not [t for t in threading.enumerate() if t.name == "onewindow-read-ahead"]
