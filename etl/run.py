@@ -294,7 +294,17 @@ def load_files(
     applier = functools.partial(apply_delta, step=progress.doing)
     rules = plausibility or Plausibility()
     profiles = ", ".join(sorted({p.name for _, p in items})) or None
-    with wh.writer(applier, lock_timeout_s, resources, recover=False) as writer:
+    ordered = sorted(items, key=_order)
+    # The first passes over the run's CSV files begin now: the first file's in a thread while
+    # the run opens the warehouse, the later big ones' in a child process (etl/scanahead.py).
+    tables = [(path, profile.table_for(path, strict=False), profile) for path, profile in ordered]
+    ahead = ScanAhead(
+        [(p, prof.tables[t]) for p, t, prof in tables if t is not None]  # type: ignore[index]
+    )
+    with (
+        contextlib.closing(ahead),
+        wh.writer(applier, lock_timeout_s, resources, recover=False) as writer,
+    ):
         try:
             writer.recover()
         except WarehouseDamaged as exc:  # no intact copy: nothing can be recorded
@@ -314,7 +324,17 @@ def load_files(
             )
             writer.configure(delta.con, "stage")
             _stage(
-                wh, delta, items, next_file_id, secret, progress, excel, rules, findings, resources
+                wh,
+                delta,
+                ordered,
+                next_file_id,
+                secret,
+                progress,
+                excel,
+                rules,
+                findings,
+                resources,
+                ahead,
             )
             if reforms is not None:
                 registry.stage(delta.con, reforms)
@@ -417,7 +437,7 @@ def _order(item: tuple[Path, Profile]) -> tuple[int, str]:
 def _stage(
     wh: Warehouse,
     delta: Delta,
-    items: Sequence[tuple[Path, Profile]],
+    ordered: Sequence[tuple[Path, Profile]],
     next_file_id: int,
     secret: bytes | None,
     progress: Progress,
@@ -425,21 +445,14 @@ def _stage(
     rules: Plausibility,
     findings: list[tuple[str, pii.Finding]],
     resources: Resources,
+    ahead: ScanAhead,
 ) -> None:
-    ordered = sorted(items, key=_order)
+    """Stages the files, in load order (`_order`), into the delta."""
     read_in_run: dict[str, int] = {}  # sha256 -> rows read by its first copy in this run
     with contextlib.ExitStack() as stack:
         hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onewindow-hash")
         stack.callback(hasher.shutdown, cancel_futures=True)
         files = _Files(wh, [path for path, _ in ordered], next_file_id, hasher)
-        # The later big CSV files' first passes are made by a child process meanwhile.
-        tables = [
-            (path, profile, profile.table_for(path, strict=False)) for path, profile in ordered
-        ]
-        ahead = ScanAhead(
-            [(p, prof.tables[t]) for p, prof, t in tables if t is not None]  # type: ignore[index]
-        )
-        stack.callback(ahead.close)
         # Decoded copies of inputs live here; a writer's recovery removes what a killed run
         # left.
         scratch = stack.enter_context(tempfile.TemporaryDirectory(dir=wh.deltas, prefix="scratch-"))

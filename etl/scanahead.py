@@ -1,5 +1,6 @@
-"""The first passes (readers._scan) of a run's later big CSV files, made by a child process
-while the earlier files are read and staged.
+"""The first passes (readers._scan) of a run's big CSV files, made before the files are read:
+the first file's by a thread while the run opens the warehouse, the later ones' by a child
+process while the earlier files are read and staged.
 
 A GB18030 file's first pass is decoding, which holds Python's lock (the 10M demo's steps
 file: 7 CPU s), so a thread would only take turns with the mapping: a process runs beside it.
@@ -18,6 +19,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
@@ -32,15 +34,28 @@ Key = tuple[Path, str, str]  # a file, its encoding and delimiter
 
 
 class ScanAhead:
-    """Files under `min_bytes` and the run's first file are scanned where they are read. A
-    file found unchanged is never asked for; `close` stops the child whatever it is doing."""
+    """The run's first CSV file, when it has `first_bytes` or more, is scanned by a thread of
+    this process from the moment the run starts (while it opens the warehouse and its delta;
+    decoding holds Python's lock, but opening DuckDB files does not); the later ones of
+    `min_bytes` or more by the child. Smaller files are scanned where they are read. A file
+    found unchanged is never asked for; `close` stops the child whatever it is doing (the
+    thread ends with its file)."""
 
     MIN_BYTES = 32 << 20
+    FIRST_BYTES = 8 << 20
 
     def __init__(
-        self, files: Sequence[tuple[Path, TableSource]], min_bytes: int | None = None
+        self,
+        files: Sequence[tuple[Path, TableSource]],
+        min_bytes: int | None = None,
+        first_bytes: int | None = None,
     ) -> None:
         least = self.MIN_BYTES if min_bytes is None else min_bytes
+        self._first: _Beside | None = None
+        if files and files[0][0].suffix.lower() in CSV_SUFFIXES:
+            path, src = files[0]
+            if _size(path) >= (self.FIRST_BYTES if first_bytes is None else first_bytes):
+                self._first = _Beside((path, src.encoding, src.delimiter))
         later = [(p, s) for p, s in files[1:] if p.suffix.lower() in CSV_SUFFIXES]
         self._order: list[Key] = [
             (p, s.encoding, s.delimiter) for p, s in later if _size(p) >= least
@@ -82,8 +97,11 @@ class ScanAhead:
         return _scan(path, src.encoding, src.delimiter)
 
     def _result(self, key: Key) -> tuple[str, object]:
-        """The child's result for `key` (read in order, those before it kept); ("none", …)
-        for a file it was not given or could not answer."""
+        """The thread's or the child's result for `key` (the child's read in order, those
+        before it kept); ("none", …) for a file neither was given or could answer."""
+        if self._first is not None and self._first.key == key:
+            first, self._first = self._first, None
+            return first.result()
         if key in self._read:
             return self._read.pop(key)
         if key not in self._order[self._next :] or self._child is None:
@@ -110,6 +128,31 @@ class ScanAhead:
             if self._child.stdout is not None:
                 self._child.stdout.close()
             self._child = None
+
+
+class _Beside:
+    """One file's first pass in a thread of this process, its result kept as the child's."""
+
+    def __init__(self, key: Key) -> None:
+        self.key = key
+        self._done = threading.Event()
+        self._result: tuple[str, object] = ("none", None)
+        threading.Thread(target=self._scan, name="onewindow-first-scan", daemon=True).start()
+
+    def _scan(self) -> None:
+        path, encoding, delimiter = self.key
+        try:
+            self._result = ("ok", _scan(path, encoding, delimiter))
+        except UnreadableFile as exc:
+            self._result = ("unreadable", str(exc))
+        except Exception as exc:  # scanned again where it is read
+            self._result = ("failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            self._done.set()
+
+    def result(self) -> tuple[str, object]:
+        self._done.wait()
+        return self._result
 
 
 def _size(path: Path) -> int:

@@ -411,6 +411,36 @@ def test_scans_made_ahead_by_the_child_equal_those_made_here(tmp_path: Path) -> 
         ahead.close()
 
 
+@pytest.mark.parametrize("broken", [False, True])
+def test_the_first_file_scanned_beside_the_run_equals_its_own_scan(
+    tmp_path: Path, broken: bool
+) -> None:
+    """The run's first file is scanned by a thread from the start of the run: the same scan,
+    or the same refusal, as the file's own first pass; asked for once."""
+    src = TableSource(files="*.csv", columns={"application_id": "办件编号"})
+    first = tmp_path / "a.csv"
+    first.write_bytes((HEADER + "".join(_rows(1, 20_000))).encode("gb18030"))
+    if broken:
+        first.write_bytes(first.read_bytes() + b"1,\x81\x20\n")
+    ahead = scanahead.ScanAhead([(first, src)], first_bytes=0)
+    try:
+        assert ahead._first is not None and ahead._order == []
+        if broken:
+            with pytest.raises(UnreadableFile) as here:
+                _scan(first, "auto", ",")
+            with pytest.raises(UnreadableFile, match="undecodable byte") as there:
+                ahead.scan(first, src)
+            assert str(there.value) == str(here.value)
+        else:
+            assert ahead.scan(first, src) == _scan(first, "auto", ",")
+            assert ahead.made_ahead == 1
+        assert ahead._first is None  # asked again, it is scanned where it is read
+    finally:
+        ahead.close()
+    small = scanahead.ScanAhead([(first, src)])  # under FIRST_BYTES: scanned where read
+    assert small._first is None
+
+
 def test_a_child_that_dies_leaves_each_file_to_be_scanned_where_it_is_read(
     tmp_path: Path,
 ) -> None:
