@@ -157,17 +157,14 @@ class Stream:
         return stream
 
     def _from_pieces(self, pieces: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-        """Each piece cleaned as _keep_mapped cleans a whole file, numbered by K; `rows` and
-        the rejects are known after the last."""
+        """Each piece cleaned as a whole file is (_hold_back), numbered by K; `rows` and the
+        rejects are known after the last."""
         rows: list[pl.Series] = []
         try:
             for piece in pieces:
-                frame, cleaned, header = _clean(piece.select([*self.wanted, ROW]), self.wanted)
+                frame, cleaned, again = _hold_back(piece, self.wanted)
                 self.cleaned += cleaned
-                repeated = frame.filter(header)[ROW].to_list()
-                self.rejects += [Reject(r, "(row)", HEADER_AGAIN) for r in repeated]
-                if repeated:
-                    frame = frame.filter(~header)
+                self.rejects += again
                 rows.append(frame[ROW])
                 k = pl.int_range(self.records, self.records + frame.height, dtype=pl.Int64)
                 self.records += frame.height
@@ -293,14 +290,21 @@ HEADER_AGAIN = "the header line again (two exports joined into one file?)"
 def _keep_mapped(source: Source, src: TableSource, where: str = "") -> Source:
     """Checks the mapped columns are there, drops every other column at once, removes
     invisible characters (counted) and holds back header lines repeated inside the file."""
-    wanted = src.source_columns()
     _check_columns(source.frame.columns, src, where)
-    frame, cleaned, header = _clean(source.frame.select([*wanted, ROW]), wanted)
+    frame, cleaned, again = _hold_back(source.frame, src.source_columns())
+    rejects = sorted(source.rejects + again, key=lambda r: r.row)
+    return Source(frame, rejects, cleaned + source.cleaned)
+
+
+def _hold_back(frame: pl.DataFrame, wanted: list[str]) -> tuple[pl.DataFrame, int, list[Reject]]:
+    """The `wanted` columns and ROW of a whole file or a piece of one, invisible characters
+    removed (and how many values held some), without the rows that repeat the header line:
+    those are returned as rejects."""
+    frame, cleaned, header = _clean(frame.select([*wanted, ROW]), wanted)
     repeated = frame.filter(header)[ROW].to_list()
-    rejects = source.rejects + [Reject(r, "(row)", HEADER_AGAIN) for r in repeated]
     if repeated:
         frame = frame.filter(~header)
-    return Source(frame, sorted(rejects, key=lambda r: r.row), cleaned + source.cleaned)
+    return frame, cleaned, [Reject(r, "(row)", HEADER_AGAIN) for r in repeated]
 
 
 _CHUNK = transcode.CHUNK  # bytes read at a time: no copy of the whole file is held in Python
