@@ -140,19 +140,25 @@ class _Beside:
         threading.Thread(target=self._scan, name="onewindow-first-scan", daemon=True).start()
 
     def _scan(self) -> None:
-        path, encoding, delimiter = self.key
         try:
-            self._result = ("ok", _scan(path, encoding, delimiter))
-        except UnreadableFile as exc:
-            self._result = ("unreadable", str(exc))
-        except Exception as exc:  # scanned again where it is read
-            self._result = ("failed", f"{type(exc).__name__}: {exc}")
+            self._result = _outcome(*self.key)
         finally:
             self._done.set()
 
     def result(self) -> tuple[str, object]:
         self._done.wait()
         return self._result
+
+
+def _outcome(path: Path, encoding: str, delimiter: str) -> tuple[str, object]:
+    """A first pass made ahead, as ScanAhead.scan takes it: ("ok", the scan), ("unreadable",
+    the reason) or ("failed", what went wrong: the file is scanned again where it is read)."""
+    try:
+        return "ok", _scan(path, encoding, delimiter)
+    except UnreadableFile as exc:
+        return "unreadable", str(exc)
+    except Exception as exc:
+        return "failed", f"{type(exc).__name__}: {exc}"
 
 
 def _size(path: Path) -> int:
@@ -186,13 +192,7 @@ def _child() -> None:
     os.dup2(2, 1)  # whatever a library prints goes to standard error, not into the results
     files = pickle.loads(sys.stdin.buffer.read())
     for path, encoding, delimiter in files:
-        try:
-            result: tuple[str, object] = ("ok", _scan(Path(path), encoding, delimiter))
-        except UnreadableFile as exc:
-            result = ("unreadable", str(exc))
-        except Exception as exc:  # the parent scans this file itself
-            result = ("failed", f"{type(exc).__name__}: {exc}")
-        _send(out, result)
+        _send(out, _outcome(Path(path), encoding, delimiter))
 
 
 if __name__ == "__main__":
