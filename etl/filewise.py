@@ -208,7 +208,7 @@ class FileRows:
         return (
             "CASE WHEN f.event_id IS NULL AND $keep THEN o.occ END"
             if self.occurrences
-            else ("NULL::BIGINT")
+            else "NULL::BIGINT"
         )
 
     def occurrence_join_sql(self) -> str:

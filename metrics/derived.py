@@ -147,11 +147,11 @@ def refresh(
 
 def _check_whole(con: duckdb.DuckDBPyConnection) -> None:
     """A full build holds a fact for every application (one each, as the ETL keeps matter
-    codes unique). DuckDB 2.0.0 once built these tables
-    empty right after a run of 860k events or more had committed (the same connection's scan
-    saw none of its rows) and they were marked current: every report was empty. Should a
-    build miss rows again it fails here, the tables stay as they were and not current, and
-    reports take the reference SQL (tests/test_scale.py)."""
+    codes unique). DuckDB 2.0.0 once built these tables empty right after a run of 860k
+    events or more had committed (the same connection's scan saw none of its rows) and they
+    were marked current: every report was empty. Should a build miss rows again it fails
+    here, the tables stay as they were and not current, and reports take the reference SQL
+    (tests/test_scale.py)."""
     built, stored = con.execute(
         "SELECT (SELECT count(*) FROM d_facts), (SELECT count(*) FROM applications)"
     ).fetchall()[0]
