@@ -2,6 +2,7 @@
 dropped, as a load's reading step sees it (no mapping, no staging).
 
     .venv/bin/python -m benchmarks.read_source FILE --profile profiles/X.toml --table events
+        [--whole-sheet-mb MB]
 
 Prints the records read, the rows rejected, the values cleaned, wall seconds, CPU seconds of
 the whole process (all threads: DuckDB's too) and its peak resident memory (ru_maxrss), with
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from etl.profile import load_profile
 from etl.readers import read_source
+from etl.xlsx_guard import ExcelLimits
 
 
 def main() -> None:
@@ -26,12 +28,18 @@ def main() -> None:
     parser.add_argument("file", type=Path)
     parser.add_argument("--profile", type=Path, required=True)
     parser.add_argument("--table", required=True)
+    parser.add_argument(
+        "--whole-sheet-mb", type=float, default=None, help="[etl] excel_whole_sheet_mb"
+    )
     args = parser.parse_args()
     src = load_profile(args.profile).tables[args.table]
     before = os.getloadavg()[0]
     wall, cpu = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory() as scratch:
-        stream = read_source(args.file, src, Path(scratch))
+        limits = (
+            None if args.whole_sheet_mb is None else ExcelLimits(whole_sheet_mb=args.whole_sheet_mb)
+        )
+        stream = read_source(args.file, src, Path(scratch), excel=limits)
         records = sum(batch.height for batch in stream)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

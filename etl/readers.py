@@ -1,8 +1,9 @@
 """Readers: one source file into a frame of text columns, with the rows it could not split.
 
 Every reader returns the mapped source columns as strings plus `__row`, the row a person
-finds in the file (CSV and Excel: the header is row 1, so the first record is row 2; JSON
-lines and Parquet: the first record is row 1). A file that cannot be read at all raises
+finds in the file (CSV: the header is row 1, so the first record is row 2; Excel: the row of
+the sheet, its header being its first row that holds a value; JSON lines and Parquet: the
+first record is row 1). A file that cannot be read at all raises
 UnreadableFile with a reason that never quotes the file's content.
 """
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from etl.scanahead import ScanAhead
-    from etl.xlsx_guard import ExcelLimits
+    from etl.xlsx_guard import CheckedSheet, ExcelLimits
 
 
 ROW = "__row"
@@ -83,11 +84,7 @@ def read_source(
         return Stream.pieces(pieces, src.source_columns(), rejects=rejects)
     if suffix not in {".xlsx", ".xlsm", ".xls"}:
         raise UnreadableFile(f"unsupported file type {suffix!r} (csv, xlsx, parquet, jsonl)")
-    # A sheet is read whole, once the workbook's sizes are checked (etl/xlsx_guard.py):
-    # reading it in parts would unpack it again for each.
-    source = _read_excel(path, src, excel)
-    where = f" in sheet {source.sheet!r}" if source.sheet is not None else ""
-    return Stream.whole(_keep_mapped(source, src, where))
+    return _read_excel(path, src, excel)
 
 
 def read_frame(path: Path, src: TableSource, scratch: Path) -> pl.DataFrame:
@@ -293,7 +290,7 @@ def _keep_mapped(source: Source, src: TableSource, where: str = "") -> Source:
     _check_columns(source.frame.columns, src, where)
     frame, cleaned, again = _hold_back(source.frame, src.source_columns())
     rejects = sorted(source.rejects + again, key=lambda r: r.row)
-    return Source(frame, rejects, cleaned + source.cleaned)
+    return Source(frame, rejects, cleaned + source.cleaned, source.sheet)
 
 
 def _hold_back(frame: pl.DataFrame, wanted: list[str]) -> tuple[pl.DataFrame, int, list[Reject]]:
@@ -655,12 +652,27 @@ def _csv_reason(kind: str, message: str) -> str:
     return reasons.get(kind, kind.lower()) + detail
 
 
-def _read_excel(path: Path, src: TableSource, limits: ExcelLimits | None = None) -> Source:
+def _read_excel(path: Path, src: TableSource, limits: ExcelLimits | None = None) -> Stream:
+    """A sheet once the workbook's sizes and header are checked (etl/xlsx_guard.py): read whole
+    by fastexcel, or, beyond `whole_sheet_mb`, a row at a time (etl/xlsx.py), the same texts."""
+    from etl.xlsx_guard import ExcelLimits, check_workbook
+
+    limits = limits or ExcelLimits()
+    checked = check_workbook(path, src, limits)  # before a byte of the sheet is unpacked
+    if checked is not None and checked.unpacked > limits.whole_sheet_mb * 1024 * 1024:
+        stream = Stream.pieces(_excel_pieces(path, checked, src), src.source_columns())
+        stream.sheet = checked.title
+        return stream
+    header_row = checked.header_row if checked is not None else None
+    source = _read_excel_whole(path, src, header_row or 1)
+    return Stream.whole(_keep_mapped(source, src, f" in sheet {source.sheet!r}"))
+
+
+def _read_excel_whole(path: Path, src: TableSource, header_row: int) -> Source:
+    """The whole sheet, every cell as text (fastexcel's `dtypes="string"`); the first row
+    that holds a value is the header, on `header_row` of the sheet."""
     import fastexcel
 
-    from etl.xlsx_guard import check_workbook
-
-    check_workbook(path, src, limits)  # sizes and header before a byte of the sheet is unpacked
     sheet = src.sheet if src.sheet is not None else 0
     try:
         book = fastexcel.read_excel(str(path))
@@ -677,16 +689,74 @@ def _read_excel(path: Path, src: TableSource, limits: ExcelLimits | None = None)
         frame = book.load_sheet(sheet, dtypes="string").to_polars()
     except Exception as exc:
         raise UnreadableFile(f"sheet {name!r} cannot be read ({type(exc).__name__})") from None
-    header = [str(v).strip() for v in first.row(0) if v is not None] if first.height else []
+    _check_header([v for v in first.row(0) if v is not None] if first.height else [], name)
+    frame = frame.rename({c: str(c).strip() for c in frame.columns})
+    start = header_row + 1
+    frame = frame.with_columns(pl.int_range(start, frame.height + start, dtype=pl.Int64).alias(ROW))
+    empty = pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW).str.strip_chars() == ""))
+    return Source(frame.filter(~empty), sheet=name)  # a blank spreadsheet row is not a record
+
+
+def _check_header(texts: list[str], sheet: str) -> None:
+    header = [str(v).strip() for v in texts]
     dupes = sorted({h for h in header if h and header.count(h) > 1})
     if dupes:
         raise UnreadableFile(
-            f"duplicate column name(s) {', '.join(map(repr, dupes))} in sheet {name!r}"
+            f"duplicate column name(s) {', '.join(map(repr, dupes))} in sheet {sheet!r}"
         )
-    frame = frame.rename({c: str(c).strip() for c in frame.columns})
-    frame = frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias(ROW))
-    empty = pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW).str.strip_chars() == ""))
-    return Source(frame.filter(~empty), sheet=name)  # a blank spreadsheet row is not a record
+
+
+def _excel_pieces(path: Path, checked: CheckedSheet, src: TableSource) -> Iterator[pl.DataFrame]:
+    """A sheet too large to be held whole, BATCH_ROWS records at a time (etl/xlsx.py): the
+    mapped columns as text and ROW, the row of the sheet. As in the whole read, the first row
+    that holds a value is the header and a row without a value in any column is no record."""
+    import zipfile
+    import zlib
+    from xml.etree.ElementTree import ParseError
+
+    from etl import xlsx
+
+    wanted = src.source_columns()
+    title = checked.title
+
+    def piece(columns: dict[str, list[str | None]], rows: list[int]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {**columns, ROW: rows}, schema={**dict.fromkeys(wanted, pl.String), ROW: pl.Int64}
+        )
+
+    try:
+        with zipfile.ZipFile(path) as book:
+            where: dict[str, int] | None = None  # mapped column -> its column in the sheet
+            columns: dict[str, list[str | None]] = {c: [] for c in wanted}
+            rows: list[int] = []
+            for number, cells in xlsx.Sheet(book, checked.part).rows():
+                if where is None:
+                    if cells:
+                        where = _excel_header(cells, src, title)
+                    continue
+                if all(v is None or not v.strip() for v in cells.values()):
+                    continue  # a blank spreadsheet row is not a record
+                for name, col in where.items():
+                    columns[name].append(cells.get(col))
+                rows.append(number)
+                if len(rows) == BATCH_ROWS:
+                    yield piece(columns, rows)
+                    columns, rows = {c: [] for c in wanted}, []
+            if where is None:
+                _check_columns([], src, f" in sheet {title!r}")
+            if rows:
+                yield piece(columns, rows)
+    except (zipfile.BadZipFile, zlib.error, ParseError, xlsx.SheetError, EOFError) as exc:
+        raise UnreadableFile(f"sheet {title!r} cannot be read ({type(exc).__name__})") from None
+
+
+def _excel_header(cells: dict[int, str | None], src: TableSource, title: str) -> dict[str, int]:
+    """The mapped columns' places in the sheet, from its header row."""
+    texts = [v for _, v in sorted(cells.items()) if v is not None]
+    _check_header(texts, title)
+    names = {(v or "").strip(): col for col, v in cells.items()}
+    _check_columns(list(names), src, f" in sheet {title!r}")
+    return {name: names[name] for name in src.source_columns()}
 
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:

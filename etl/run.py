@@ -290,7 +290,9 @@ def load_files(
     findings: list[tuple[str, pii.Finding]] = []
     settings = settings or EtlSettings()
     resources = Resources(settings.memory_limit, settings.threads)
-    excel = ExcelLimits(settings.excel_max_uncompressed_mb, settings.excel_max_ratio)
+    excel = ExcelLimits(
+        settings.excel_max_uncompressed_mb, settings.excel_max_ratio, settings.excel_whole_sheet_mb
+    )
     applier = functools.partial(apply_delta, step=progress.doing)
     rules = plausibility or Plausibility()
     profiles = ", ".join(sorted({p.name for _, p in items})) or None

@@ -1,7 +1,9 @@
 """A workbook is checked before it is read: an .xlsx is a zip archive, and a few megabytes of
-it can unpack to gigabytes (a zip bomb, or a sheet a person cannot open either). The Excel
-reader holds the whole sheet in memory, so a workbook beyond the center's limits fails alone,
-with its reason, before a byte of its sheet is unpacked.
+it can unpack to gigabytes (a zip bomb, or a sheet a person cannot open either). The fast Excel
+reader holds the whole sheet in memory, and even a sheet read a row at a time costs time in
+proportion to what it unpacks to, so a workbook beyond the center's limits fails alone, with
+its reason, before a byte of its sheet is read. What the check learns (the sheet's part, its
+unpacked size, its header's row) tells the reader how to read it (readers._read_excel).
 
 What is checked, cheapest first:
 
@@ -16,24 +18,24 @@ What is checked, cheapest first:
    refused as damaged. This costs one unpacking of a workbook within the limits (about 0.3 s
    per 100 MB of sheet), never more than the limits of one beyond them.
 3. the header row, unpacked as a stream and parsed up to the end of the sheet's first row
-   (and the shared strings up to the last one it names): a workbook without the profile's
-   columns fails with the same reason as after a full read, without reading the rest.
+   that holds a value (and the shared strings up to the last one it names): a workbook
+   without the profile's columns fails with the same reason as after a full read, without
+   reading the rest.
 """
 
 from __future__ import annotations
 
-import posixpath
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
-from xml.etree.ElementTree import Element, ParseError, iterparse
+from xml.etree.ElementTree import ParseError
 
 import polars as pl
 
+from etl import xlsx
 from etl.profile import TableSource
 from etl.readers import ROW, Source, UnreadableFile, _keep_mapped
 
@@ -41,30 +43,47 @@ MB = 1024 * 1024
 # Parts smaller than this cannot hurt whatever they unpack to; tiny parts also pack oddly.
 RATIO_FROM_BYTES = 1 * MB
 CHUNK = 1 * MB  # what the size count unpacks at a time
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 
 
 @dataclass(frozen=True)
 class ExcelLimits:
-    max_uncompressed_mb: float = 512.0
+    max_uncompressed_mb: float = 2048.0
     max_ratio: float = 100.0
+    # A sheet whose XML unpacks to at most this is read whole (fastexcel: fast, holding about
+    # three times as much); a larger one a row at a time (etl/xlsx.py: memory bounded by a
+    # batch of rows, several times slower).
+    whole_sheet_mb: float = 100.0
 
 
-def check_workbook(path: Path, src: TableSource, limits: ExcelLimits | None = None) -> None:
+@dataclass(frozen=True)
+class CheckedSheet:
+    """What the check learnt of the sheet to be read: its title and zip member, the bytes its
+    XML unpacks to, and the row its header is on (the first row that holds a value)."""
+
+    title: str
+    part: str
+    unpacked: int
+    header_row: int | None
+
+
+def check_workbook(
+    path: Path, src: TableSource, limits: ExcelLimits | None = None
+) -> CheckedSheet | None:
     """Raises UnreadableFile when the workbook is beyond the limits or lacks mapped columns.
-    Files that are not zip archives (old .xls) are left to the reader."""
+    Files that are not zip archives (old .xls) are left to the reader (None), and so is a
+    sheet the workbook lacks."""
     if not zipfile.is_zipfile(path):
-        return
+        return None
     try:
         with zipfile.ZipFile(path) as book:
-            _check_sizes(path, book.infolist(), limits or ExcelLimits())
-            found = _sheet_part(book, src.sheet)
+            sizes = _check_sizes(path, book.infolist(), limits or ExcelLimits())
+            found = xlsx.sheet_part(book, src.sheet)
             if found is None:
-                return  # no such sheet: the reader names the problem
+                return None  # no such sheet: the reader names the problem
             title, sheet = found
-            header = _header(book, sheet)
+            if sheet not in sizes:
+                raise KeyError(sheet)
+            header_row, header = _header(book, sheet)
     except (
         zipfile.BadZipFile,
         zlib.error,
@@ -79,11 +98,13 @@ def check_workbook(path: Path, src: TableSource, limits: ExcelLimits | None = No
         # The same check and reason as after a full read (readers._keep_mapped).
         frame = pl.DataFrame(schema={**dict.fromkeys(header, pl.String), ROW: pl.Int64})
         _keep_mapped(Source(frame), src, f" in sheet {title!r}")
+    return CheckedSheet(title, sheet, sizes[sheet], header_row)
 
 
-def _check_sizes(path: Path, parts: list[zipfile.ZipInfo], limits: ExcelLimits) -> None:
+def _check_sizes(path: Path, parts: list[zipfile.ZipInfo], limits: ExcelLimits) -> dict[str, int]:
     """First the sizes the zip directory declares, then the sizes the parts really unpack to,
-    counted as they stream by and never kept, stopping as soon as a limit is passed."""
+    counted as they stream by and never kept, stopping as soon as a limit is passed. Returns
+    each part's real size."""
     _judge([(p.filename, p.compress_size, p.file_size) for p in parts], limits, at_least=False)
     budget = limits.max_uncompressed_mb * MB
     real: list[tuple[str, int, int]] = []
@@ -101,6 +122,7 @@ def _check_sizes(path: Path, parts: list[zipfile.ZipInfo], limits: ExcelLimits) 
                     f"({part.filename} is declared as {part.file_size:,} bytes but holds "
                     f"{size:,}): the file is damaged or was built to mislead, so it is not read"
                 )
+    return {name: size for name, _, size in real}
 
 
 def _judge(parts: list[tuple[str, int, int]], limits: ExcelLimits, at_least: bool) -> None:
@@ -172,95 +194,40 @@ def _mb(size: float) -> str:
     return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:,.1f} MB"
 
 
-def _elements(stream: IO[bytes], tags: set[str]) -> Iterator[tuple[str, Element]]:
-    """(event, element) for start and end of the given tags, as the stream unpacks."""
-    for event, elem in iterparse(stream, events=("start", "end")):
-        if elem.tag in tags:
-            yield event, elem
-
-
-def _sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> tuple[str, str] | None:
-    """The name and zip member of the profile's sheet (a name, or a 0-based index, default
-    the first)."""
-    with book.open("xl/workbook.xml") as fh:
-        sheets = [
-            (e.get("name"), e.get(f"{_REL}id"))
-            for ev, e in _elements(fh, {f"{_MAIN}sheet"})
-            if ev == "end"
-        ]
-    if isinstance(sheet, str):
-        found: tuple[str | None, str | None] | None = next(
-            ((name, rid) for name, rid in sheets if name == sheet), None
-        )
-    else:
-        index = sheet or 0
-        found = sheets[index] if 0 <= index < len(sheets) else None
-    if found is None or found[1] is None:
-        return None
-    title, chosen = found
-    with book.open("xl/_rels/workbook.xml.rels") as fh:
-        for ev, rel in _elements(fh, {f"{_PKG_REL}Relationship"}):
-            if ev == "end" and rel.get("Id") == chosen:
-                target = rel.get("Target") or ""
-                return str(title), (
-                    target.lstrip("/")
-                    if target.startswith("/")
-                    else posixpath.normpath(posixpath.join("xl", target))
-                )
-    return None
-
-
-def _header(book: zipfile.ZipFile, sheet: str) -> list[str] | None:
-    """The texts of the sheet's first row that holds a value, unpacking no further. None when
-    a header cell is not plain text (a number, a formula): then only a full read can tell the
-    column names as the reader sees them."""
+def _header(book: zipfile.ZipFile, sheet: str) -> tuple[int | None, list[str] | None]:
+    """The sheet's first row that holds a value: its number, and its texts, unpacking no
+    further. The texts are None when a header cell is not plain text (a number, a formula):
+    then only a full read can tell the column names as the reader sees them."""
     cells: list[tuple[str | None, str | None]] = []  # (type, value)
+    number: int | None = None
+    row = 0
     with book.open(sheet) as fh:
         in_row = False
-        for event, elem in _elements(fh, {f"{_MAIN}row", f"{_MAIN}c"}):
-            if elem.tag == f"{_MAIN}row":
+        for event, elem in xlsx.elements(fh, {f"{xlsx.MAIN}row", f"{xlsx.MAIN}c"}):
+            if elem.tag == f"{xlsx.MAIN}row":
                 if event == "start":
                     in_row = True
+                    given = elem.get("r")
+                    row = int(given) if given else row + 1
                     continue
                 if cells:
+                    number = row
                     break
                 in_row = False
                 elem.clear()
             elif event == "end" and in_row:
                 kind = elem.get("t")
+                item = elem.find(f"{xlsx.MAIN}is")
                 value = (
-                    "".join(t.text or "" for t in elem.iter(f"{_MAIN}t"))
+                    (xlsx.string_text(item) if item is not None else None)
                     if kind == "inlineStr"
-                    else elem.findtext(f"{_MAIN}v")
+                    else elem.findtext(f"{xlsx.MAIN}v")
                 )
                 if value not in (None, ""):
                     cells.append((kind, value))
     if not cells or any(kind not in ("s", "str", "inlineStr") for kind, _ in cells):
-        return None
+        return number, None
     wanted = {int(v) for kind, v in cells if kind == "s" and v is not None}
-    shared = _shared_strings(book, wanted)
+    shared = xlsx.shared_strings(book, wanted)
     header = [shared.get(int(v or 0), "") if kind == "s" else v or "" for kind, v in cells]
-    return [h.strip() for h in header]
-
-
-def _shared_strings(book: zipfile.ZipFile, wanted: set[int]) -> dict[int, str]:
-    """The shared strings of the given indexes, unpacking the table only up to the last one."""
-    if not wanted:
-        return {}
-    found: dict[int, str] = {}
-    with book.open("xl/sharedStrings.xml") as fh:
-        index = 0
-        for event, item in _elements(fh, {f"{_MAIN}si"}):
-            if event != "end":
-                continue
-            if index in wanted:
-                # Rich text holds several runs; phonetic hints (rPh) are not part of the text.
-                runs = [item.find(f"{_MAIN}t")] + [
-                    r.find(f"{_MAIN}t") for r in item.findall(f"{_MAIN}r")
-                ]
-                found[index] = "".join(r.text or "" for r in runs if r is not None)
-            item.clear()
-            index += 1
-            if index > max(wanted):
-                break
-    return found
+    return number, [h.strip() for h in header]

@@ -102,9 +102,11 @@ class Etl(_Section):
     # (DuckDB's own default is 80 % of the machine's RAM; "80%" asks for it).
     memory_limit: Annotated[str | None, AfterValidator(_duckdb_size)] = "2GB"
     threads: int | None = Field(default=None, gt=0)
-    # A workbook is checked before it is read (etl/xlsx_guard.py).
-    excel_max_uncompressed_mb: float = Field(default=512.0, gt=0)
+    # A workbook is checked before it is read (etl/xlsx_guard.py); a sheet larger than
+    # excel_whole_sheet_mb is read a row at a time (etl/xlsx.py).
+    excel_max_uncompressed_mb: float = Field(default=2048.0, gt=0)
     excel_max_ratio: float = Field(default=100.0, gt=1)
+    excel_whole_sheet_mb: float = Field(default=100.0, ge=0)
 
 
 class JobSchedule(_Section):

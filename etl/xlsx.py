@@ -1,0 +1,327 @@
+"""The parts of an .xlsx workbook read as streams: which part holds a sheet, its shared strings,
+its cells' number formats, and its rows one at a time.
+
+An .xlsx file is a zip archive of XML parts. The Excel reader (fastexcel, on the Rust library
+calamine) unpacks a sheet whole and holds every cell; a sheet too large for that is read here a
+row at a time instead, each part unpacked as a stream, so what is held is one batch of rows
+(readers.BATCH_ROWS), the shared strings and the formats, whatever the sheet's size.
+
+Both readers must give a person the same records, so each cell's text here is the one
+fastexcel gives for a column read as text (`dtypes="string"`), rule for rule after calamine's
+(`xlsx/cells_reader.rs`, `datatype.rs`, `formats.rs`) and fastexcel's (`extract_string`):
+
+- a shared or inline string: its runs joined, phonetic runs (`rPh`) left out, ASCII white
+  space trimmed unless `xml:space="preserve"`, Excel's `_x00HH_` escapes undone;
+  a formula's text result (`t="str"`) and an ISO date (`t="d"`) as written;
+- a boolean: `true` or `false`; an error (`#N/A`, …): no value;
+- a number: under a date or time format (built-in formats 14–22, 45–47, or a custom format
+  whose first section names days, months, years, hours or seconds), the instant counted in
+  milliseconds from 1899-12-30 (with Excel's 1900 leap-year bug, and the 1904 date system where
+  the workbook uses it), written `YYYY-MM-DD hh:mm:ss[.mmm]`; any other number with nine
+  decimals, trailing zeros cut (`2.5`, `12`, `440106199001011328` for an ID number typed as a
+  number: Excel keeps 15–17 digits of it, as a double).
+
+A workbook in Excel's rarely used "Strict Open XML" form names its parts in another XML
+namespace; the check before reading does not find its sheet, and it is read whole.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import IO
+from xml.etree.ElementTree import Element, iterparse
+
+MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_ROW, _C, _V, _IS, _T, _R, _RPH = (MAIN + t for t in ("row", "c", "v", "is", "t", "r", "rPh"))
+_SHEET_DATA = MAIN + "sheetData"
+_PRESERVE = "{http://www.w3.org/XML/1998/namespace}space"
+
+
+class SheetError(ValueError):
+    """The sheet's XML holds what no spreadsheet program writes (calamine refuses it too)."""
+
+
+def elements(stream: IO[bytes], tags: set[str]) -> Iterator[tuple[str, Element]]:
+    """(event, element) for start and end of the given tags, as the stream unpacks."""
+    for event, elem in iterparse(stream, events=("start", "end")):
+        if elem.tag in tags:
+            yield event, elem
+
+
+def sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> tuple[str, str] | None:
+    """The name and zip member of the profile's sheet (a name, or a 0-based index, default
+    the first)."""
+    with book.open("xl/workbook.xml") as fh:
+        sheets = [
+            (e.get("name"), e.get(f"{REL}id"))
+            for ev, e in elements(fh, {f"{MAIN}sheet"})
+            if ev == "end"
+        ]
+    if isinstance(sheet, str):
+        found: tuple[str | None, str | None] | None = next(
+            ((name, rid) for name, rid in sheets if name == sheet), None
+        )
+    else:
+        index = sheet or 0
+        found = sheets[index] if 0 <= index < len(sheets) else None
+    if found is None or found[1] is None:
+        return None
+    title, chosen = found
+    with book.open("xl/_rels/workbook.xml.rels") as fh:
+        for ev, rel in elements(fh, {f"{PKG_REL}Relationship"}):
+            if ev == "end" and rel.get("Id") == chosen:
+                target = rel.get("Target") or ""
+                return str(title), (
+                    target.lstrip("/")
+                    if target.startswith("/")
+                    else posixpath.normpath(posixpath.join("xl", target))
+                )
+    return None
+
+
+_ESCAPE = re.compile(r"_x00([0-9A-Fa-f]{2})_")
+
+
+def string_text(item: Element) -> str:
+    """The text of a shared string (`si`) or an inline one (`is`): its runs joined, phonetic
+    runs left out; each run trimmed of ASCII white space unless it preserves it, and Excel's
+    `_x00HH_` escapes undone (a line break is written `_x000D_`)."""
+    parts = []
+    for run in item:
+        if run.tag == _T:
+            parts.append(_run_text(run))
+        elif run.tag == _R:
+            parts.extend(_run_text(t) for t in run if t.tag == _T)
+    return "".join(parts)
+
+
+def _run_text(t: Element) -> str:
+    text = t.text or ""
+    if t.get(_PRESERVE) != "preserve":
+        text = text.strip(" \t\r\n")
+    return _ESCAPE.sub(lambda m: chr(int(m[1], 16)), text) if "_x00" in text else text
+
+
+def shared_strings(book: zipfile.ZipFile, wanted: set[int] | None = None) -> dict[int, str]:
+    """The workbook's shared strings by index: all of them, or only the `wanted` ones, the
+    table unpacked only up to the last of them."""
+    if wanted is not None and not wanted:
+        return {}
+    try:
+        fh = book.open("xl/sharedStrings.xml")
+    except KeyError:
+        return {}
+    found: dict[int, str] = {}
+    last = max(wanted) if wanted else None
+    with fh:
+        index = 0
+        for event, item in elements(fh, {f"{MAIN}si"}):
+            if event != "end":
+                continue
+            if wanted is None or index in wanted:
+                found[index] = string_text(item)
+            item.clear()
+            index += 1
+            if last is not None and index > last:
+                break
+    return found
+
+
+DATE, DELTA, NUMBER = "date", "delta", "number"
+_BUILTIN = {**dict.fromkeys([*map(str, range(14, 23)), "45", "47"], DATE), "46": DELTA}
+
+
+def number_format(code: str) -> str:
+    """Whether a custom number format shows a date or time (DATE), a duration such as
+    `[h]:mm` (DELTA) or a plain number (NUMBER): calamine's reading of its first section."""
+    escaped = quoted = ampm = hms = False
+    brackets = 0
+    prev = " "
+    for s in code:
+        if escaped:
+            escaped = False
+        elif s in "_\\*":
+            escaped = True
+        elif quoted:
+            quoted = s != '"'
+        elif s == '"':
+            quoted = True
+        elif s == ";":
+            return NUMBER
+        elif s == "[":
+            brackets += 1
+        elif s == "]" and brackets == 1 and hms:
+            return DELTA
+        elif s == "]":
+            brackets = max(brackets - 1, 0)
+        elif s in "aA" and not ampm and brackets == 0:
+            ampm = True
+        elif brackets == 0 and (s in "pm/PM" if ampm else s in "dmhysDMHYS"):
+            return DATE
+        elif not (hms and s.lower() == prev.lower()):
+            hms = prev == "[" and s in "mhsMHS"
+        prev = s
+    return NUMBER
+
+
+def cell_formats(book: zipfile.ZipFile) -> list[str]:
+    """Each cell style's kind (DATE, DELTA, NUMBER), by its index in `cellXfs`."""
+    try:
+        fh = book.open("xl/styles.xml")
+    except KeyError:
+        return []
+    custom: dict[str, str] = {}
+    kinds: list[str] = []
+    in_xfs = False
+    with fh:
+        for event, elem in elements(fh, {f"{MAIN}numFmt", f"{MAIN}cellXfs", f"{MAIN}xf"}):
+            if elem.tag == f"{MAIN}cellXfs":
+                in_xfs = event == "start"
+            elif event == "start" and elem.tag == f"{MAIN}xf" and in_xfs:
+                fmt = elem.get("numFmtId")
+                kinds.append(
+                    NUMBER
+                    if fmt is None
+                    else number_format(custom[fmt])
+                    if fmt in custom
+                    else _BUILTIN.get(fmt, NUMBER)
+                )
+            elif event == "end" and elem.tag == f"{MAIN}numFmt":
+                fmt, code = elem.get("numFmtId"), elem.get("formatCode")
+                if fmt is not None and code is not None:
+                    custom[fmt] = code
+    return kinds
+
+
+def uses_1904(book: zipfile.ZipFile) -> bool:
+    with book.open("xl/workbook.xml") as fh:
+        for event, elem in elements(fh, {f"{MAIN}workbookPr"}):
+            if event == "start":
+                return elem.get("date1904") in ("1", "true")
+    return False
+
+
+_EPOCH = datetime(1899, 12, 30)
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|infinity|nan)", re.I)
+
+
+def excel_instant(serial: float, is_1904: bool) -> str | None:
+    """A date cell's text, as calamine and chrono write it (None beyond the years 1–9999)."""
+    days = serial + 1462.0 if is_1904 else serial
+    if days < 60.0:
+        days += 1.0  # Excel counts a 29 February 1900 that never was
+    ms = days * 86_400_000.0
+    ms = int(ms + 0.5) if ms >= 0 else -int(-ms + 0.5)  # Rust's round: half away from zero
+    try:
+        instant = _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:
+        return None
+    text = instant.replace(microsecond=0).isoformat(" ")
+    return f"{text}.{instant.microsecond // 1000:03d}" if instant.microsecond else text
+
+
+def number_text(value: float) -> str:
+    """fastexcel's text of a number: nine decimals, trailing zeros and point cut."""
+    return f"{value:.9f}".rstrip("0").rstrip(".")
+
+
+class Sheet:
+    """A sheet's rows one at a time, each cell's text as fastexcel gives it (module docstring).
+
+    `rows()` yields (row number, {column index: text}) for every `<row>` element, a row's
+    cells that hold a value (a cell present with no text, an error, maps to None)."""
+
+    def __init__(self, book: zipfile.ZipFile, part: str) -> None:
+        self._book = book
+        self._part = part
+        self._strings = shared_strings(book)
+        self._formats = cell_formats(book)
+        self._is_1904 = uses_1904(book)
+
+    def rows(self) -> Iterator[tuple[int, dict[int, str | None]]]:
+        number = 0
+        data: Element | None = None
+        done = 0
+        with self._book.open(self._part) as fh:
+            for event, elem in iterparse(fh, events=("start", "end")):
+                if event == "start":
+                    if elem.tag == _SHEET_DATA:
+                        data = elem
+                    continue
+                if elem.tag != _ROW:
+                    continue
+                given = elem.get("r")
+                number = int(given) if given else number + 1
+                yield number, self._cells(elem)
+                elem.clear()
+                done += 1
+                if data is not None and done % 1024 == 0:
+                    del data[:]  # the rows read: the tree keeps none of them
+
+    def _cells(self, row: Element) -> dict[int, str | None]:
+        cells: dict[int, str | None] = {}
+        col = -1
+        for cell in row:
+            if cell.tag != _C:
+                continue
+            ref = cell.get("r")
+            col = _column(ref) if ref else col + 1
+            kind = cell.get("t")
+            if kind == "inlineStr":
+                item = cell.find(_IS)
+                if item is not None:
+                    cells[col] = string_text(item)
+                continue
+            raw = cell.findtext(_V)
+            if raw is None or (raw == "" and kind in (None, "n", "s", "b", "e")):
+                continue  # no value: an empty cell
+            present, text = self._value(raw, kind, cell.get("s"))
+            if present:
+                cells[col] = text
+        return cells
+
+    def _value(self, raw: str, kind: str | None, style: str | None) -> tuple[bool, str | None]:
+        if kind == "s":
+            try:
+                return True, self._strings[int(raw)]
+            except (KeyError, ValueError):
+                raise SheetError("a cell names a shared string the workbook lacks") from None
+        if kind == "str" or kind == "d":
+            return True, raw
+        if kind == "b":
+            return True, "false" if raw == "0" else "true"
+        if kind == "e":
+            return True, None
+        if kind not in (None, "n"):
+            raise SheetError(f"a cell of unknown type {kind!r}")
+        if not _NUMBER.fullmatch(raw):
+            if kind is None:
+                return True, raw
+            raise SheetError("a number cell holds no number")
+        value = float(raw)
+        fmt = NUMBER
+        if style is not None:
+            index = int(style) if style.isdigit() else 0
+            fmt = self._formats[index] if index < len(self._formats) else NUMBER
+        if fmt == NUMBER:
+            return True, number_text(value)
+        return True, excel_instant(value, self._is_1904)
+
+
+def _column(ref: str) -> int:
+    """0-based column of a reference such as 'AB12'."""
+    col = 0
+    for ch in ref:
+        if "A" <= ch <= "Z":
+            col = col * 26 + ord(ch) - 64
+        elif "a" <= ch <= "z":
+            col = col * 26 + ord(ch) - 96
+        else:
+            break
+    return col - 1
