@@ -61,9 +61,11 @@ class FileRows:
         table: str,
         src: TableSource,
         clean: Callable[[pl.DataFrame], pl.DataFrame] = lambda batch: batch,
+        clean_bad: Callable[[pl.DataFrame], pl.DataFrame] = lambda batch: batch,
     ) -> None:
         self.con = con
         self.clean = clean
+        self.clean_bad = clean_bad
         self.table = table
         self.src = src
         self.columns = staged_columns(table, src)
@@ -71,12 +73,16 @@ class FileRows:
         self.orphans = False
         self.occurrences = 0  # events: rows that repeat an earlier one (file_occ)
         # Batches are inserted by a thread of their own while the next one is mapped.
-        self._queue: queue.Queue[pl.DataFrame | None] = queue.Queue(maxsize=1)
+        self._queue: queue.Queue[tuple[str, pl.DataFrame] | None] = queue.Queue(maxsize=1)
         self._writer: threading.Thread | None = None
         self._error: BaseException | None = None
         cols = ", ".join(f"{c} {column_type(table, c)}" for c in self.columns)
         self.drop()
         con.execute(f"CREATE TEMP TABLE file_rows ({cols}, {K} BIGINT)")
+        con.execute(
+            f"""CREATE TEMP TABLE file_bad ({K} BIGINT, field VARCHAR, reason VARCHAR,
+                raw VARCHAR)"""
+        )
 
     def add(self, batch: pl.DataFrame) -> None:
         """One mapped batch (staged_columns and K), cleaned (personal numbers masked) here
@@ -84,21 +90,30 @@ class FileRows:
         lock while the next batch is mapped. At most two batches wait; the insert's error is
         raised by the next add or by `flush`. Nothing else uses the connection meanwhile:
         every other method flushes first."""
+        self._put("file_rows", self.clean(batch))
+
+    def add_bad(self, batch: pl.DataFrame) -> None:
+        """One batch's quarantined rows (K, field, reason, raw), masked as a quarantine is
+        (`clean_bad`), staged like the valid ones: a file whose every row is quarantined is
+        held by DuckDB within its limit, not by Python. `store_bad` gives them their rows."""
+        self._put("file_bad", self.clean_bad(batch.select(K, "field", "reason", "raw")))
+
+    def _put(self, table: str, batch: pl.DataFrame) -> None:
         self._raise()
-        cleaned = self.clean(batch)
         if self._writer is None:
             self._writer = threading.Thread(target=self._write, name="onewindow-stage", daemon=True)
             self._writer.start()
-        self._queue.put(cleaned)
+        self._queue.put((table, batch))
 
     def _write(self) -> None:
-        while (batch := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
             if self._error is not None:
                 continue  # failed: the rest is let through unread, so add never blocks
+            table, batch = item
             try:
                 self.con.register("batch", batch)
                 try:
-                    self.con.execute("INSERT INTO file_rows BY NAME SELECT * FROM batch")
+                    self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch")
                 finally:
                     self.con.unregister("batch")
             except BaseException as exc:  # raised in the thread that adds
@@ -173,10 +188,22 @@ class FileRows:
                 params,
             )
 
+    def store_bad(self, file_id: int, ord_: int) -> None:
+        """Inserts the file's staged quarantined rows into the run's quarantine, each with the
+        row a person finds it on (after `rule`, which learns the rows)."""
+        self.flush()
+        q.execute(
+            self.con,
+            f"""INSERT INTO st_quarantine SELECT $file_id, {self.row_sql()}, field, reason, raw,
+                $ord
+            FROM file_bad f {self.join_sql()}""",
+            {"file_id": file_id, "ord": ord_, "row0": self.row0},
+        )
+
     def drop(self) -> None:
         with contextlib.suppress(Exception):  # a failed file: its insert error is known
             self.flush()
-        for name in ("file_rows", "file_occ", "file_apps", "file_orphans"):
+        for name in ("file_rows", "file_bad", "file_occ", "file_apps", "file_orphans"):
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         with contextlib.suppress(duckdb.Error):
             self.con.unregister("row_map")

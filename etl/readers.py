@@ -95,6 +95,9 @@ def read_frame(path: Path, src: TableSource, scratch: Path) -> pl.DataFrame:
 
 
 BATCH_ROWS = 131072  # records per batch: what a batch costs is bounded, not the file
+# A batch that Python gathers itself (Excel rows, JSON lines) ends sooner once its texts hold
+# this many characters: a few huge cells (a zip bomb's, with the limits off) stay bounded too.
+BATCH_CHARS = 64 * 1024 * 1024
 
 
 class Stream:
@@ -729,6 +732,7 @@ def _excel_pieces(path: Path, checked: CheckedSheet, src: TableSource) -> Iterat
             where: dict[str, int] | None = None  # mapped column -> its column in the sheet
             columns: dict[str, list[str | None]] = {c: [] for c in wanted}
             rows: list[int] = []
+            held = 0  # characters of the batch's texts
             for number, cells in xlsx.Sheet(book, checked.part).rows():
                 if where is None:
                     if cells:
@@ -737,11 +741,13 @@ def _excel_pieces(path: Path, checked: CheckedSheet, src: TableSource) -> Iterat
                 if all(v is None or not v.strip() for v in cells.values()):
                     continue  # a blank spreadsheet row is not a record
                 for name, col in where.items():
-                    columns[name].append(cells.get(col))
+                    text = cells.get(col)
+                    columns[name].append(text)
+                    held += len(text) if text is not None else 0
                 rows.append(number)
-                if len(rows) == BATCH_ROWS:
+                if len(rows) == BATCH_ROWS or held >= BATCH_CHARS:
                     yield piece(columns, rows)
-                    columns, rows = {c: [] for c in wanted}, []
+                    columns, rows, held = {c: [] for c in wanted}, [], 0
             if where is None:
                 _check_columns([], src, f" in sheet {title!r}")
             if rows:
@@ -836,7 +842,7 @@ def _jsonl_pieces(path: Path, src: TableSource, rejects: list[Reject]) -> Iterat
     data: dict[str, list[str | None]] = {c: [] for c in wanted}
     rows: list[int] = []
     seen: set[str] = set()
-    objects = 0
+    objects = held = 0  # held: characters of the batch's lines
 
     def piece() -> pl.DataFrame:
         batch = {c: pl.Series(c, data[c], dtype=pl.String) for c in wanted}
@@ -867,8 +873,10 @@ def _jsonl_pieces(path: Path, src: TableSource, rejects: list[Reject]) -> Iterat
         seen.update(record)
         for c in wanted:
             data[c].append(_json_text(record.get(c)))
-        if len(rows) == BATCH_ROWS:
+        held += len(line)
+        if len(rows) == BATCH_ROWS or held >= BATCH_CHARS:
             yield piece()
+            held = 0
     last = piece()
     if not objects and not rejects:
         raise UnreadableFile("the file is empty")

@@ -488,9 +488,11 @@ def _stage(
             scrubber = pii.Scrubber(secret)
             staged: FileRows | None = None
             try:  # a failure of this file's own staging (memory, spill) fails this file alone
-                staged = FileRows(delta.con, table, src, scrubber.rows)
+                staged = FileRows(delta.con, table, src, scrubber.rows, scrubber.quarantine)
                 source = read_source(path, src, Path(scratch), excel, resources, ahead)
-                mapped = map_rows(source, table, src, profile, secret, rules, staged.add)
+                mapped = map_rows(
+                    source, table, src, profile, secret, rules, staged.add, staged.add_bad
+                )
                 progress.doing(f"checking {path.name} as a whole")
                 ruled = staged.rule(mapped.rows)
                 quarantine = scrubber.quarantine(
@@ -526,6 +528,7 @@ def _stage(
             read_in_run[files.hash(path)] = source.rows_read
             progress.doing(f"staging {path.name}")
             staged.store(file_id, ord_, profile)
+            staged.store_bad(file_id, ord_)
             staged.drop()
             delta.add_quarantine(file_id, ord_, quarantine)
             if conflicts.height:

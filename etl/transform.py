@@ -76,12 +76,16 @@ def map_rows(
     secret: bytes | None,
     rules: Plausibility | None,
     sink: Callable[[pl.DataFrame], None],
+    bad_sink: Callable[[pl.DataFrame], None] | None = None,
 ) -> Mapped:
     """Types, checks and maps the file a batch at a time (each row on its own) and hands each
     batch's valid rows (staged_columns and K) to `sink` at once: no more than a batch is held.
     What takes the whole file (row numbers, repeated keys, occurrences, conflicts, derived
-    applications) is done on the staged rows (etl/filewise.py). Returns the quarantined
-    rows, with the rows a person finds them on, known once the whole file was read."""
+    applications) is done on the staged rows (etl/filewise.py). Each batch's quarantined rows
+    (K, field, reason, raw) go to `bad_sink` too, when one is given (a file whose every row
+    is quarantined is then held by nobody); without one they are gathered here. Returns the
+    quarantined rows left here (the rows that could not be split, and those gathered), with
+    the rows a person finds them on, known once the whole file was read."""
     stream = source if isinstance(source, Stream) else Stream.whole(source)
     wanted = staged_columns(table, src)
     bad: list[pl.DataFrame] = []
@@ -95,7 +99,10 @@ def map_rows(
             elif "applicant_key" in wanted and "applicant_key" not in good.columns:
                 good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
             sink(good.select(*wanted, K))
-            bad.append(quarantined)
+            if bad_sink is None:
+                bad.append(quarantined)
+            elif quarantined.height:
+                bad_sink(quarantined)
     finally:
         stream.close()
     parsed = pl.concat(bad) if bad else pl.DataFrame(schema={K: pl.Int64, **QUARANTINE_SCHEMA})
@@ -184,7 +191,7 @@ def _map_batch(
         frame = frame.with_columns(
             pseudonymize(frame["applicant_id"], secret).alias("applicant_key")
         )
-    visible = [c for c in src.source_columns() if c not in src.hidden_columns()]
+    visible = [_shown_raw(c) for c in src.source_columns() if c not in src.hidden_columns()]
     bad = frame.filter(pl.col(ERR_FIELD).is_not_null()).select(
         pl.col(K),
         pl.col(ERR_FIELD).alias("field"),
@@ -193,6 +200,18 @@ def _map_batch(
     )
     keep = [c for c in (*fields, "applicant_key") if c in frame.columns]
     return frame.filter(pl.col(ERR_FIELD).is_null()).select(*keep, K), bad
+
+
+RAW_CHARS = 1000  # of a value, in a quarantined row's raw values
+
+
+def _shown_raw(column: str) -> pl.Expr:
+    """A source value as a quarantined row keeps it: whole, or its first RAW_CHARS characters
+    and how many more there were (a 1 MB cell shows what it is without being kept)."""
+    value = pl.col(column)
+    longer = value.str.len_chars() > RAW_CHARS
+    cut = value.str.slice(0, RAW_CHARS) + pl.lit(" … (") + value.str.len_chars().cast(pl.String)
+    return pl.when(longer).then(cut + pl.lit(" characters)")).otherwise(value).alias(column)
 
 
 def _implausible(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from etl.profile import Profile, load_profile
 from etl.run import load_files
 from tests.fixtures import (
@@ -148,3 +150,33 @@ def test_an_explicit_wrong_encoding_names_the_fix(tmp_path: Path, wh: Warehouse)
         "not valid utf-8 (undecodable byte in row 1, column 1); "
         'set encoding = "auto" or the file\'s real encoding in the profile'
     )
+
+
+def test_quarantined_rows_are_staged_a_batch_at_a_time_with_long_values_cut(
+    tmp_path: Path, wh: Warehouse, center_profile: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose every row is quarantined (a profile that does not fit it) is not gathered
+    in Python: each batch's quarantined rows go to the staging database as they are found,
+    and get their rows there. A value of thousands of characters (a pasted document, a zip
+    bomb's cell) is kept as its first 1,000 and its length."""
+    from etl import readers
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 4)
+    apps, _ = center_rows(10)
+    for row in apps:
+        row[3] = "05.03.2024"  # a notation no profile maps: every row quarantined
+    apps[6][1] = "M-" + "长" * 5000
+    path = write_csv(tmp_path / "applications.csv", APPLICATION_HEADER, apps)
+    with open(path, "ab") as fh:  # row 12 cannot be split: quarantined by the reader
+        fh.write("4412X,M-001,网上\r\n".encode("gb18030"))
+    result = load_files(wh, [(path, center_profile)], calendar=CALENDAR)
+    (outcome,) = result.files
+    assert (outcome.rows_read, outcome.loaded, outcome.quarantined) == (11, 0, 11)
+    with wh.read() as con:
+        q = con.execute(
+            "SELECT row_number, field, raw::VARCHAR FROM quarantine ORDER BY row_number"
+        ).fetchall()
+    assert [r for r, _, _ in q] == list(range(2, 13))
+    assert {f for r, f, _ in q if r < 12} == {"submitted_at"} and q[-1][1] == "(row)"
+    raw = q[6][2]
+    assert "M-" + "长" * 998 + ' … (5002 characters)"' in raw and "长" * 999 not in raw
