@@ -136,6 +136,10 @@ def _map_batch(
     """One batch of records (source text and K): the typed rows that pass every check, and
     the others (K, field, reason, raw)."""
     fields = field_map(table)
+    # The source texts a quarantined row shows, kept apart: a source column named as a field
+    # (`trips`) is replaced by the typed value below.
+    visible = [c for c in src.source_columns() if c not in src.hidden_columns()]
+    frame = frame.with_columns(pl.col(c).alias(f"__s_{c}") for c in visible)
     text: dict[str, pl.Expr] = {}
     for fname, column in src.columns.items():
         expr = pl.col(column).str.strip_chars()
@@ -191,12 +195,12 @@ def _map_batch(
         frame = frame.with_columns(
             pseudonymize(frame["applicant_id"], secret).alias("applicant_key")
         )
-    visible = [_shown_raw(c) for c in src.source_columns() if c not in src.hidden_columns()]
+    raw = [_shown_raw(f"__s_{c}").alias(c) for c in visible]
     bad = frame.filter(pl.col(ERR_FIELD).is_not_null()).select(
         pl.col(K),
         pl.col(ERR_FIELD).alias("field"),
         pl.col(ERR_REASON).alias("reason"),
-        (pl.struct(visible).struct.json_encode() if visible else pl.lit("{}")).alias("raw"),
+        (pl.struct(raw).struct.json_encode() if raw else pl.lit("{}")).alias("raw"),
     )
     keep = [c for c in (*fields, "applicant_key") if c in frame.columns]
     return frame.filter(pl.col(ERR_FIELD).is_null()).select(*keep, K), bad
@@ -211,7 +215,7 @@ def _shown_raw(column: str) -> pl.Expr:
     value = pl.col(column)
     longer = value.str.len_chars() > RAW_CHARS
     cut = value.str.slice(0, RAW_CHARS) + pl.lit(" … (") + value.str.len_chars().cast(pl.String)
-    return pl.when(longer).then(cut + pl.lit(" characters)")).otherwise(value).alias(column)
+    return pl.when(longer).then(cut + pl.lit(" characters)")).otherwise(value)
 
 
 def _implausible(

@@ -180,3 +180,25 @@ def test_quarantined_rows_are_staged_a_batch_at_a_time_with_long_values_cut(
     assert {f for r, f, _ in q if r < 12} == {"submitted_at"} and q[-1][1] == "(row)"
     raw = q[6][2]
     assert "M-" + "长" * 998 + ' … (5002 characters)"' in raw and "长" * 999 not in raw
+
+
+def test_a_source_column_named_as_a_field_shows_its_text(tmp_path: Path, wh: Warehouse) -> None:
+    """A quarantined row's raw values are the file's texts, also in a column whose header is
+    a field's own name (`trips`), which the typing replaces by its typed value."""
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        'name = "plain"\ntimezone = "Asia/Shanghai"\n[tables.applications]\nfiles = "apps*"\n'
+        '[tables.applications.columns]\napplication_id = "id"\nmatter_code = "matter"\n'
+        'channel = "channel"\nsubmitted_at = "submitted"\ntrips = "trips"\n',
+        encoding="utf-8",
+    )
+    apps = tmp_path / "apps.csv"
+    apps.write_text(
+        "id,matter,channel,submitted,trips\nA1,M1,window,2025-03-03 09:00,two\n",
+        encoding="utf-8",
+    )
+    result = load_files(wh, [(apps, load_profile(profile))], calendar=CALENDAR)
+    assert result.files[0].quarantined == 1
+    with wh.read() as con:
+        (raw,) = con.execute("SELECT raw::VARCHAR FROM quarantine").fetchone()  # type: ignore[misc]
+    assert '"trips":"two"' in raw and '"id":"A1"' in raw
