@@ -51,7 +51,7 @@ class ExcelLimits:
     max_ratio: float = 100.0
     # A sheet whose XML unpacks to at most this is read whole (fastexcel: fast, holding about
     # three times as much); a larger one a row at a time (etl/xlsx.py: memory bounded by a
-    # batch of rows, about three times slower).
+    # batch of rows, about 2.5 times slower).
     whole_sheet_mb: float = 100.0
 
 
