@@ -690,10 +690,14 @@ def _read_excel_whole(path: Path, src: TableSource, header_row: int) -> Source:
     try:
         first = book.load_sheet(sheet, header_row=None, n_rows=1, dtypes="string").to_polars()
         frame = book.load_sheet(sheet, dtypes="string").to_polars()
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # fastexcel's own errors, and a panic of its Rust code
         raise UnreadableFile(f"sheet {name!r} cannot be read ({type(exc).__name__})") from None
     _check_header([v for v in first.row(0) if v is not None] if first.height else [], name)
-    frame = frame.rename({c: str(c).strip() for c in frame.columns})
+    # Names are trimmed; names that are only white space stay as they are (never mapped, and
+    # two of them would be one name).
+    frame = frame.rename({c: str(c).strip() for c in frame.columns if str(c).strip()})
     start = header_row + 1
     frame = frame.with_columns(pl.int_range(start, frame.height + start, dtype=pl.Int64).alias(ROW))
     empty = pl.all_horizontal(pl.exclude(ROW).is_null() | (pl.exclude(ROW).str.strip_chars() == ""))
@@ -733,12 +737,13 @@ def _excel_pieces(path: Path, checked: CheckedSheet, src: TableSource) -> Iterat
             columns: dict[str, list[str | None]] = {c: [] for c in wanted}
             rows: list[int] = []
             held = 0  # characters of the batch's texts
-            for number, cells in xlsx.Sheet(book, checked.part).rows():
+            sheet = xlsx.Sheet(book, checked.part)
+            for number, cells in sheet.rows():
                 if where is None:
                     if cells:
-                        where = _excel_header(cells, src, title)
+                        where = _excel_header(cells, sheet.header_names, src, title)
                     continue
-                if all(v is None or not v.strip() for v in cells.values()):
+                if all(v is None or not v.strip(xlsx.WHITE_SPACE) for v in cells.values()):
                     continue  # a blank spreadsheet row is not a record
                 for name, col in where.items():
                     text = cells.get(col)
@@ -752,17 +757,24 @@ def _excel_pieces(path: Path, checked: CheckedSheet, src: TableSource) -> Iterat
                 _check_columns([], src, f" in sheet {title!r}")
             if rows:
                 yield piece(columns, rows)
-    except (zipfile.BadZipFile, zlib.error, ParseError, xlsx.SheetError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, ParseError, ValueError, OverflowError, EOFError) as exc:
+        # ValueError: xlsx.SheetError among others (a row numbered 'A2', an encoding expat
+        # cannot read)
         raise UnreadableFile(f"sheet {title!r} cannot be read ({type(exc).__name__})") from None
 
 
-def _excel_header(cells: dict[int, str | None], src: TableSource, title: str) -> dict[str, int]:
-    """The mapped columns' places in the sheet, from its header row."""
-    texts = [v for _, v in sorted(cells.items()) if v is not None]
-    _check_header(texts, title)
-    names = {(v or "").strip(): col for col, v in cells.items()}
-    _check_columns(list(names), src, f" in sheet {title!r}")
-    return {name: names[name] for name in src.source_columns()}
+def _excel_header(
+    cells: dict[int, str | None], names: dict[int, str | None], src: TableSource, title: str
+) -> dict[str, int]:
+    """The mapped columns' places in the sheet, from its header row: its texts are checked
+    for duplicates and its cells' names (xlsx.Sheet.header_names) matched, as in the whole
+    read."""
+    _check_header([v for _, v in sorted(cells.items()) if v is not None], title)
+    # fastexcel removes NUL characters from names.
+    cleaned = {col: n.replace("\0", "").strip() for col, n in names.items() if n is not None}
+    named = {n: col for col, n in cleaned.items() if n}
+    _check_columns(list(named), src, f" in sheet {title!r}")
+    return {name: named[name] for name in src.source_columns()}
 
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:

@@ -21,17 +21,30 @@ fastexcel gives for a column read as text (`dtypes="string"`), rule for rule aft
   decimals, trailing zeros cut (`2.5`, `12`, `440106199001011328` for an ID number typed as a
   number: Excel keeps 15–17 digits of it, as a double).
 
-A workbook in Excel's rarely used "Strict Open XML" form names its parts in another XML
-namespace; the check before reading does not find its sheet, and it is read whole.
+A column's name is calamine's `as_string` of its header cell (a text; a number in its
+shortest form; a date, boolean or error cell names no column), and parts are found whatever
+the case of their names, as calamine finds them.
+
+Where the two still differ (a review built a workbook for each of some forty cases), the row
+reader is the lenient one or the XML is not what any spreadsheet program writes: an error
+code newer than Excel 2010's seven (`#SPILL!`, `#CALC!`) or an Excel 4 macro sheet elsewhere
+in the workbook makes calamine refuse the whole workbook, where here the cell has no value; a
+cell whose `r` names another row than its `<row>`, rows out of order or repeated, references
+such as `$B$2`, an `<is>` without `t="inlineStr"`, entities inside a number, parts without
+the main namespace, and dates beyond the years 1-9999. A workbook in Excel's rarely used
+"Strict Open XML" form names its parts in another namespace; the check before reading does
+not find its sheet, and it is read whole.
 """
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import IO
 from xml.etree.ElementTree import Element, XMLParser, iterparse
 
@@ -54,10 +67,23 @@ def elements(stream: IO[bytes], tags: set[str]) -> Iterator[tuple[str, Element]]
             yield event, elem
 
 
+def member(book: zipfile.ZipFile, name: str) -> str:
+    """The archive's name for a part: as given, or differing only in case (`xl/Styles.xml`),
+    as calamine finds parts; KeyError when there is none."""
+    names = book.namelist()
+    if name in names:
+        return name
+    lowered = name.lower()
+    for found in names:
+        if found.lower() == lowered:
+            return found
+    raise KeyError(name)
+
+
 def sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> tuple[str, str] | None:
     """The name and zip member of the profile's sheet (a name, or a 0-based index, default
     the first)."""
-    with book.open("xl/workbook.xml") as fh:
+    with book.open(member(book, "xl/workbook.xml")) as fh:
         sheets = [
             (e.get("name"), e.get(f"{REL}id"))
             for ev, e in elements(fh, {f"{MAIN}sheet"})
@@ -73,15 +99,19 @@ def sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> tuple[str, str
     if found is None or found[1] is None:
         return None
     title, chosen = found
-    with book.open("xl/_rels/workbook.xml.rels") as fh:
+    with book.open(member(book, "xl/_rels/workbook.xml.rels")) as fh:
         for ev, rel in elements(fh, {f"{PKG_REL}Relationship"}):
             if ev == "end" and rel.get("Id") == chosen:
                 target = rel.get("Target") or ""
-                return str(title), (
+                part = (
                     target.lstrip("/")
                     if target.startswith("/")
                     else posixpath.normpath(posixpath.join("xl", target))
                 )
+                try:
+                    return str(title), member(book, part)
+                except KeyError:
+                    return None
     return None
 
 
@@ -118,7 +148,7 @@ def shared_strings(book: zipfile.ZipFile, wanted: set[int] | None = None) -> dic
     if wanted is not None and not wanted:
         return {}
     try:
-        fh = book.open("xl/sharedStrings.xml")
+        fh = book.open(member(book, "xl/sharedStrings.xml"))
     except KeyError:
         return {}
     found: dict[int, str] = {}
@@ -177,7 +207,7 @@ def number_format(code: str) -> str:
 def cell_formats(book: zipfile.ZipFile) -> list[str]:
     """Each cell style's kind (DATE, DELTA, NUMBER), by its index in `cellXfs`."""
     try:
-        fh = book.open("xl/styles.xml")
+        fh = book.open(member(book, "xl/styles.xml"))
     except KeyError:
         return []
     custom: dict[str, str] = {}
@@ -204,7 +234,7 @@ def cell_formats(book: zipfile.ZipFile) -> list[str]:
 
 
 def uses_1904(book: zipfile.ZipFile) -> bool:
-    with book.open("xl/workbook.xml") as fh:
+    with book.open(member(book, "xl/workbook.xml")) as fh:
         for event, elem in elements(fh, {f"{MAIN}workbookPr"}):
             if event == "start":
                 return elem.get("date1904") in ("1", "true")
@@ -212,18 +242,29 @@ def uses_1904(book: zipfile.ZipFile) -> bool:
 
 
 _EPOCH = datetime(1899, 12, 30)
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|infinity|nan)", re.I)
+# What calamine's number parser (fast_float) takes: ASCII digits only.
+_NUMBER = re.compile(
+    r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|infinity|nan)", re.I | re.ASCII
+)
+# White space as Rust (and Polars' strip_chars) knows it: Python's str.strip() also takes the
+# separators U+001C-U+001F.
+WHITE_SPACE = "".join(
+    c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x1c\x1d\x1e\x1f"
+)
 
 
 def excel_instant(serial: float, is_1904: bool) -> str | None:
-    """A date cell's text, as calamine and chrono write it (None beyond the years 1–9999)."""
+    """A date cell's text, as calamine and chrono write it (None beyond the years 1–9999, and
+    for an infinite serial; NaN counts as 0 ms, as Rust's cast of NaN to an integer does)."""
+    if math.isinf(serial):
+        return None
     days = serial + 1462.0 if is_1904 else serial
     if days < 60.0:
         days += 1.0  # Excel counts a 29 February 1900 that never was
-    ms = days * 86_400_000.0
-    ms = int(ms + 0.5) if ms >= 0 else -int(-ms + 0.5)  # Rust's round: half away from zero
+    ms = 0.0 if math.isnan(days) else days * 86_400_000.0
+    whole = int(ms + 0.5) if ms >= 0 else -int(-ms + 0.5)  # Rust's round: half away from 0
     try:
-        instant = _EPOCH + timedelta(milliseconds=ms)
+        instant = _EPOCH + timedelta(milliseconds=whole)
     except OverflowError:
         return None
     text = instant.replace(microsecond=0).isoformat(" ")
@@ -231,8 +272,20 @@ def excel_instant(serial: float, is_1904: bool) -> str | None:
 
 
 def number_text(value: float) -> str:
-    """fastexcel's text of a number: nine decimals, trailing zeros and point cut."""
+    """fastexcel's text of a number: nine decimals, trailing zeros and point cut (Rust's
+    `{:.9}`, which writes NaN and inf so)."""
+    if math.isnan(value):
+        return "NaN"
     return f"{value:.9f}".rstrip("0").rstrip(".")
+
+
+def number_name(value: float) -> str:
+    """A number as a column name: calamine's `as_string`, Rust's shortest form of the double,
+    never in exponent notation (`0.30000000000000004`, `100000000000000000000`, `-0`)."""
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class Sheet:
@@ -251,7 +304,9 @@ class Sheet:
         self._is_1904 = uses_1904(book)
 
     def rows(self) -> Iterator[tuple[int, dict[int, str | None]]]:
-        target = _RowTarget(self._value)
+        """Also sets `header_names` once the first row holding a value was read."""
+        target = _RowTarget(self._value, self._name)
+        self._target = target
         parser = XMLParser(target=target)
         with self._book.open(self._part) as fh:
             while chunk := fh.read(CHUNK):
@@ -260,6 +315,32 @@ class Sheet:
                 target.done.clear()
             parser.close()
         yield from target.done
+
+    @property
+    def header_names(self) -> dict[int, str | None]:
+        """The column names the whole read gives the first row that holds a value: calamine's
+        `as_string` of each cell (a text; a number in its shortest form; a date, a boolean or
+        an error none)."""
+        return self._target.header_names
+
+    def _name(self, raw: str, kind: str | None, style: str | None) -> str | None:
+        if kind in ("s", "str"):
+            text = self._value(raw, kind, style)[1]
+        elif kind not in (None, "n"):
+            return None
+        elif not _NUMBER.fullmatch(raw):
+            text = raw
+        elif self._format(style) != NUMBER:
+            return None
+        else:
+            text = number_name(float(raw))
+        return text
+
+    def _format(self, style: str | None) -> str:
+        if style is None:
+            return NUMBER
+        index = int(style) if style.isascii() and style.isdigit() else 0
+        return self._formats[index] if index < len(self._formats) else NUMBER
 
     def _value(self, raw: str, kind: str | None, style: str | None) -> tuple[bool, str | None]:
         """Whether a `<v>` cell holds a value (calamine's Empty does not), and its text."""
@@ -283,11 +364,7 @@ class Sheet:
                 return True, raw
             raise SheetError("a number cell holds no number")
         value = float(raw)
-        fmt = NUMBER
-        if style is not None:
-            index = int(style) if style.isdigit() else 0
-            fmt = self._formats[index] if index < len(self._formats) else NUMBER
-        if fmt == NUMBER:
+        if self._format(style) == NUMBER:
             return True, number_text(value)
         return True, excel_instant(value, self._is_1904)
 
@@ -297,9 +374,14 @@ class _RowTarget:
     row appended to `done` (row number, {column: text})."""
 
     def __init__(
-        self, value: Callable[[str, str | None, str | None], tuple[bool, str | None]]
+        self,
+        value: Callable[[str, str | None, str | None], tuple[bool, str | None]],
+        name: Callable[[str, str | None, str | None], str | None],
     ) -> None:
         self.value = value
+        self.name = name
+        self.names: dict[int, str | None] | None = {}  # until the header row is read
+        self.header_names: dict[int, str | None] = {}
         self.done: list[tuple[int, dict[int, str | None]]] = []
         self.number = 0  # the row being read
         self.cells: dict[int, str | None] = {}
@@ -349,12 +431,21 @@ class _RowTarget:
             if kind == "inlineStr":
                 if self.runs is not None:
                     self.cells[self.col] = "".join(self.runs)
+                    if self.names is not None:
+                        self.names[self.col] = self.cells[self.col]  # a text is its name
             elif self.v is not None:
                 present, text = self.value(self.v, kind, self.cell.get("s"))
                 if present:
                     self.cells[self.col] = text
+                    if self.names is not None:
+                        self.names[self.col] = self.name(self.v, kind, self.cell.get("s"))
             self.runs = None
         elif tag == _ROW:
+            if self.names is not None:
+                if self.cells:  # the header: the first row that holds a value
+                    self.header_names, self.names = self.names, None
+                else:
+                    self.names.clear()
             self.done.append((self.number, self.cells))
 
     def close(self) -> None:

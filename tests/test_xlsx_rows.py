@@ -5,6 +5,7 @@ export holds, compared between the two on the same workbook."""
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -234,3 +235,80 @@ def test_a_large_sheet_is_read_in_bounded_memory(
         tracemalloc.stop()
     assert sum(heights) == 20_000 and max(heights) == 1000 and last == 20_001
     assert peak < xml_bytes / 10, (peak, xml_bytes)
+
+
+def _hand_built(path: Path, rows: str, styles: str, styles_part: str = "xl/styles.xml") -> Path:
+    """A workbook written part by part, for cells no spreadsheet library writes: one sheet
+    'S' with the given `<row>` elements, the given `<cellXfs>` entries (in `styles_part`)."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
+    written = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/officeDocument"'
+            ' Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+            '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet"'
+            ' Target="worksheets/sheet1.xml"/><Relationship Id="rId3" Type="{rel}/styles"'
+            ' Target="styles.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'<worksheet xmlns="{main}"><sheetData>{rows}</sheetData></worksheet>'
+        ),
+        styles_part: f'<styleSheet xmlns="{main}"><cellXfs>{styles}</cellXfs></styleSheet>',
+    }
+    with zipfile.ZipFile(path, "w") as book:
+        for name, text in written.items():
+            book.writestr(name, text)
+    return path
+
+
+def _inline(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def test_hand_built_cells_read_alike(tmp_path: Path) -> None:
+    """Column names as calamine gives them (a date or boolean header cell names no column; a
+    number its shortest form), NaN and infinity under a date format, a row of separators
+    only, two header cells of white space, and a styles part named in other case."""
+    styles = '<xf numFmtId="0"/><xf numFmtId="14"/>'
+    header = (
+        f'<row r="1">{_inline("A1", "K")}<c r="B1"><v>0.30000000000000004</v></c>'
+        f'<c r="C1" s="1"><v>45358</v></c><c r="D1" t="b"><v>1</v></c>'
+        f'{_inline("E1", " ")}<c r="F1" t="inlineStr"><is><t xml:space="preserve">  </t></is></c>'
+        "</row>"
+    )
+    rows = (
+        header
+        + f'<row r="2">{_inline("A2", "a")}<c r="B2" s="1"><v>nan</v></c></row>'
+        + f'<row r="3">{_inline("A3", "b")}<c r="B3" s="1"><v>inf</v></c></row>'
+        + f'<row r="4">{_inline("A4", "_x001F_")}</row>'
+        + f'<row r="5">{_inline("A5", "c")}<c r="B5" s="1"><v>45358.5</v></c></row>'
+    )
+    src = TableSource(files="*", columns={"k": "K", "v": "0.30000000000000004"})
+    for styles_name in ("xl/styles.xml", "xl/Styles.xml"):  # calamine ignores the case
+        path = _hand_built(tmp_path / "hand.xlsx", rows, styles, styles_name)
+        whole, rowwise = _read(path, WHOLE, src), _read(path, ROWWISE, src)
+        assert rowwise == whole, styles_name
+        assert [v["0.30000000000000004"] for v in whole["values"]] == [  # type: ignore[union-attr]
+            "1899-12-30 00:00:00",  # NaN: 0 ms, as Rust casts it
+            None,  # infinity: no instant
+            None,  # the row of a separator (U+001F) is a record, as Polars' strip keeps it
+            "2024-03-07 12:00:00",
+        ]
+    for name in ("2024-03-07 00:00:00", "true", "0.3"):  # not names in either reader
+        bad = TableSource(files="*", columns={"k": "K", "v": name})
+        for limits in (WHOLE, ROWWISE):
+            with pytest.raises(UnreadableFile, match="missing column"):
+                _read(path, limits, bad)
