@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.load_steps import status_kib
+
 KEEP = """
 import sys
 import warehouse.warehouse as w
@@ -81,8 +83,7 @@ def main() -> None:
     apply_delta(timed, deltas[-1])  # type: ignore[arg-type]
     con.execute("CHECKPOINT")
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    with open("/proc/self/status") as status:
-        peak = int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+    peak = status_kib("VmHWM")
     print(
         f"apply: {cpu:.2f} CPU s, {wall:.2f} s, peak {peak / 1024:,.0f} MiB, memory_limit "
         f"{args.memory_limit or 'DuckDB default'}"

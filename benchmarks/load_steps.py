@@ -24,7 +24,9 @@ from etl.progress import Progress
 from onewindow import cli
 
 
-def _status_kib(key: str) -> int:
+def status_kib(key: str) -> int:
+    """A figure of this process's /proc/self/status in KiB: VmHWM, its own peak (a child's
+    ru_maxrss starts at its parent's peak), or VmRSS."""
     with open("/proc/self/status") as status:
         return int(next(line.split()[1] for line in status if line.startswith(key + ":")))
 
@@ -53,14 +55,14 @@ class Watch:
             self.steps.append(Step(name))
 
     def _close(self, step: Step) -> None:
-        step.peak_kib = max(step.peak_kib, _status_kib("VmRSS"))
+        step.peak_kib = max(step.peak_kib, status_kib("VmRSS"))
         wall = time.perf_counter() - step.started
         cpu = time.process_time() - step.cpu
-        self.ended.append((step, wall, cpu, _status_kib("VmHWM")))
+        self.ended.append((step, wall, cpu, status_kib("VmHWM")))
 
     def sample(self) -> None:
         while not self.stop.wait(0.01):
-            rss = _status_kib("VmRSS")
+            rss = status_kib("VmRSS")
             with self.lock:
                 step = self.steps[-1]
                 step.peak_kib = max(step.peak_kib, rss)
@@ -75,7 +77,7 @@ class Watch:
                 f"| {step.name} | {wall:.2f} | {cpu:.2f} | {step.peak_kib / 1024:,.0f} | "
                 f"{hwm / 1024:,.0f} |"
             )
-        print(f"| all | | {total_cpu:.2f} | | {_status_kib('VmHWM') / 1024:,.0f} |")
+        print(f"| all | | {total_cpu:.2f} | | {status_kib('VmHWM') / 1024:,.0f} |")
 
 
 def main() -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.load_steps import status_kib
 from etl.profile import load_profile
 from etl.readers import read_source
 from etl.xlsx_guard import ExcelLimits
@@ -42,22 +42,12 @@ def main() -> None:
         stream = read_source(args.file, src, Path(scratch), excel=limits)
         records = sum(batch.height for batch in stream)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    peak = _peak_mib()
+    peak = status_kib("VmHWM") / 1024
     print(
         f"records {records:,} rejected {len(stream.rejects):,} cleaned {stream.cleaned:,} | "
         f"wall {wall:.1f} s | CPU {cpu:.1f} s | peak {peak:,.0f} MiB | "
         f"load average {before:.1f} -> {os.getloadavg()[0]:.1f}"
     )
-
-
-def _peak_mib() -> float:
-    """This process's own peak resident memory: VmHWM (ru_maxrss of a child started by a
-    process that used more starts at that process's peak)."""
-    try:
-        with open("/proc/self/status") as status:
-            return int(next(x.split()[1] for x in status if x.startswith("VmHWM:"))) / 1024
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

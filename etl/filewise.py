@@ -95,7 +95,7 @@ class FileRows:
     def add_bad(self, batch: pl.DataFrame) -> None:
         """One batch's quarantined rows (K, field, reason, raw), masked as a quarantine is
         (`clean_bad`), staged like the valid ones: a file whose every row is quarantined is
-        held by DuckDB within its limit, not by Python. `store_bad` gives them their rows."""
+        held by DuckDB within its limit, not by Python. `store` gives them their rows."""
         self._put("file_bad", self.clean_bad(batch.select(K, "field", "reason", "raw")))
 
     def _put(self, table: str, batch: pl.DataFrame) -> None:
@@ -155,8 +155,9 @@ class FileRows:
         return Ruled(repeated, pl.concat(conflicts), quarantine)
 
     def store(self, file_id: int, ord_: int, profile: Profile) -> None:
-        """Inserts the file's rows into the run's staged tables (events with their key), and
-        the applications a flat event log gives."""
+        """Inserts the file's rows into the run's staged tables (events with their key), the
+        applications a flat event log gives, and its quarantined rows (add_bad), each with the
+        row a person finds it on."""
         self.flush()
         table = self.table
         cols = ", ".join(c for c in self.columns if table != "events" or c in _EVENT_COLS)
@@ -187,16 +188,11 @@ class FileRows:
                 FROM file_apps f {joins} WHERE matter_code IS NOT NULL""",
                 params,
             )
-
-    def store_bad(self, file_id: int, ord_: int) -> None:
-        """Inserts the file's staged quarantined rows into the run's quarantine, each with the
-        row a person finds it on (after `rule`, which learns the rows)."""
-        self.flush()
         q.execute(
             self.con,
             f"""INSERT INTO st_quarantine SELECT $file_id, {self.row_sql()}, field, reason, raw,
                 $ord
-            FROM file_bad f {self.join_sql()}""",
+            FROM file_bad f {joins}""",
             {"file_id": file_id, "ord": ord_, "row0": self.row0},
         )
 

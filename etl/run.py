@@ -528,7 +528,6 @@ def _stage(
             read_in_run[files.hash(path)] = source.rows_read
             progress.doing(f"staging {path.name}")
             staged.store(file_id, ord_, profile)
-            staged.store_bad(file_id, ord_)
             staged.drop()
             delta.add_quarantine(file_id, ord_, quarantine)
             if conflicts.height:

@@ -76,19 +76,16 @@ def map_rows(
     secret: bytes | None,
     rules: Plausibility | None,
     sink: Callable[[pl.DataFrame], None],
-    bad_sink: Callable[[pl.DataFrame], None] | None = None,
+    bad_sink: Callable[[pl.DataFrame], None],
 ) -> Mapped:
     """Types, checks and maps the file a batch at a time (each row on its own) and hands each
-    batch's valid rows (staged_columns and K) to `sink` at once: no more than a batch is held.
-    What takes the whole file (row numbers, repeated keys, occurrences, conflicts, derived
-    applications) is done on the staged rows (etl/filewise.py). Each batch's quarantined rows
-    (K, field, reason, raw) go to `bad_sink` too, when one is given (a file whose every row
-    is quarantined is then held by nobody); without one they are gathered here. Returns the
-    quarantined rows left here (the rows that could not be split, and those gathered), with
-    the rows a person finds them on, known once the whole file was read."""
+    batch's valid rows (staged_columns and K) to `sink` at once, and its quarantined rows (K,
+    field, reason, raw) to `bad_sink`: no more than a batch is held, of either. What takes the
+    whole file (row numbers, repeated keys, occurrences, conflicts, derived applications) is
+    done on the staged rows (etl/filewise.py). Returns the rows the reader could not split,
+    and for each record K the row a person finds it on, known once the whole file was read."""
     stream = source if isinstance(source, Stream) else Stream.whole(source)
     wanted = staged_columns(table, src)
-    bad: list[pl.DataFrame] = []
     try:  # the stream is closed whatever happens: its reader may be a thread
         if "applicant_id" in src.columns and secret is None:
             raise ValueError("applicant_id is mapped but no pseudonymization secret is set")
@@ -99,15 +96,11 @@ def map_rows(
             elif "applicant_key" in wanted and "applicant_key" not in good.columns:
                 good = good.with_columns(pl.lit(None, pl.String).alias("applicant_key"))
             sink(good.select(*wanted, K))
-            if bad_sink is None:
-                bad.append(quarantined)
-            elif quarantined.height:
+            if quarantined.height:
                 bad_sink(quarantined)
     finally:
         stream.close()
-    parsed = pl.concat(bad) if bad else pl.DataFrame(schema={K: pl.Int64, **QUARANTINE_SCHEMA})
-    parsed = parsed.with_columns(stream.rows.gather(parsed[K]).alias(ROW)).drop(K)
-    return Mapped(_quarantine(parsed, stream.rejects), stream.rows)
+    return Mapped(_unsplit(stream.rejects), stream.rows)
 
 
 def _event_columns(good: pl.DataFrame, profile: Profile) -> pl.DataFrame:
@@ -320,8 +313,9 @@ def _problem(
     return pl.when(~ok).then(message)
 
 
-def _quarantine(bad: pl.DataFrame, rejects: list[Reject]) -> pl.DataFrame:
-    unsplit = pl.DataFrame(
+def _unsplit(rejects: list[Reject]) -> pl.DataFrame:
+    """The reader's rejects as quarantined rows (ROW, field, reason, no raw values)."""
+    return pl.DataFrame(
         {
             ROW: [r.row for r in rejects],
             "field": [r.field for r in rejects],
@@ -330,5 +324,3 @@ def _quarantine(bad: pl.DataFrame, rejects: list[Reject]) -> pl.DataFrame:
         },
         schema=QUARANTINE_SCHEMA,
     )
-    parsed = bad.select(ROW, "field", "reason", "raw").cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
-    return pl.concat([parsed, unsplit]).sort(ROW)

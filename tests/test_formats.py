@@ -254,5 +254,5 @@ def test_a_stream_refused_before_its_first_batch_stops_its_reader(
     assert "applicant_id" in src.columns
     stream = readers.read_source(path, src, tmp_path)
     with pytest.raises(ValueError, match="no pseudonymization secret"):
-        map_rows(stream, "applications", src, center_profile, None, None, lambda batch: None)
+        map_rows(stream, "applications", src, center_profile, None, None, print, print)
     assert not [t for t in threading.enumerate() if t.name == "onewindow-read-ahead"]
